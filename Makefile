@@ -1,0 +1,34 @@
+# capplan: two commands do all set-up. `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+STORE  ?=
+STORE_FLAG = $(if $(STORE),--store $(STORE),)
+
+.PHONY: setup sysdeps run test lint bench-selfcheck bench-planner bench-dashboard clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+sysdeps:
+	bash scripts/sysdeps.sh
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/capplan hw
+	$(BIN)/capplan bench run --suite quick --resume $(STORE_FLAG)
+	$(BIN)/capplan dashboard $(STORE_FLAG)
+
+test: setup sysdeps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench-selfcheck: setup
+	$(BIN)/python benchmarks/selfcheck.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

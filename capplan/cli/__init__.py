@@ -1,0 +1,64 @@
+"""capplan command line: `capplan hw`, `capplan bench ...`, `capplan dashboard`, and more."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException  # typer vendors click; its errors live here
+
+from capplan import __version__
+from capplan.cli import bench, dashboard, hw
+from capplan.cli.common import err_console
+from capplan.errors import UserError
+
+app = typer.Typer(
+    name="capplan",
+    help="AI infrastructure capacity planner and benchmark harness.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"capplan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """AI infrastructure capacity planner and benchmark harness."""
+
+
+# One line per command group; each module owns its commands.
+app.command("hw")(hw.hw)
+app.command("dashboard")(dashboard.dashboard)
+app.add_typer(bench.app, name="bench")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx else ""
+        message = " ".join(exc.format_message().split())
+        err_console.print(f"error: {where}{message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

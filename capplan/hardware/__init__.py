@@ -1,0 +1,1 @@
+"""Hardware: inventory, fingerprint, NVML access and telemetry samplers."""
