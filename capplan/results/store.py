@@ -138,6 +138,8 @@ class Store:
         self.display_url = redact_url(self.url)
         self.engine = self._make_engine(create)
         self._ensure_schema(create)
+        if self.engine.dialect.name == "sqlite":
+            _enable_wal(self.engine)
 
     # -- connection -------------------------------------------------------------------------
     def _make_engine(self, create: bool) -> Engine:
@@ -291,11 +293,18 @@ class Store:
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; survives kill -9
+    # journal_mode=WAL is set once the file is known to be a capplan store (_enable_wal): the pragma
+    # rewrites the file header, and a foreign SQLite file must stay byte-identical.
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
     cur.close()
+
+
+def _enable_wal(engine: Engine) -> None:
+    """WAL: readers never block the writer, and a kill -9 mid-write leaves the last commit intact."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def _filtered(stmt: Any, flt: RunFilter, *, order: bool = True) -> Any:

@@ -1,0 +1,5 @@
+"""`python -m capplan` runs the CLI."""
+
+from capplan.cli import main
+
+main()
