@@ -32,3 +32,9 @@ bench-selfcheck: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+
+bench-planner: setup
+	$(BIN)/python benchmarks/planner_bench.py
+
+bench-dashboard: setup
+	$(BIN)/python benchmarks/dashboard_bench.py

@@ -1,13 +1,57 @@
-"""Shared fixtures. Store tests take ``store_url`` and so run against every available backend."""
+"""Shared fixtures. Store tests take ``store_url`` and so run against every backend: SQLite and a
+real PostgreSQL server started once per session (see tests/pgserver.py).
+
+Without PostgreSQL binaries the PostgreSQL cases skip with a reason, except under ``CI=true`` where
+they fail: CI must run them for real (``make test`` installs them via scripts/sysdeps.sh).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))  # make tests/pgserver.py importable from test modules
+
+from pgserver import PgServer, find_bindir  # noqa: E402
+
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (required under CI=true; scripts/sysdeps.sh installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session, removed at the end."""
+    bindir = find_bindir()
+    if bindir is None:
+        _unavailable("PostgreSQL server binaries (initdb, postgres) not installed")
+    server = PgServer(bindir)
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        _unavailable(f"could not start PostgreSQL: {exc}")
+    yield server
+    server.stop()
+
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    """URL of a fresh, empty results store (SQLite file in a temp dir)."""
-    return f"sqlite:///{tmp_path / 'results.db'}"
+def pg_url(pg_server: PgServer) -> str:
+    """URL of a fresh, empty PostgreSQL database (password included: never print it unredacted)."""
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh, empty results store; the test runs once per backend (SQLite, PostgreSQL)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'results.db'}"
+    return request.getfixturevalue("pg_url")

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from capplan.cli import distributed
 from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
 from capplan.errors import UserError
 from capplan.results.io import EXPORT_FORMATS, export_records, read_import_file
-from capplan.results.schema import Source, Status
-from capplan.results.store import RunFilter
+from capplan.results.schema import RunRecord, Source, Status
+from capplan.results.store import RunFilter, Store
+
+if TYPE_CHECKING:
+    from capplan.harness.runner import RunEvent
+    from capplan.harness.suite import Suite
 
 app = typer.Typer(help="Run, list, inspect, compare, export and import benchmark results.", no_args_is_help=True)
 
@@ -137,3 +142,136 @@ def import_(
     st = open_store(store)
     added = st.add_many(records, skip_existing=True)
     console.print(f"imported {added} runs from {file} ({len(records) - added} already present) into {st.display_url}")
+
+
+@app.command("run")
+def run(
+    suite: Annotated[str, typer.Option("--suite", "-s", help="quick, standard, full, or a suite YAML file.")] = "quick",
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this benchmark (repeatable).")] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="Run every benchmark on this device: cpu or cuda[:N].", show_default=False)
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Skip benchmarks with an ok run of the same config on this host.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    nproc: distributed.NprocOpt = None,
+    nnodes: distributed.NnodesOpt = 1,
+    node_rank: distributed.NodeRankOpt = 0,
+    rdzv_endpoint: distributed.RdzvOpt = None,
+) -> None:
+    """Run a benchmark suite; each benchmark runs in its own subprocess and is stored as it ends."""
+    import re
+
+    from capplan.harness.suite import load_suite
+
+    if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise UserError(f"--device: {device!r}; allowed: cpu, cuda, cuda:N")
+    plan = load_suite(suite, only=only, device=device)  # validate everything before touching the store
+    st = open_store(store)
+    if nproc is not None or nnodes > 1:  # torchrun: distributed benchmarks on this and other nodes
+        return distributed.launch_suite(plan, st, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
+                                        rdzv_endpoint=rdzv_endpoint, resume=resume, as_json=as_json)
+    events = _run_with_progress(plan, st, resume, quiet=as_json)
+    rows = [run_row(e.spec.name, e.record, "resumed") for e in events]
+    if as_json:
+        print_json({"suite": plan.name, "store": st.display_url, "runs": rows})
+        return
+    print_run_rows(f"suite {plan.name}: {len(rows)} benchmarks -> {st.display_url}", rows)
+
+
+def run_row(benchmark: str, record: RunRecord | None, status_if_none: str, error_if_none: str | None = None) -> dict:
+    """One line of a run report (JSON and table): status, run id, headline or error."""
+    return {
+        "benchmark": benchmark,
+        "run_id": record.run_id if record else None,
+        "status": record.status.value if record else status_if_none,
+        "error": record.error if record else error_if_none,
+        "headline": _headline(record) if record else None,
+    }
+
+
+def print_run_rows(title: str, rows: list[dict]) -> None:
+    """A run report (rows from run_row) as a table."""
+    t = Table(title=title)
+    for col in ("benchmark", "status", "run id", "headline / error"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80])
+    console.print(t)
+
+
+def _headline(record: RunRecord) -> str | None:
+    if not record.metrics:
+        return None
+    m = record.metrics[0]
+    pct = f" ({m.pct_of_peak:.0f}% of peak)" if m.pct_of_peak is not None else ""
+    return f"{m.name} = {m.value:.4g} {m.unit}{pct}" + (" noisy" if m.noisy else "")
+
+
+def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> list[RunEvent]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from capplan.cli.common import err_console
+    from capplan.harness.runner import run_benchmarks
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), console=err_console, disable=quiet, transient=False,
+    ) as progress:
+        task = progress.add_task(f"suite {plan.name}", total=len(plan.benchmarks))
+
+        def on_event(event: RunEvent) -> None:
+            if event.record is None and not event.resumed:
+                progress.update(task, description=f"{plan.name}: {event.spec.name}")
+                return
+            status = "resumed (ok run exists)" if event.resumed else event.record.status.value  # type: ignore[union-attr]
+            progress.console.print(f"  {event.spec.name}: {status}", markup=False, highlight=False)
+            progress.advance(task)
+
+        return run_benchmarks(plan.benchmarks, st, suite=plan.name, resume=resume, on_event=on_event)
+
+
+@app.command("compare")
+def compare(
+    run_a: Annotated[str | None, typer.Argument(help="Run id A (baseline); a unique prefix is enough.")] = None,
+    run_b: Annotated[str | None, typer.Argument(help="Run id B (candidate).")] = None,
+    a: Annotated[list[str] | None, typer.Option("--a", help="Filter for group A, key=value (repeatable).")] = None,
+    b: Annotated[list[str] | None, typer.Option("--b", help="Filter for group B, key=value (repeatable).")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compare B against A per metric: ratio, Mann-Whitney U on raw samples, verdict."""
+    from capplan.harness.compare import ALPHA, MIN_EFFECT, compare_runs
+
+    st = open_store(store, create=False)
+    if run_a and run_b and not (a or b):
+        ra, rb = st.get(run_a), st.get(run_b)
+        group_a, group_b, by_benchmark = [ra], [rb], ra.benchmark == rb.benchmark
+        title = f"{rb.benchmark} {rb.run_id[:12]} vs {ra.benchmark} {ra.run_id[:12]}"
+    elif a and b and not (run_a or run_b):
+        group_a, group_b, by_benchmark = st.query(parse_filters(a)), st.query(parse_filters(b)), True
+        title = f"B ({' '.join(b)}: {len(group_b)} runs) vs A ({' '.join(a)}: {len(group_a)} runs)"
+    else:
+        raise UserError("compare: give two run ids (RUN_A RUN_B) or two filters (--a key=value --b key=value)")
+    rows = compare_runs(group_a, group_b, by_benchmark=by_benchmark)
+    if not rows:
+        raise UserError("compare: the two sides share no metric of an ok run; nothing to compare")
+    if as_json:
+        print_json({"alpha": ALPHA, "min_effect": MIN_EFFECT, "comparisons": [r.as_dict() for r in rows]})
+        return
+    t = Table(title=title, caption=f"Mann-Whitney U on raw samples, alpha {ALPHA}, minimum effect {MIN_EFFECT:.0%}")
+    for col in ("benchmark", "metric", "unit", "A", "B", "B/A", "p", "verdict"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(
+            r.benchmark, r.metric, r.unit, f"{r.a_value:.4g}", f"{r.b_value:.4g}",
+            f"{r.ratio:.3f}" if r.ratio is not None else "-", f"{r.p_value:.2g}" if r.p_value is not None else "-", r.verdict,
+        )
+    console.print(t)

@@ -31,7 +31,7 @@ def dashboard(
         sys.executable, "-m", "streamlit", "run", str(APP_PATH),
         "--server.address", host, "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.maxUploadSize", "5",
+        "--server.maxUploadSize", "5", "--server.enableXsrfProtection", "true", "--client.toolbarMode", "viewer",
     ]
     print(f"capplan dashboard on http://{host}:{port}  (Ctrl-C to stop)")
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -39,10 +39,16 @@ class BenchmarkSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="kind-specific parameters")
     budget: Budget = Field(default_factory=Budget)
     timeout_s: float = Field(120.0, gt=0, description="the subprocess is killed after this and recorded as timeout")
-    memory_limit_mb: int | None = Field(None, gt=0, description="address-space cap for the subprocess (RLIMIT_AS)")
+    memory_limit_mb: int | None = Field(
+        None, gt=0, description="address-space cap (RLIMIT_AS) of the subprocess, in MiB above its baseline after importing torch"
+    )
     seed: int = Field(0, description="seed for synthetic inputs and weights")
     tags: dict[str, str] = Field(default_factory=dict)
     requires: list[str] = Field(default_factory=list, description="capabilities needed: cuda, nvml, multi_gpu")
+
+
+class BenchmarkSkipped(Exception):
+    """Raised by a kind (or the runner) when this device/dtype cannot run the benchmark; stored as skipped."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from capplan.errors import UserError
+from capplan.results.importers import mlperf, optimum
 from capplan.results.schema import SCHEMA_VERSION, RunRecord
 from capplan.results.store import dumps_records
 
@@ -63,7 +64,7 @@ def _from_frame_rows(rows: list[dict[str, Any]], path: Path) -> list[RunRecord]:
                 doc[key] = json.loads(doc[key]) if doc.get(key) is not None else None
             doc = {k: v for k, v in doc.items() if v is not None}
             out.append(RunRecord.model_validate(doc))
-        except (json.JSONDecodeError, TypeError, ValidationError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:  # ValueError covers JSON and validation errors
             raise UserError(f"{path}: row {i}: {_describe(exc)}") from exc
     return out
 
@@ -91,12 +92,12 @@ def _is_capplan_json(path: Path, head: bytes) -> bool:
 def _load_capplan_json(path: Path, data: bytes) -> list[RunRecord]:
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, over-long integers, deep nesting
         raise UserError(f"{path}: malformed JSON ({_describe(exc)})") from exc
     if not isinstance(doc, dict) or doc.get("format") != "capplan-results" or not isinstance(doc.get("records"), list):
         raise UserError(f"{path}: not a capplan export (expected an object with format=capplan-results and records)")
     version = doc.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
         raise UserError(f"{path}: schema_version {version!r} not supported; allowed: 1..{SCHEMA_VERSION}")
     out = []
     for i, item in enumerate(doc["records"], start=1):
@@ -120,12 +121,7 @@ def _load_capplan_csv(path: Path, data: bytes) -> list[RunRecord]:
         frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""])
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: malformed CSV ({_describe(exc)})") from exc
-    rows = frame.to_dict(orient="records")
-    for row in rows:
-        for key in ("seed", "schema_version"):
-            if not _is_missing(row.get(key)):
-                row[key] = int(row[key]) if str(row[key]).lstrip("-").isdigit() else row[key]
-    return _from_frame_rows(rows, path)
+    return _from_frame_rows(frame.to_dict(orient="records"), path)  # pydantic converts "7", 7.0, numpy ints
 
 
 def _is_parquet(path: Path, head: bytes) -> bool:
@@ -141,18 +137,16 @@ def _load_parquet(path: Path, data: bytes) -> list[RunRecord]:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises many types for corrupt files
         raise UserError(f"{path}: unreadable Parquet file ({_describe(exc)})") from exc
-    rows = frame.to_dict(orient="records")
-    for row in rows:
-        for key in ("seed", "schema_version"):
-            if not _is_missing(row.get(key)):
-                row[key] = int(row[key])
-    return _from_frame_rows(rows, path)
+    return _from_frame_rows(frame.to_dict(orient="records"), path)  # pydantic converts "7", 7.0, numpy ints
 
 
 IMPORTERS: dict[str, Importer] = {
     "capplan-json": (_is_capplan_json, _load_capplan_json),
     "capplan-csv": (_is_capplan_csv, _load_capplan_csv),
     "capplan-parquet": (_is_parquet, _load_parquet),
+    "mlperf-summary-log": (mlperf.is_summary_log, mlperf.load_summary_log),
+    "mlperf-results-csv": (mlperf.is_results_csv, mlperf.load_results_csv),
+    "optimum-benchmark-json": (optimum.is_optimum_report, optimum.load_optimum_report),
 }
 
 

@@ -34,7 +34,9 @@ class Source(StrEnum):
 class Metric(BaseModel):
     """One named result value with its unit, e.g. ``throughput_samples_per_s``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # NaN/inf in stats survive the JSON round trip through the store (the default writes null, which
+    # then fails validation and makes every later read of the store crash).
+    model_config = ConfigDict(extra="forbid", ser_json_inf_nan="constants")
 
     name: str = Field(min_length=1, description="metric name, unit suffix included (e.g. latency_p99_ms)")
     value: float = Field(allow_inf_nan=False, description="the headline value (median unless stated)")
@@ -64,7 +66,7 @@ def _utcnow() -> datetime:
 class RunRecord(BaseModel):
     """Everything about one benchmark execution. Records are immutable once stored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
     run_id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1)
     benchmark: str = Field(min_length=1, description="benchmark name within its suite")

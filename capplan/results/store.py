@@ -1,22 +1,28 @@
 """SQLAlchemy results store: SQLite file by default, any SQLAlchemy URL (PostgreSQL) for teams.
 
 One record is written in one transaction. A store from a newer schema, or a file that is not a
-capplan store, is refused with a clear error and never modified.
+capplan store, is refused with a clear error and never modified. The schema is created and upgraded
+in place by the Alembic migrations in ``capplan/results/migrations``. Many processes and hosts may
+write at once: SQLite serialises writers (WAL, ``BEGIN IMMEDIATE``, busy timeout, retry), PostgreSQL
+runs each batch in its own transaction.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from platformdirs import user_data_dir
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -26,21 +32,59 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     create_engine,
     event,
     func,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from capplan.errors import UserError
+from capplan.results import migrations
 from capplan.results.schema import SCHEMA_VERSION, RunRecord
 
 APP_ID = "capplan"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SQLITE_BUSY_TIMEOUT_S = 30.0  # concurrent writers wait this long for the write lock before failing
+# After the busy timeout a locked SQLite write is retried this many times, backing off exponentially
+# from SQLITE_RETRY_BASE_S: covers lock storms from many processes on a slow disk.
+SQLITE_RETRIES = 5
+SQLITE_RETRY_BASE_S = 0.05
+# Key of the PostgreSQL advisory lock that serialises schema migrations across hosts ("capplan" in ASCII).
+PG_MIGRATION_LOCK_KEY = 0x63617070_6C616E
+_WRITE = {"capplan_write": True}  # execution option: SQLite begins write transactions IMMEDIATE
+T = TypeVar("T")
+
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and read back timezone-aware on every backend. SQLite keeps no offset,
+    so comparing and ordering stored text is only right if every value is in the same zone (UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
 
 metadata = MetaData()
 meta_table = Table(
@@ -60,8 +104,8 @@ runs_table = Table(
     Column("source", String(16), nullable=False),
     Column("host_fingerprint", String(64), nullable=False, index=True),
     Column("config_hash", String(64), nullable=False),
-    Column("started_utc", DateTime(timezone=True), nullable=False, index=True),
-    Column("ended_utc", DateTime(timezone=True), nullable=False),
+    Column("started_utc", UtcDateTime, nullable=False, index=True),
+    Column("ended_utc", UtcDateTime, nullable=False),
     Column("record_json", Text, nullable=False),
 )
 metrics_table = Table(
@@ -73,6 +117,7 @@ metrics_table = Table(
     Column("unit", String(32), nullable=False),
 )
 Index("ix_runs_resume", runs_table.c.config_hash, runs_table.c.host_fingerprint, runs_table.c.status)
+Index("ix_metrics_name", metrics_table.c.name)  # migration 0002
 
 
 def default_store_url() -> str:
@@ -92,12 +137,20 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+def backend_name(url: str) -> str:
+    """The database behind a store URL or path (``sqlite``, ``postgresql``), without connecting."""
+    try:
+        return make_url(_normalise_url(url)).get_backend_name()
+    except (ArgumentError, ValueError) as exc:
+        raise UserError(f"store: cannot parse URL {redact_url(url)!r}") from exc
+
+
 def redact_url(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable store URL>"
+    except (ArgumentError, ValueError):
+        return re.sub(r"//[^/@]*@", "//***@", url)  # unparseable: drop the whole user:password part
 
 
 def _check_sqlite_file(path: Path) -> None:
@@ -145,12 +198,12 @@ class Store:
     def _make_engine(self, create: bool) -> Engine:
         try:
             parsed = make_url(self.url)
-        except ArgumentError as exc:
+        except (ArgumentError, ValueError) as exc:
             raise UserError(
-                f"store: cannot parse URL {self.url!r}; use a file path, sqlite:///PATH or "
+                f"store: cannot parse URL {self.display_url!r}; use a file path, sqlite:///PATH or "
                 "postgresql+psycopg://USER@HOST/DB"
             ) from exc
-        is_sqlite = parsed.get_backend_name() == "sqlite"
+        is_sqlite = self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if is_sqlite and parsed.database and parsed.database != ":memory:":
             path = Path(parsed.database)
             if not create and not path.exists():
@@ -160,8 +213,11 @@ class Store:
             if is_sqlite:
                 engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
                 event.listen(engine, "connect", _sqlite_on_connect)
+                event.listen(engine, "begin", _sqlite_on_begin)
             else:
                 engine = create_engine(parsed, pool_pre_ping=True)
+        except ValueError as exc:  # e.g. a non-numeric port
+            raise UserError(f"store: bad URL {self.display_url}: {exc}") from exc
         except (NoSuchModuleError, ArgumentError, ImportError) as exc:
             raise UserError(
                 f"store: unsupported URL scheme {parsed.drivername!r}; allowed: sqlite, postgresql+psycopg"
@@ -169,34 +225,63 @@ class Store:
         return engine
 
     def _ensure_schema(self, create: bool) -> None:
+        """Check this is a capplan store we can read; create or upgrade its schema when needed."""
         try:
-            tables = set(inspect(self.engine).get_table_names())
-            if not tables:
-                if not create:
-                    raise UserError(f"store: {self.display_url} is empty, not a capplan store")
-                with self.engine.begin() as conn:
-                    metadata.create_all(conn)
-                    conn.execute(
-                        meta_table.insert(),
-                        [{"key": "app", "value": APP_ID}, {"key": "schema_version", "value": str(SCHEMA_VERSION)}],
-                    )
-                return
-            if meta_table.name not in tables:
-                raise UserError(
-                    f"store: {self.display_url} holds other tables and is not a capplan store; refusing to touch it"
-                )
             with self.engine.connect() as conn:
-                meta = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).all())
+                meta, revision = self._inspect(conn, create)
+            if meta is not None and revision == migrations.HEAD:
+                return  # the common case: one query, no Alembic start-up
+            self._write(self._migrate)
         except (DBAPIError, SQLAlchemyError) as exc:
             raise UserError(f"store: cannot open {self.display_url}: {_first_line(exc)}") from exc
+
+    def _inspect(self, conn: Connection, create: bool) -> tuple[dict[str, str] | None, str | None]:
+        """(capplan_meta rows, Alembic revision), or (None, None) for an empty database. Refuses a
+        foreign or newer store without writing anything."""
+        tables = set(inspect(conn).get_table_names())
+        if not tables:
+            if not create:
+                raise UserError(f"store: {self.display_url} is empty, not a capplan store")
+            return None, None
+        if meta_table.name not in tables:
+            raise UserError(
+                f"store: {self.display_url} holds other tables and is not a capplan store; refusing to touch it"
+            )
+        meta = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).all())
         if meta.get("app") != APP_ID:
             raise UserError(f"store: {self.display_url} is not a capplan store; refusing to touch it")
         version = int(meta.get("schema_version", "0"))
-        if version > SCHEMA_VERSION:
+        revision = migrations.current_revision(conn, tables)
+        if version > SCHEMA_VERSION or (revision not in (None, migrations.HEAD) and revision not in migrations.known_revisions()):
             raise UserError(
-                f"store: {self.display_url} has schema version {version}, newer than this capplan "
-                f"({SCHEMA_VERSION}); upgrade capplan"
+                f"store: {self.display_url} has schema version {version} (revision {revision}), newer than "
+                f"this capplan ({SCHEMA_VERSION}, revision {migrations.HEAD}); upgrade capplan"
             )
+        return meta, revision
+
+    def _migrate(self, conn: Connection) -> None:
+        """Create or upgrade the schema to head; a lock keeps other processes/hosts from racing us."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_MIGRATION_LOCK_KEY})
+        meta, revision = self._inspect(conn, create=True)  # again, now that we hold the lock
+        migrations.upgrade(conn, stamp_baseline=meta is not None and revision is None)
+        if meta is None:
+            conn.execute(
+                meta_table.insert(),
+                [{"key": "app", "value": APP_ID}, {"key": "schema_version", "value": str(SCHEMA_VERSION)}],
+            )
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction; on SQLite retry with backoff while the file is locked."""
+        for attempt in range(SQLITE_RETRIES + 1):
+            try:
+                with self.engine.connect().execution_options(**_WRITE) as conn, conn.begin():
+                    return fn(conn)
+            except OperationalError as exc:
+                if not (self.is_sqlite and _is_sqlite_busy(exc)) or attempt == SQLITE_RETRIES:
+                    raise
+                time.sleep(SQLITE_RETRY_BASE_S * 2**attempt)
+        raise AssertionError("unreachable")
 
     # -- writes -----------------------------------------------------------------------------
     def add(self, record: RunRecord) -> None:
@@ -211,24 +296,26 @@ class Store:
         records = list(records)
         if not records:
             return 0
-        try:
-            with self.engine.begin() as conn:
-                if skip_existing:
-                    ids = [r.run_id for r in records]
-                    present = set(conn.scalars(select(runs_table.c.run_id).where(runs_table.c.run_id.in_(ids))))
-                    records = [r for r in records if r.run_id not in present]
-                    records = list({r.run_id: r for r in records}.values())
-                if not records:
-                    return 0
-                conn.execute(runs_table.insert(), [_run_row(r) for r in records])
-                metric_rows = [row for r in records for row in _metric_rows(r)]
+
+        def insert(conn: Connection) -> int:
+            todo = records
+            if skip_existing:
+                ids = [r.run_id for r in todo]
+                present = set(conn.scalars(select(runs_table.c.run_id).where(runs_table.c.run_id.in_(ids))))
+                todo = list({r.run_id: r for r in todo if r.run_id not in present}.values())
+            if todo:
+                conn.execute(runs_table.insert(), [_run_row(r) for r in todo])
+                metric_rows = [row for r in todo for row in _metric_rows(r)]
                 if metric_rows:
                     conn.execute(metrics_table.insert(), metric_rows)
+            return len(todo)
+
+        try:
+            return self._write(insert)
         except IntegrityError as exc:
             raise UserError(f"store: duplicate run id; nothing was written ({_first_line(exc)})") from exc
         except (DBAPIError, SQLAlchemyError) as exc:
             raise UserError(f"store: write to {self.display_url} failed, nothing was written: {_first_line(exc)}") from exc
-        return len(records)
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
@@ -292,6 +379,7 @@ class Store:
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own; _sqlite_on_begin does
     cur = dbapi_conn.cursor()
     # journal_mode=WAL is set once the file is known to be a capplan store (_enable_wal): the pragma
     # rewrites the file header, and a foreign SQLite file must stay byte-identical.
@@ -303,8 +391,23 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 def _enable_wal(engine: Engine) -> None:
     """WAL: readers never block the writer, and a kill -9 mid-write leaves the last commit intact."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    raw = engine.raw_connection()  # outside any transaction: the pragma is refused inside one
+    try:
+        raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+    finally:
+        raw.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # Writers take the write lock up front (IMMEDIATE), so the busy timeout applies; a deferred
+    # transaction that upgrades from read to write can fail at once with "database is locked".
+    immediate = conn.get_execution_options().get("capplan_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _is_sqlite_busy(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return "locked" in message or "busy" in message
 
 
 def _filtered(stmt: Any, flt: RunFilter, *, order: bool = True) -> Any:

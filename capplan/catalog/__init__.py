@@ -1,0 +1,6 @@
+"""Catalog of accelerators and cloud instances: dated, sourced figures plus user override files."""
+
+from capplan.catalog.loader import Catalog, load_catalog, user_catalog_dir
+from capplan.catalog.models import PRICE_MODELS, Accelerator, CloudInstance, PriceModel
+
+__all__ = ["PRICE_MODELS", "Accelerator", "Catalog", "CloudInstance", "PriceModel", "load_catalog", "user_catalog_dir"]

@@ -1,0 +1,1 @@
+"""Benchmark harness: suites, runner, timing, statistics and the benchmark kinds."""

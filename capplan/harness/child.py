@@ -1,0 +1,151 @@
+"""Code that runs inside a benchmark's subprocess: limits, seeding, the kind itself, the reply.
+
+The parent (capplan.harness.runner) starts ``child_main`` from a forkserver that has torch
+preloaded; the reply goes back as JSON bytes over a pipe (no pickle of results).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import resource
+import select
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from capplan.harness.registry import resolve_kind
+from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
+from capplan.results.schema import Status
+
+_OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
+
+
+def child_main(spec_json: str, result_conn: Connection, output_conn: Connection, threads: int, runner_pid: int) -> None:
+    """Entry point of the benchmark subprocess."""
+    os.setpgid(0, 0)  # own process group: the parent kills it (and any ranks it spawns) at once
+    _die_with_runner(runner_pid)
+    for fd in (1, 2):
+        os.dup2(output_conn.fileno(), fd)  # stdout/stderr go to the parent's bounded tail reader
+    output_conn.close()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    spec = BenchmarkSpec.model_validate_json(spec_json)
+    reply = run_spec(spec, threads)
+    result_conn.send_bytes(json.dumps(reply).encode())
+    result_conn.close()
+
+
+def _die_with_runner(runner_pid: int) -> None:
+    """Kill this process group when the runner exits (even by kill -9): a watcher thread blocks on
+    a pidfd of the runner. (The forkserver, our real parent, outlives the runner while we live.)"""
+    try:
+        pidfd = os.pidfd_open(runner_pid)
+    except (OSError, AttributeError):  # not Linux >= 5.3: the runner's timeout still applies
+        return
+
+    def watch() -> None:
+        select.select([pidfd], [], [])
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="capplan-runner-watch", daemon=True).start()
+
+
+def _cap_address_space(headroom_mb: int) -> None:
+    """RLIMIT_AS = current virtual size (interpreter + torch) + ``headroom_mb``."""
+    with open("/proc/self/statm") as fh:
+        vm_bytes = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = vm_bytes + headroom_mb * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _seed_and_threads(seed: int, threads: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def check_requirements(spec: BenchmarkSpec) -> None:
+    """Raise BenchmarkSkipped when a capability the spec needs is missing on this host."""
+    import torch
+
+    needs = set(spec.requires) | ({"cuda"} if spec.device.startswith("cuda") else set())
+    if "multi_gpu" in needs and torch.cuda.device_count() < 2:
+        raise BenchmarkSkipped("requires multi_gpu: fewer than 2 CUDA devices visible")
+    if "cuda" in needs:
+        if not torch.cuda.is_available():
+            raise BenchmarkSkipped("requires cuda: no CUDA device visible to torch")
+        index = int(spec.device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise BenchmarkSkipped(f"device {spec.device}: only {torch.cuda.device_count()} CUDA devices visible")
+    if "nvml" in needs:
+        from capplan.hardware.nvml import nvml_session
+
+        with nvml_session() as nvml:
+            if nvml is None:
+                raise BenchmarkSkipped("requires nvml: NVML is not available")
+
+
+def error_line(exc: BaseException) -> str:
+    """The traceback's last line (type: message), with the innermost frame's location."""
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return last + where
+
+
+def is_oom(exc: BaseException) -> bool:
+    """MemoryError, torch's (CUDA) OutOfMemoryError, or an allocator failure message."""
+    if isinstance(exc, MemoryError) or any(c.__name__ == "OutOfMemoryError" for c in type(exc).__mro__):
+        return True
+    return isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in _OOM_MARKERS)
+
+
+def _device_peak_mb(device: str) -> float | None:
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    return torch.cuda.max_memory_allocated(torch.device(device)) / 1e6 if torch.cuda.is_initialized() else None
+
+
+def _check_finite(result: KindResult) -> None:
+    """Refuse NaN/inf samples: they cannot be stored as JSON numbers and mean a broken measurement."""
+    for name, values in result.samples.items():
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"samples[{name!r}] holds a non-finite value")
+
+
+def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
+    """Run one benchmark in this process and describe the outcome as a JSON-able dict."""
+    try:
+        if spec.memory_limit_mb:
+            _cap_address_space(spec.memory_limit_mb)
+        _seed_and_threads(spec.seed, threads)
+        check_requirements(spec)
+        kind = resolve_kind(spec.kind)
+        params = kind.Params.model_validate(spec.params)
+        result = kind.run(spec, params, RunContext(spec=spec))
+        _check_finite(result)
+    except BenchmarkSkipped as exc:
+        return {"status": Status.skipped.value, "error": str(exc) or "skipped"}
+    except BaseException as exc:  # every failure of user/plugin code becomes a record, never a crash
+        status = Status.oom if is_oom(exc) else Status.failed
+        message = error_line(exc)
+        del exc  # drop frames holding large tensors before doing anything else
+        return {"status": status.value, "error": message}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "status": Status.ok.value,
+        "result": result.model_dump(mode="json"),
+        "child": {"max_rss_mb": usage.ru_maxrss * 1024 / 1e6, "peak_device_mem_mb": _device_peak_mb(spec.device)},
+    }

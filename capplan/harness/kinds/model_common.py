@@ -1,0 +1,163 @@
+"""What the model benchmark kinds (train, infer, generate, loadgen) share: building the workload and
+its stored facts, peak-memory tracking, and the compute peak that MFU divides by."""
+
+from __future__ import annotations
+
+import re
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from capplan.harness.backends import get_backend, place_model
+from capplan.harness.backends.base import LoadRequest, check_outputs
+from capplan.harness.kinds.peaks import compute_peak
+from capplan.harness.spec import BenchmarkSpec, Budget
+from capplan.harness.timing import measure
+from capplan.workloads import TORCH_DTYPES, WorkloadParams, build_workload, torch_dtype
+from capplan.workloads.base import Workload, float_inputs_to
+from capplan.workloads.flops import workload_facts
+
+MB = 1e6
+
+# The CPU "peak" for MFU is measured: a square matmul of this side in the benchmark's dtype, timed
+# briefly, best round. 1024^3 * 2 = 2.1 GFLOP per call: large enough to reach BLAS's steady state
+# (blocking, all cores busy), small enough to time in well under a second on a laptop core pair.
+GEMM_PEAK_N = 1024
+GEMM_PEAK_BUDGET = Budget(warmup_min_iters=2, warmup_max_s=0.5, min_iters=5, max_iters=50, min_time_s=0.2,
+                          max_time_s=0.6)
+
+
+VERIFY_BATCH = 2  # > 1 so a backend that mixes up samples across the batch is caught
+
+
+@dataclass
+class ModelSetup:
+    workload: Workload
+    config: dict[str, Any]
+
+
+def setup_model(spec: BenchmarkSpec, params: WorkloadParams, **extra: Any) -> ModelSetup:
+    """Build the workload (seeded) and the config every model record stores: model, size, backend,
+    dtype, device, sequence length, per-sample FLOPs, parameter and activation bytes."""
+    torch_dtype(spec.dtype)  # reject unsupported dtypes before any work
+    workload = build_workload(params, spec.seed)
+    facts = workload_facts(params)
+    config: dict[str, Any] = {
+        "model": workload.name,
+        "size": workload.size,
+        "backend": spec.backend,
+        "dtype": spec.dtype,
+        "device": spec.device,
+        "seq_len": workload.seq_len,
+        "item_unit": workload.item_unit,
+        **facts,
+        "param_bytes_at_dtype": facts["param_count"] * torch.empty((), dtype=torch_dtype(spec.dtype)).element_size(),
+        "model_shape": workload.shape,
+        "seed": spec.seed,
+        "torch_version": torch.__version__,
+        **extra,
+    }
+    return ModelSetup(workload, config)
+
+
+def verify_backend(setup: ModelSetup, backend: Any, spec: BenchmarkSpec, rtol: float | None,
+                   atol: float | None) -> dict[str, float]:
+    """Run eager torch and the backend on the same input; raise OutputMismatchError beyond tolerance."""
+    if spec.backend == "eager":
+        return {}
+    w = setup.workload
+    inputs = w.make_inputs(VERIFY_BATCH, torch.Generator().manual_seed(spec.seed + 1))
+    with torch.inference_mode():
+        want = w.model(*float_inputs_to(inputs, spec.device, TORCH_DTYPES[spec.dtype])).float().cpu().numpy()
+    got = backend.to_numpy(backend.run_once(backend.prepare(inputs)))
+    return check_outputs(spec.backend, got, np.asarray(want), spec.dtype, rtol, atol)
+
+
+def load_backend(setup: ModelSetup, spec: BenchmarkSpec) -> tuple[Any, dict[str, Any]]:
+    """Place the model for inference, load ``spec.backend`` and return it with its load facts."""
+    place_model(setup.workload, spec.device, spec.dtype)
+    backend = get_backend(spec.backend)
+    example = setup.workload.make_inputs(VERIFY_BATCH, torch.Generator().manual_seed(spec.seed))
+    facts = backend.load(LoadRequest(setup.workload, spec.device, spec.dtype, example))
+    return backend, facts
+
+
+def device_sync(device: str) -> Callable[[], None] | None:
+    """``torch.cuda.synchronize`` for a CUDA device (called before each clock read), else None."""
+    if not device.startswith("cuda"):
+        return None
+    dev = torch.device(device)
+    return lambda: torch.cuda.synchronize(dev)
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kb(field: str) -> int:
+    match = re.search(rf"^{field}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+    if match is None:
+        raise OSError(f"{field} missing from {_STATUS}")
+    return int(match.group(1))
+
+
+class PeakMemory:
+    """Peak memory of a code region, in MB.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` after a reset (tensors the caching allocator handed out).
+    CPU: the process's resident-set high-water mark (VmHWM) after resetting it through
+    /proc/self/clear_refs, minus the resident size at ``baseline()``; where the reset is not allowed,
+    the lifetime peak (ru_maxrss) is used and ``source`` says so.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
+        self.base_mb = 0.0
+        self.hwm_resettable = True
+        self.source = "torch.cuda.max_memory_allocated minus allocated before the model" if self.cuda else (
+            "VmHWM (reset per measurement) minus the RSS before the model"
+        )
+
+    def baseline(self) -> None:
+        """Remember the current footprint (call before the model is built)."""
+        self.base_mb = torch.cuda.memory_allocated(self.device) / MB if self.cuda else _status_kb("VmRSS") * 1e3 / MB
+
+    def reset(self) -> None:
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return
+        try:
+            _CLEAR_REFS.write_text("5")
+        except OSError:
+            self.hwm_resettable = False
+            self.source = "ru_maxrss (lifetime peak: VmHWM reset not permitted) minus the RSS before the model"
+
+    def peak_mb(self) -> float:
+        """Peak since the last reset minus the baseline (MB)."""
+        if self.cuda:
+            return torch.cuda.max_memory_allocated(self.device) / MB - self.base_mb
+        peak_kb = _status_kb("VmHWM") if self.hwm_resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return max(0.0, peak_kb * 1e3 / MB - self.base_mb)
+
+
+def compute_peak_tflops(device: str, dtype: str) -> tuple[float | None, str | None]:
+    """The device's peak for ``dtype`` in TFLOP/s and where it comes from.
+
+    CUDA: the catalog row of this GPU (dense tensor peak). CPU: a matmul measured now in the same
+    dtype (there is no reliable datasheet figure for a shared, turbo-clocked CPU).
+    """
+    if device.startswith("cuda"):
+        return compute_peak(device, dtype)
+    n = GEMM_PEAK_N
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(torch_dtype(dtype))
+    b = torch.randn(n, n, generator=g).to(torch_dtype(dtype))
+    samples = measure(lambda: torch.mm(a, b), budget=GEMM_PEAK_BUDGET)
+    best_s = min(samples)
+    return 2 * n**3 / best_s / 1e12, f"measured: best of {len(samples)} torch.mm {n}^3 {dtype} rounds on this CPU"

@@ -1,0 +1,1 @@
+"""MLPerf LoadGen integration: SUT/QSL adapter, log parsing and the Server max-QPS search."""

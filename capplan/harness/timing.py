@@ -1,0 +1,141 @@
+"""Adaptive timing of a callable: bounded warm-up, calibrated rounds, stop on a tight CI or the budget.
+
+CPU timings use ``time.perf_counter_ns``; CUDA timings use CUDA events. Either way the device is
+synchronised before the clock is read.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from capplan.harness.spec import Budget
+from capplan.harness.stats import rel_ci_halfwidth
+
+# A round lasts at least this long: calls faster than that are batched so the clock read costs
+# < 1% of a round (perf_counter_ns costs ~50-100 ns), and the per-call time is round time / calls.
+MIN_ROUND_S = 100e-6
+# Warm-up is over when the median of the last WARMUP_WINDOW calls moves less than
+# WARMUP_STABLE_REL from the window before (caches, allocator pools and JIT have settled).
+WARMUP_WINDOW = 3
+WARMUP_STABLE_REL = 0.05
+# The stopping rule (median CI) is re-evaluated every CHECK_FRACTION * n samples: O(n log n)
+# each time, amortised O(log n) per sample.
+CHECK_FRACTION = 0.1
+
+
+class Timer(Protocol):
+    """Times one round: ``start()`` then ``stop()`` returns elapsed seconds after synchronising."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> float: ...
+
+
+class PerfCounterTimer:
+    """Wall clock via perf_counter_ns; ``sync`` (e.g. torch.cuda.synchronize) runs before each read."""
+
+    def __init__(self, sync: Callable[[], Any] | None = None) -> None:
+        self._sync = sync
+        self._t0 = 0
+
+    def start(self) -> None:
+        if self._sync:
+            self._sync()
+        self._t0 = time.perf_counter_ns()
+
+    def stop(self) -> float:
+        if self._sync:
+            self._sync()
+        return (time.perf_counter_ns() - self._t0) * 1e-9
+
+
+class CudaEventTimer:
+    """GPU time between two CUDA events on the current stream of ``device``."""
+
+    def __init__(self, device: str = "cuda") -> None:
+        import torch
+
+        self._torch = torch
+        self._device = torch.device(device)
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._end = torch.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        self._start.record(self._torch.cuda.current_stream(self._device))
+
+    def stop(self) -> float:
+        self._end.record(self._torch.cuda.current_stream(self._device))
+        self._end.synchronize()
+        return self._start.elapsed_time(self._end) * 1e-3  # elapsed_time is in ms
+
+
+def timer_for(device: str) -> Timer:
+    """CUDA events on a CUDA device, perf_counter_ns on the CPU."""
+    return CudaEventTimer(device) if device.startswith("cuda") else PerfCounterTimer()
+
+
+def _time_round(fn: Callable[[], Any], timer: Timer, calls: int) -> float:
+    timer.start()
+    for _ in range(calls):
+        fn()
+    return timer.stop() / calls
+
+
+def _warm_up(fn: Callable[[], Any], budget: Budget, timer: Timer) -> list[float]:
+    """Run ``fn`` until timings stabilise (at least warmup_min_iters calls, at most warmup_max_s)."""
+    times: list[float] = []
+    deadline = time.perf_counter() + budget.warmup_max_s
+    while True:
+        times.append(_time_round(fn, timer, 1))
+        if len(times) >= max(budget.warmup_min_iters, 2 * WARMUP_WINDOW):
+            recent = statistics.median(times[-WARMUP_WINDOW:])
+            before = statistics.median(times[-2 * WARMUP_WINDOW : -WARMUP_WINDOW])
+            if abs(recent - before) <= WARMUP_STABLE_REL * before:
+                break
+        if time.perf_counter() >= deadline and len(times) >= budget.warmup_min_iters:
+            break
+    return times
+
+
+def calls_per_round(per_call_s: float, min_round_s: float = MIN_ROUND_S) -> int:
+    """How many calls make a round of at least ``min_round_s``."""
+    return max(1, int(min_round_s / max(per_call_s, 1e-9)) + 1) if per_call_s < min_round_s else 1
+
+
+def measure(
+    fn: Callable[[], Any],
+    *,
+    budget: Budget,
+    sync: Callable[[], Any] | None = None,
+    per_iter_units: float | None = None,
+    timer: Timer | None = None,
+) -> list[float]:
+    """Seconds per call of ``fn`` (or per unit of work when ``per_iter_units`` is given).
+
+    Warm-up runs until timings stabilise (bounded by the budget). Then calls are timed in rounds
+    (fast calls batched so a round lasts >= MIN_ROUND_S; a sample is the round's mean per call)
+    until at least min_iters samples and min_time_s have passed and the median's 95% CI half-width
+    is below target_rel_ci, or max_iters samples / max_time_s are reached.
+    ``sync`` is called before every clock read (e.g. ``torch.cuda.synchronize``); ``timer``
+    replaces the wall clock (e.g. ``CudaEventTimer``).
+    """
+    timer = timer or PerfCounterTimer(sync)
+    warm = _warm_up(fn, budget, timer)
+    calls = calls_per_round(statistics.median(warm[-WARMUP_WINDOW:]))
+    samples: list[float] = []
+    started = time.perf_counter()
+    next_check = budget.min_iters
+    while len(samples) < budget.max_iters:
+        samples.append(_time_round(fn, timer, calls))
+        elapsed = time.perf_counter() - started
+        if elapsed >= budget.max_time_s:
+            break
+        if len(samples) >= next_check and elapsed >= budget.min_time_s:
+            if rel_ci_halfwidth(samples) <= budget.target_rel_ci:
+                break
+            next_check = len(samples) + max(1, int(CHECK_FRACTION * len(samples)))
+    units = per_iter_units or 1.0
+    return [s / units for s in samples]

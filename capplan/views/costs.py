@@ -1,0 +1,155 @@
+"""Cloud vs on-prem for one accelerator: cumulative cost with break-even, $ per unit of work, tornado.
+
+Everything is computed by capplan.costs; this module assembles one scenario from the page's inputs
+and shapes the results for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import annotated_types
+import pandas as pd
+
+from capplan.catalog import Accelerator, CloudInstance
+from capplan.costs import (
+    CloudAssumptions,
+    CloudPrice,
+    Comparison,
+    OnPremAssumptions,
+    PricingModel,
+    ServerConfig,
+    UnitCosts,
+    break_even_utilisation,
+    cloud_gpu_hour_cost_usd,
+    cloud_price,
+    compare_onprem_cloud,
+    onprem_gpu_hour_cost_usd,
+    server_tco,
+    unit_costs,
+)
+from capplan.costs.assumptions import AssumptionSet
+from capplan.planner.sensitivity import TORNADO
+
+
+@dataclass(frozen=True)
+class AssumptionField:
+    """One editable assumption as a form field: bounds, unit and the cited source as help text."""
+
+    name: str
+    label: str
+    default: float | bool
+    minimum: float | None
+    maximum: float | None
+    help: str
+
+
+def assumption_fields(model: type[AssumptionSet]) -> list[AssumptionField]:
+    """The fields of an assumption group, in declaration order."""
+    out = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        lo = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
+        hi = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
+        unit = extra.get("unit", "")
+        out.append(AssumptionField(
+            name=name, label=f"{name} ({unit})" if unit and unit != "flag" else name, default=info.default,
+            minimum=None if lo is None else float(lo), maximum=None if hi is None else float(hi),
+            help=f"{info.description}. Source: {extra.get('source', 'n/a')}",
+        ))
+    return out
+
+
+@dataclass(frozen=True)
+class CostScenario:
+    """Own ``gpus`` accelerators in servers, or rent the same busy GPU-hours from one cloud instance type."""
+
+    accelerator: Accelerator
+    gpus: int
+    gpus_per_server: int
+    gpu_price_usd: float
+    price_source: str
+    instance: CloudInstance
+    pricing_model: PricingModel
+    months: int
+    onprem: OnPremAssumptions
+    cloud: CloudAssumptions
+
+
+@dataclass(frozen=True)
+class CostResult:
+    comparison: Comparison
+    price: CloudPrice
+    onprem_usd_per_gpu_hour: float
+    cloud_usd_per_gpu_hour: float
+    break_even_utilisation: float | None
+
+    @property
+    def horizon_difference_usd(self) -> float:
+        """Cloud total minus on-prem total at the horizon (positive: owning is cheaper)."""
+        return self.comparison.cloud.cumulative_usd[-1] - self.comparison.onprem.cumulative_usd[-1]
+
+
+def evaluate(s: CostScenario) -> CostResult | None:
+    """The comparison under the scenario; None when the instance has no price under its pricing model."""
+    price = cloud_price(s.instance, s.pricing_model, s.cloud)
+    if price is None or s.accelerator.tdp_w is None:
+        return None
+    server = ServerConfig(accelerator=s.accelerator.name, gpus_per_server=s.gpus_per_server,
+                          gpu_price_usd=s.gpu_price_usd, gpu_tdp_w=s.accelerator.tdp_w, price_source=s.price_source)
+    tco = server_tco(server, s.onprem)
+    comparison = compare_onprem_cloud(tco, s.onprem, price, s.cloud, gpus=s.gpus, months=s.months,
+                                      label_onprem=s.accelerator.name, server_source=s.price_source)
+    cloud_hour = cloud_gpu_hour_cost_usd(price, s.cloud)
+    return CostResult(comparison, price, onprem_gpu_hour_cost_usd(tco, s.onprem), cloud_hour,
+                      break_even_utilisation(tco, s.onprem, cloud_hour))
+
+
+def cumulative_frame(c: Comparison) -> pd.DataFrame:
+    """Month-by-month cumulative cost of both options (USD)."""
+    months = range(1, len(c.onprem.cumulative_usd) + 1)
+    return pd.DataFrame({"month": months, c.onprem.label: c.onprem.cumulative_usd, c.cloud.label: c.cloud.cumulative_usd})
+
+
+def work_unit_costs(usd_per_gpu_hour: float, throughput_per_gpu_s: float | None, unit: str) -> UnitCosts:
+    """$ per 1M tokens (throughput in tokens/s) or per 1k inferences (samples/s) at a $/GPU-hour."""
+    tokens = unit.startswith("tokens")
+    return unit_costs(usd_per_gpu_hour, tokens_per_s_per_gpu=throughput_per_gpu_s if tokens else None,
+                      inferences_per_s_per_gpu=None if tokens else throughput_per_gpu_s)
+
+
+def unit_cost_frame(r: CostResult, throughput_per_gpu_s: float | None, unit: str) -> pd.DataFrame:
+    """$/GPU-hour and $ per unit of work for both options at the projected throughput per GPU."""
+    rows = []
+    for option, hourly in (("on-prem (busy GPU-hour)", r.onprem_usd_per_gpu_hour), ("cloud", r.cloud_usd_per_gpu_hour)):
+        u = work_unit_costs(hourly, throughput_per_gpu_s, unit)
+        rows.append({"option": option, "usd_per_gpu_hour": u.usd_per_gpu_hour, "usd_per_1m_tokens": u.usd_per_1m_tokens,
+                     "usd_per_1k_inferences": u.usd_per_1k_inferences})
+    return pd.DataFrame(rows)
+
+
+def tornado_frame(s: CostScenario) -> pd.DataFrame:
+    """Cloud-minus-on-prem total at the horizon with each cost driver at its low and high end.
+
+    Drivers and their ranges are the planner's (capplan.planner.sensitivity.TORNADO), restricted to
+    the on-prem and cloud assumptions that this comparison uses; widest swing first.
+    """
+    base = evaluate(s)
+    rows: list[dict[str, Any]] = []
+    for label, group, name, low, high in TORNADO:
+        if group not in ("onprem", "cloud") or base is None:
+            continue
+        assumptions = getattr(s, group)
+        value = float(getattr(assumptions, name))
+        ends = []
+        for end in (low(value), high(value)):
+            changed = replace(s, **{group: assumptions.model_copy(update={name: end})})
+            result = evaluate(changed)
+            ends.append(result.horizon_difference_usd if result else float("nan"))
+        rows.append({"driver": f"{group}.{name}", "range": label, "base_value": value,
+                     "low_end_usd": ends[0], "high_end_usd": ends[1], "base_usd": base.horizon_difference_usd,
+                     "swing_usd": abs(ends[1] - ends[0])})
+    df = pd.DataFrame(rows, columns=["driver", "range", "base_value", "low_end_usd", "high_end_usd", "base_usd",
+                                     "swing_usd"])
+    return df.sort_values("swing_usd", ascending=False).reset_index(drop=True)

@@ -1,0 +1,50 @@
+"""Capacity plans for the dashboard: example and uploaded plan files, result tables, report files."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from capplan.planner import Plan, PlanResult, load_plan
+from capplan.planner.report import write_reports
+from capplan.planner.result import TABLES
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def example_plans(directory: Path = EXAMPLES_DIR) -> dict[str, Path]:
+    """Example plan files by file name (empty when the directory is missing)."""
+    return {p.name: p for p in sorted(directory.glob("*.y*ml"))} if directory.is_dir() else {}
+
+
+def parse_plan(text: str, file_name: str) -> Plan:
+    """Validate plan YAML text through ``load_plan`` so errors name the file, the field and what is allowed."""
+    safe = _SAFE_NAME.sub("_", Path(file_name).name) or "plan.yaml"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / safe
+        path.write_text(text, encoding="utf-8")
+        plan = load_plan(path)
+    return plan
+
+
+def table(result: PlanResult, name: str) -> pd.DataFrame:
+    """One of the result's tables (``capplan.planner.result.TABLES``) as a DataFrame with its columns."""
+    if name not in TABLES:
+        raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
+    row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
+    return pd.DataFrame(result.tables()[name], columns=list(row_model.model_fields))
+
+
+def report_files(result: PlanResult) -> dict[str, bytes]:
+    """The files ``capplan plan --out`` writes (report.md, report.html, result.json, one CSV per table)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return {p.name: p.read_bytes() for p in write_reports(result, Path(tmp))}
+
+
+def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:
+    """Workload-quarters the given alternative leaves without capacity (0 when all demand is served)."""
+    return sum(a.unserved_workload_quarters for a in result.alternatives if a.alternative == alternative)

@@ -1,0 +1,60 @@
+"""Recommendations: hybrid placement with plain-language reasons, alternatives and report downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+from dash_common import plotly, store_url
+from dash_models import plan_result
+
+from capplan.views.cost_charts import tornado_figure
+from capplan.views.plan import report_files, table
+from capplan.views.plan_charts import alternatives_figure, plan_cumulative_figure
+from capplan.views.text import md_escape, usd
+
+MIME = {".md": "text/markdown", ".html": "text/html", ".json": "application/json", ".csv": "text/csv"}
+
+
+def render_recommendations_page(url: str) -> None:
+    """Draw the Recommendations page for the chosen plan."""
+    st.title("Recommendations")
+    result = plan_result(url)
+    if result is None:
+        return
+    st.subheader(f"{md_escape(result.plan_name)}: why this placement")
+    for row in result.reasons:
+        st.markdown(f"- **{md_escape(row.topic)}**: {md_escape(row.text)}")
+
+    st.subheader("All-cloud vs all-on-prem vs recommended")
+    cols = st.columns(3)
+    cols[0].metric("Recommended", usd(result.recommended_net_usd))
+    cols[1].metric("All cloud", usd(result.all_cloud_net_usd))
+    cols[2].metric("All on-prem", usd(result.all_onprem_net_usd))
+    alternatives = table(result, "alternatives")
+    left, right = st.columns(2)
+    with left:
+        plotly(alternatives_figure(alternatives))
+    with right:
+        plotly(plan_cumulative_figure(table(result, "cumulative"), result.break_even_month))
+    st.dataframe(alternatives, hide_index=True)
+
+    st.subheader("Placement")
+    st.dataframe(table(result, "placement"), hide_index=True, column_config={
+        "share": st.column_config.NumberColumn("share", format="%.2f"),
+        "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%,.0f"),
+    })
+    tornado = table(result, "tornado")
+    if not tornado.empty:
+        st.subheader("Sensitivity (tornado, re-optimised)")
+        plotly(tornado_figure(tornado, "net cost of the recommended plan (USD)", label="parameter", low="net_low_usd",
+                              high="net_high_usd", base="net_base_usd", hover="unit"))
+        st.dataframe(table(result, "scenarios"), hide_index=True)
+
+    st.subheader("Reports")
+    files = report_files(result)
+    cols = st.columns(4)
+    for i, (name, data) in enumerate(files.items()):
+        cols[i % 4].download_button(name, data, file_name=name, mime=MIME.get(name[name.rfind("."):], "text/plain"),
+                                    key=f"download_{name}")
+
+
+render_recommendations_page(store_url())

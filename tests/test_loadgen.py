@@ -1,0 +1,170 @@
+"""MLPerf LoadGen adapter, log parsing and the Server max-QPS search (against queueing theory)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from capplan.harness.kinds.loadgen import LoadGenKind
+from capplan.harness.loadgen.logs import LoadGenResult, parse_logs, summary_reasons
+from capplan.harness.loadgen.search import search_max_qps
+from capplan.harness.loadgen.settings import ScenarioSettings
+from capplan.harness.loadgen.sut import run_loadgen
+from capplan.harness.spec import BenchmarkSpec, RunContext
+from capplan.harness.suite import load_suite
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPPLAN_CACHE_DIR", str(tmp_path))  # FLOP-count cache of this test only
+
+
+def _sleeper(seconds: float):
+    return lambda indices: time.sleep(seconds)
+
+
+def test_single_stream_run_is_parsed(tmp_path: Path) -> None:
+    settings = ScenarioSettings(scenario="SingleStream", min_duration_ms=300, min_query_count=64, expected_latency_ms=1)
+    run = run_loadgen(_sleeper(0.001), settings, total_samples=16, outdir=tmp_path)
+    res = run.result
+    assert (tmp_path / "mlperf_log_summary.txt").exists()
+    assert res.scenario == "SingleStream" and res.query_count >= 64
+    assert res.valid == all(res.checks.values()) and set(res.checks) >= {"result_min_duration_met", "early_stopping_met"}
+    p = res.latency_percentiles_ms
+    assert list(p) == ["50", "90", "95", "97", "99", "99.9"] and p["50"] >= 1.0  # a query sleeps >= 1 ms
+    assert p["50"] <= p["90"] <= p["99"] <= p["99.9"]
+    assert len(run.latencies_s) == res.query_count and min(run.latencies_s) >= 1e-3
+    assert res.samples_per_s is not None and res.samples_per_s > 0
+
+
+def test_short_server_run_is_invalid_with_loadgen_reason() -> None:
+    settings = ScenarioSettings(scenario="Server", target_qps=200, latency_bound_ms=100, min_duration_ms=300,
+                                min_query_count=10)
+    res = run_loadgen(_sleeper(0.001), settings, total_samples=16).result
+    assert not res.valid
+    assert res.checks["result_perf_constraints_met"] and not res.checks["early_stopping_met"]
+    assert "Early stopping satisfied: NO" in res.reasons
+    assert res.target_qps == 200 and res.latency_bound_ms == 100
+    assert res.early_stopping and "queries" in res.early_stopping
+
+
+def test_offline_batches_and_multistream_queries() -> None:
+    offline = ScenarioSettings(scenario="Offline", target_qps=2000, min_duration_ms=200, min_query_count=1)
+    run = run_loadgen(_sleeper(0.001), offline, total_samples=32, max_batch=8)
+    assert run.result.query_count == 1 and max(run.batch_sizes) == 8
+    assert sum(run.batch_sizes) == len(run.latencies_s)
+    multi = ScenarioSettings(scenario="MultiStream", samples_per_query=4, expected_latency_ms=2, min_duration_ms=200,
+                             min_query_count=20)
+    run = run_loadgen(_sleeper(0.001), multi, total_samples=32, max_batch=4)
+    assert run.result.scenario == "MultiStream" and run.result.samples_per_s is None
+    assert len(run.latencies_s) == 4 * run.result.query_count
+
+
+def test_sut_errors_surface_after_loadgen_ends() -> None:
+    def broken(indices):
+        raise RuntimeError("model exploded")
+
+    settings = ScenarioSettings(scenario="SingleStream", min_duration_ms=50, min_query_count=5, expected_latency_ms=1)
+    with pytest.raises(RuntimeError, match="model exploded"):
+        run_loadgen(broken, settings, total_samples=4)
+
+
+def test_log_parsing_errors_and_summary_reasons(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no mlperf_log_detail.txt"):
+        parse_logs(tmp_path)
+    (tmp_path / "mlperf_log_detail.txt").write_text(':::MLLOG {"key": "effective_scenario", "value": "Server"}\nnoise\n')
+    with pytest.raises(ValueError, match="did not finish"):
+        parse_logs(tmp_path)
+    text = ("Result is : INVALID\n  Performance constraints satisfied : NO\n  Min duration satisfied : Yes\n"
+            "Recommendations:\n * Reduce target QPS to improve latency.\nEarly Stopping Result:\n")
+    assert summary_reasons(text) == ["Performance constraints satisfied : NO", "Reduce target QPS to improve latency."]
+
+
+def _result(valid: bool) -> LoadGenResult:
+    return LoadGenResult(scenario="Server", valid=valid, checks={"result_perf_constraints_met": valid,
+                         "result_min_duration_met": True, "result_min_queries_met": True, "early_stopping_met": valid})
+
+
+def test_search_brackets_then_bisects() -> None:
+    calls: list[float] = []
+
+    def run_at(qps: float) -> LoadGenResult:
+        calls.append(qps)
+        return _result(qps <= 37.0)
+
+    found = search_max_qps(run_at, start_qps=10, rel_tol=0.02, max_runs=20)
+    assert 37.0 * 0.98 <= found.max_qps <= 37.0 and found.upper_failed_qps > 37.0
+    assert calls[:3] == [10, 20, 40] and len(found.trials) == len(calls)
+    assert search_max_qps(lambda q: _result(False), start_qps=10, max_runs=4).max_qps == 0.0
+
+
+def _mmc_sojourn_quantile(lam: float, mu: float, c: int, q: float) -> float:
+    """q-quantile of the time in system of an M/M/c queue (Erlang C waiting + exponential service)."""
+    a = lam / mu
+    top = a**c / math.factorial(c) * c / (c - a)
+    wait_prob = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)  # Erlang C
+    theta = c * mu - lam  # rate of the (exponential) wait, given that a request waits
+
+    def tail(t: float) -> float:  # P(W + S > t)
+        conv = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
+        return (1 - wait_prob) * math.exp(-mu * t) + wait_prob * conv - (1 - q)
+
+    return optimize.brentq(tail, 0, 100 / min(mu, theta))
+
+
+def test_max_qps_search_agrees_with_mmc_queueing_theory() -> None:
+    """A SUT with c=2 servers and exponential service (mean 4 ms) under LoadGen's Poisson arrivals is an
+    M/M/2 queue; the highest rate whose p99 stays within 40 ms follows from Erlang C. The search's
+    answer must agree within 25% (short runs of ~600 queries estimate p99 from the top ~6 samples)."""
+    servers, mean_s, bound_s = 2, 0.004, 0.040
+    rng = np.random.default_rng(0)
+    lock = threading.Lock()
+    service: list[float] = []
+
+    def process(indices) -> None:
+        with lock:
+            d = rng.exponential(mean_s)
+        t0 = time.perf_counter()
+        time.sleep(d)
+        service.append(time.perf_counter() - t0)
+
+    def run_at(qps: float) -> LoadGenResult:
+        settings = ScenarioSettings(scenario="Server", target_qps=qps, latency_bound_ms=bound_s * 1e3,
+                                    min_duration_ms=1500, min_query_count=300, max_duration_ms=4000)
+        return run_loadgen(process, settings, total_samples=64, workers=servers).result
+
+    found = search_max_qps(run_at, start_qps=250, criterion="latency", rel_tol=0.05, max_runs=8)
+    mu = 1 / float(np.mean(service))  # measured: sleep overshoots by tens of microseconds
+    theory = optimize.brentq(lambda lam: _mmc_sojourn_quantile(lam, mu, servers, 0.99) - bound_s, 1e-3,
+                             servers * mu * (1 - 1e-9))
+    assert found.best is not None and found.best.latency_percentiles_ms["99"] <= bound_s * 1e3
+    assert found.max_qps == pytest.approx(theory, rel=0.25)
+
+
+def test_loadgen_kind_end_to_end_and_errors() -> None:
+    spec = BenchmarkSpec(name="t-lg", kind="loadgen", params={"model": "mlp", "scenario": "SingleStream",
+                                                               "min_duration_ms": 300, "min_query_count": 64})
+    kind = LoadGenKind()
+    result = kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec, log=lambda _: None))
+    assert result.metrics[0].name == "latency_p90_ms"
+    assert result.config["loadgen_validity"] in ("VALID", "INVALID")
+    valid = next(m for m in result.metrics if m.name == "loadgen_valid").value
+    assert valid == (result.config["loadgen_validity"] == "VALID")
+    assert result.config["loadgen_settings"]["expected_latency_ms"] == pytest.approx(result.config["calibrated_service_ms"])
+    assert len(result.samples["sut_latency_ms"]) == result.config["loadgen_query_count"]
+    bad = spec.model_copy(update={"params": {"model": "mlp", "scenario": "Offline", "search_max_qps": True}})
+    with pytest.raises(ValueError, match="needs scenario Server"):
+        kind.run(bad, kind.Params.model_validate(bad.params), RunContext(spec=bad))
+
+
+def test_quick_suite_has_validated_model_entries() -> None:
+    suite = load_suite("quick")
+    kinds = {b.spec.name: b.spec.kind for b in suite.benchmarks}
+    assert {"infer-bert-ort", "infer-resnet-ort", "train-bert-tiny", "loadgen-bert-singlestream"} <= set(kinds)
+    assert kinds["loadgen-bert-singlestream"] == "loadgen"

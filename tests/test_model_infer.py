@@ -1,0 +1,140 @@
+"""Inference kinds and backends: ORT export + cache, output checks before timing, SLO sweep, generation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from capplan.harness.backends import get_backend
+from capplan.harness.backends.base import OutputMismatchError, check_outputs
+from capplan.harness.kinds.generate import GenerateKind, GenerateParams
+from capplan.harness.kinds.infer import InferKind, InferParams, slo_metrics
+from capplan.harness.kinds.model_common import load_backend, setup_model, verify_backend
+from capplan.harness.spec import BenchmarkSpec, Budget, RunContext
+
+FAST = Budget(warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.2)
+CONFIG_KEYS = {"model", "size", "backend", "dtype", "device", "seq_len", "flops_per_sample", "param_bytes",
+               "param_count", "activation_bytes_per_sample", "batches", "best_batch"}
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path_factory.getbasetemp() / "capplan-cache"  # shared by this module's tests: exports reused
+    monkeypatch.setenv("CAPPLAN_CACHE_DIR", str(path))
+    return path
+
+
+def _spec(kind: str, params: dict, **kw) -> BenchmarkSpec:
+    return BenchmarkSpec(name=f"t-{kind}", kind=kind, params=params, budget=FAST, **kw)
+
+
+def _run(kind, spec: BenchmarkSpec):
+    return kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec, log=lambda _: None))
+
+
+def test_infer_eager_sweep_records_curve_and_config() -> None:
+    result = _run(InferKind(), _spec("infer", {"model": "mlp", "batches": [1, 4]}))
+    names = [m.name for m in result.metrics]
+    assert names[0] == "throughput_samples_per_s"
+    assert {"latency_p99_ms", "latency_p50_ms", "max_batch_under_slo", "peak_mem_mb", "achieved_tflops"} <= set(names)
+    assert {"latency_ms_b1", "latency_ms_b4", "throughput_samples_per_s_b1", "throughput_samples_per_s_b4"} <= set(result.samples)
+    assert CONFIG_KEYS <= set(result.config)
+    best = result.config["best_batch"]
+    lat = np.asarray(result.samples[f"latency_ms_b{best}"])
+    thr = next(m for m in result.metrics if m.name == "throughput_samples_per_s").value
+    assert thr == pytest.approx(np.median(best * 1e3 / lat), rel=1e-9)  # samples/s = batch / latency
+    p99 = next(m for m in result.metrics if m.name == "latency_p99_ms")
+    assert p99.value == pytest.approx(np.percentile(lat, 99), rel=1e-9)
+
+
+def test_slo_selects_fastest_batch_within_bound() -> None:
+    per_batch = {1: [0.010] * 20, 8: [0.040] * 20, 32: [0.300] * 20}  # seconds per call
+    config: dict = {"seq_len": 16, "flops_per_sample": 1e9}
+    metrics = {m.name: m for m in slo_metrics(per_batch, slo_p99_ms=200, config=config)}
+    assert config["best_batch"] == 8 and config["max_batch_under_slo"] == 8 and config["slo_met"]
+    assert metrics["throughput_samples_per_s"].value == pytest.approx(200.0)
+    assert metrics["throughput_tokens_per_s"].value == pytest.approx(3200.0)
+    assert metrics["achieved_tflops"].value == pytest.approx(0.2)
+    config = {}
+    metrics = {m.name: m for m in slo_metrics(per_batch, slo_p99_ms=1, config=config)}
+    assert not config["slo_met"] and config["best_batch"] == 1 and metrics["max_batch_under_slo"].value == 0
+
+
+def test_onnxruntime_matches_eager_and_caches_export(_cache_dir: Path) -> None:
+    spec = _spec("infer", {"model": "bert", "batches": [2]}, backend="onnxruntime")
+    first = _run(InferKind(), spec)
+    assert first.config["ort_providers"].endswith("CPUExecutionProvider")
+    assert first.config["verify_max_abs_diff"] <= first.config["verify_atol"] + first.config["verify_rtol"]
+    assert list(_cache_dir.glob("onnx/*/model.onnx"))
+    second = _run(InferKind(), spec)
+    assert second.config["onnx_export_cached"] is True
+
+
+def test_backend_with_other_weights_fails_the_check() -> None:
+    spec = _spec("infer", {"model": "mlp"}, backend="onnxruntime")
+    params = InferParams.model_validate(spec.params)
+    reference = setup_model(spec, params)
+    other = setup_model(spec.model_copy(update={"seed": 7}), params)
+    backend, _ = load_backend(other, spec)
+    load_backend(reference, spec.model_copy(update={"backend": "eager"}))  # place the reference model too
+    with pytest.raises(OutputMismatchError, match="differ from eager torch beyond rtol="):
+        verify_backend(reference, backend, spec, None, None)
+
+
+def test_check_outputs_tolerances_and_shapes() -> None:
+    want = np.linspace(-1, 1, 10, dtype=np.float32)
+    facts = check_outputs("x", want + 5e-5, want, "fp32")
+    assert facts["verify_rtol"] == 1e-3 and facts["verify_max_abs_diff"] == pytest.approx(5e-5, rel=1e-2)
+    with pytest.raises(OutputMismatchError, match="max \\|diff\\| = 0.01"):
+        check_outputs("x", want + 0.01, want, "fp32")
+    check_outputs("x", want + 0.01, want, "bf16")  # within bf16's stated tolerance
+    with pytest.raises(OutputMismatchError, match="shape"):
+        check_outputs("x", want[:5], want, "fp32")
+
+
+def test_backend_errors_name_allowed_values() -> None:
+    with pytest.raises(ValueError, match="allowed: eager, compile, onnxruntime"):
+        get_backend("tensorrt-llm")
+    spec = _spec("infer", {"model": "mlp"}, backend="onnxruntime", dtype="bf16")
+    with pytest.raises(ValueError, match="dtype 'bf16'; allowed: fp32"):
+        _run(InferKind(), spec)
+
+
+def test_generate_reports_ttft_and_inter_token_latency() -> None:
+    params = {"prompt_lens": [8, 16], "output_lens": [4], "min_generations": 2}
+    result = _run(GenerateKind(), _spec("generate", params))
+    names = [m.name for m in result.metrics]
+    assert names[:4] == ["ttft_ms", "prefill_tokens_per_s", "itl_ms", "decode_tokens_per_s"]
+    ttft = result.samples["ttft_ms_p8_o4"]
+    assert len(result.samples["itl_ms_p8_o4"]) == 3 * len(ttft)  # output_len - 1 decode steps per generation
+    prefill = next(m for m in result.metrics if m.name == "prefill_tokens_per_s_p16_o4")
+    assert prefill.value == pytest.approx(np.median(16e3 / np.asarray(result.samples["ttft_ms_p16_o4"])), rel=1e-9)
+    with pytest.raises(ValueError, match="context is 512"):
+        GenerateParams.model_validate({"prompt_lens": [500], "output_lens": [20]})
+
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize(("backend", "dtype"), [("eager", "fp16"), ("eager", "bf16"), ("onnxruntime", "fp16"),
+                                                ("compile", "bf16")])
+def test_infer_on_cuda(backend: str, dtype: str) -> None:
+    result = _run(InferKind(), _spec("infer", {"model": "bert", "batches": [1, 8]}, device="cuda", dtype=dtype,
+                                     backend=backend))
+    assert result.config["device"] == "cuda"
+    assert next(m for m in result.metrics if m.name == "peak_mem_mb").value > 0
+    if backend == "onnxruntime":
+        assert "CUDAExecutionProvider" in result.config["ort_providers"]
+
+
+@pytest.mark.gpu
+@gpu
+def test_generate_on_cuda() -> None:
+    result = _run(GenerateKind(), _spec("generate", {"prompt_lens": [32], "output_lens": [8]}, device="cuda",
+                                        dtype="bf16"))
+    assert result.metrics[0].name == "ttft_ms"
