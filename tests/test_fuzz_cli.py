@@ -1,6 +1,6 @@
 """Fuzzing command-line arguments of the store commands: random subcommands, options, --filter
 values, --limit numbers and --store URLs. Every invocation ends in exit 0 or one error line with
-exit 2; the store is never changed by list/show/export; a store password never reaches the output.
+exit 2; the store is never changed; a store password never reaches the output.
 """
 
 from __future__ import annotations
@@ -68,9 +68,13 @@ def test_random_arguments_end_in_exit_0_or_one_error_line(command: list[str], po
                                                           options: list[tuple[str, ...]], workdir: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     FIGURES["fuzz.cli_args"] += 1
+    _run_and_check([*command, *positional], options, workdir, capsys)
+
+
+def _run_and_check(argv: list[str], options: list[tuple[str, ...]], workdir: Path,
+                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Run ARGV + OPTIONS (STORE = the filled store); exit 0 or one error line, no password, store unchanged."""
     store = workdir / "store.db"
-    argv = list(command)
-    argv += positional
     for opt in options:
         argv += [str(store) if part == "STORE" else part for part in opt]
     if "--store" not in argv:
@@ -79,5 +83,28 @@ def test_random_arguments_end_in_exit_0_or_one_error_line(command: list[str], po
     code, out, err = run_cli(argv, capsys)
     assert_clean_exit(code, out, err)
     assert SECRET not in out + err, "a store password was printed"
-    if command[-1:] != ["import"]:
-        assert store_fingerprint(store) == before
+    assert store_fingerprint(store) == before  # no argument here names an importable file
+
+
+HARDWARE = st.sampled_from(["H100", "A100-80GB", "L4", "NVIDIA L40S", "nosuch", "", "h100", "T4"]) | ARG_TEXT
+NUMBER_ARGS = st.sampled_from(["0", "-1", "1", "8", "65", "1e308", "nan", "inf", "-0", "0.5", "99999999999999999999", "x"])
+MODEL_OPTIONS = st.one_of(
+    st.tuples(st.just("--to"), HARDWARE), st.tuples(st.sampled_from(["--count", "--batch", "--gpus", "--months"]), NUMBER_ARGS),
+    st.tuples(st.just("--utilisation"), NUMBER_ARGS), st.tuples(st.sampled_from(["--dtype"]),
+                                                                st.sampled_from(["fp32", "bf16", "fp8", "int4", ""]) | ARG_TEXT),
+    st.tuples(st.just("--task"), st.sampled_from(["infer", "train", "generate", "serve"]) | ARG_TEXT),
+    st.tuples(st.sampled_from(["-H", "--hardware"]), HARDWARE),
+    st.tuples(st.just("--gpu-price"), st.tuples(HARDWARE, st.sampled_from(["=", "", "=="]), NUMBER_ARGS).map("".join)),
+    st.tuples(st.just("--catalog"), st.sampled_from(["dir", "notsqlite.txt", "missing.yaml", "store.db"])),
+    st.tuples(st.just("--store"), STORE_URLS), st.just(("--json",)), st.tuples(ARG_TEXT),
+)
+WORKLOADS = st.sampled_from(["bert-base", "gpt2", "llama-7b", "resnet50", "nosuch", "", "RUN0"]) | ARG_TEXT
+
+
+@fuzz(250)
+@given(command=st.sampled_from([["project"], ["cost", "compare", "-w"], ["cost", "compare", "-H", "H100", "-w"]]),
+       workload=WORKLOADS, options=st.lists(MODEL_OPTIONS, max_size=4))
+def test_random_projection_and_cost_arguments(command: list[str], workload: str, options: list[tuple[str, ...]],
+                                              workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    FIGURES["fuzz.cli_args_project_cost"] += 1
+    _run_and_check([*command, workload], options, workdir, capsys)

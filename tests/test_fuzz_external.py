@@ -39,7 +39,7 @@ SUMMARY_LINES = [
     "90.00 percentile latency (ns)   : 8000", "99.00 percentile latency (ns)   : 9000",
     "samples_per_query : 1000", "target_qps : 1000", "min_duration (ms): 100", "qsl_rng_seed : 1",
 ]
-# Integers beyond float range are left to the xfail test at the end (a known bug), so the fuzzing finds others.
+# Integers beyond float range have their own test at the end, so the fuzzing spends its cases elsewhere.
 FLOATABLE = NUMBERS.filter(lambda v: not (isinstance(v, int) and abs(v) > 1e300))
 ODD_FLOATABLE = [v for v in ODD_VALUES if not (isinstance(v, int) and abs(v) > 1e300)]
 SUMMARY_VALUES = st.sampled_from(["", "-1", "NaN", "inf", "1e999", "9" * 5000, "0", "Server", "SingleStream",
@@ -148,9 +148,6 @@ def test_cli_import_of_mutated_external_files(fmt: str, index: int, value: str, 
     _import_and_check(file, store_db, capsys)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an integer beyond float range (1 + 400 zeros) as a latency/throughput "
-                   "raises OverflowError (a traceback) in results/importers/mlperf.py _summary_metrics and "
-                   "optimum.py _target_metrics; importers/__init__.py user_errors should also catch OverflowError")
 @pytest.mark.parametrize("fmt", ["mlperf-log", "optimum"])
 def test_external_file_with_an_over_float_integer_is_one_line(fmt: str, tmp_path: Path) -> None:
     if fmt == "mlperf-log":
@@ -164,9 +161,6 @@ def test_external_file_with_an_over_float_integer_is_one_line(fmt: str, tmp_path
     _parse(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: results/importers/mlperf.py accepts negative throughput and latency "
-                   "('Samples per second: -5', 'Min latency (ns) : -100') and stores them; reject values < 0 "
-                   "with a one-line UserError naming the line")
 def test_mlperf_summary_with_negative_results_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "mlperf_log_summary.txt"
     path.write_text(_summary(6, "-5", "value"))

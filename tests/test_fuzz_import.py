@@ -308,3 +308,44 @@ def test_unreadable_paths(target: str, store_db: Path, tmp_path: Path, capsys: p
     path = {"directory": tmp_path, "missing": tmp_path / "nope.json", "fifo-like-dev-null": Path("/dev/null")}[target]
     code, out, err = run_cli(["bench", "import", str(path), "--store", str(store_db)], capsys)
     assert_user_error(code, out, err)
+
+
+HEADER = '{"format": "capplan-results", "schema_version": 1, "records": '
+CRASHERS = {  # inputs that once produced a traceback (found by the fuzzing above), now one error line
+    "deep-nesting.json": HEADER + "[" * 100_000 + "]" * 100_000 + "}",
+    "5000-digit-seed.json": HEADER + '[{"benchmark": "b", "kind": "k", "seed": ' + "9" * 5000 + "}]}",
+    "schema-version-0.json": '{"format": "capplan-results", "schema_version": 0, "records": []}',
+    "lone-surrogate.json": HEADER + '[{"benchmark": "b", "kind": "k", "config": {"x": "\\ud800"}}]}',
+    "superscript-seed.csv": "run_id,benchmark,kind,seed\nr1,b,k,\u00b2\n",
+}
+
+
+@pytest.mark.parametrize("name", list(CRASHERS))
+def test_former_crashers_get_one_line(name: str, store_db: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / name
+    path.write_text(CRASHERS[name], encoding="utf-8")
+    before = store_fingerprint(store_db)
+    code, out, err = run_cli(["bench", "import", str(path), "--store", str(store_db)], capsys)
+    assert_user_error(code, out, err)
+    assert name in err and store_fingerprint(store_db) == before
+
+
+def test_nan_and_inf_statistics_survive_the_store(store_db: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN stats once poisoned the store: stored as null, every later read failed validation."""
+    path = tmp_path / "nan.json"
+    path.write_text(HEADER + '[{"run_id": "nan1", "benchmark": "b", "kind": "k", "samples": {"x_ms": [Infinity]}, '
+                    '"metrics": [{"name": "x_ms", "value": 1, "unit": "ms", "stats": {"cv": NaN}}]}]}')
+    assert run_cli(["bench", "import", str(path), "--store", str(store_db)], capsys)[0] == 0
+    code, out, err = run_cli(["bench", "show", "nan1", "--json", "--store", str(store_db)], capsys)
+    assert code == 0 and "NaN" in out and "Infinity" in out
+    export = tmp_path / "out.csv"
+    assert run_cli(["bench", "export", "-o", str(export), "--format", "csv", "--store", str(store_db)], capsys)[0] == 0
+    [again] = [r for r in read_import_file(export) if r.run_id == "nan1"]
+    assert again.samples["x_ms"] == [float("inf")] and again.metrics[0].stats["cv"] != again.metrics[0].stats["cv"]
+
+
+def test_store_path_of_an_unknown_users_home_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["bench", "list", "--store", "~no_such_user_xyz/results.db"], capsys)
+    assert_user_error(code, out, err)

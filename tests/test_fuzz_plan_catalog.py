@@ -95,8 +95,6 @@ def test_capplan_plan_with_a_bad_file_exits_2(example: int, target: int, value: 
     assert_user_error(code, out, err)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: planner/plan.py load_plan: read_text(encoding='utf-8') raises "
-                   "UnicodeDecodeError (a traceback) for a UTF-16/latin-1 plan file; catch it as a UserError")
 @pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
 def test_non_utf8_plan_is_one_line(encoding: str, tmp_path: Path) -> None:
     file = tmp_path / "plan.yaml"
@@ -161,3 +159,27 @@ def test_catalog_list_with_a_bad_override_exits_2(shipped_rows: dict[str, list[d
         assert code == 0, err
     else:
         assert_user_error(code, out, err)
+
+
+@fuzz(200)
+@given(example=st.integers(0, 100), target=st.integers(0, 10_000), value=st.sampled_from(PLAN_ODD) | st.text(max_size=6),
+       name=st.sampled_from(["plan.yaml", "../../etc/passwd.yaml", "/abs/x.yml", ".yaml", "..yml", "a b\x00c.yaml",
+                             "é.yaml"]) | st.text(max_size=12).map(lambda t: t + ".yaml"), cut=st.floats(0, 1))
+def test_dashboard_plan_upload_accepts_or_rejects_in_one_line(example: int, target: int, value: Any, name: str,
+                                                               cut: float, tmp_path: Path) -> None:
+    """The dashboard's upload path (capplan.views.plan.parse_plan) on uploaded text and any name the
+    uploader's type filter lets through (*.yaml, *.yml)."""
+    from capplan.views.plan import parse_plan
+
+    FIGURES["fuzz.plan_upload.dashboard"] += 1
+    i = example % len(EXAMPLE_DOCS)
+    doc = copy.deepcopy(EXAMPLE_DOCS[i])
+    _set_path(doc, EXAMPLE_PATHS[i][target % len(EXAMPLE_PATHS[i])], value)
+    text = _render(doc, "none", 1.0).decode("utf-8", errors="replace")
+    _expect_user_error_or_value(parse_plan, text[: max(1, int(len(text) * cut))] if cut < 0.5 else text, name)
+
+
+def test_dashboard_plan_upload_named_dotdot_is_one_line() -> None:
+    from capplan.views.plan import parse_plan
+
+    _expect_user_error_or_value(parse_plan, "name: x\n", "..")

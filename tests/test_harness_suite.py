@@ -9,6 +9,7 @@ import yaml
 from harness_cli_helper import cli
 
 from capplan.errors import UserError
+from capplan.harness.registry import KINDS
 from capplan.harness.suite import BUILTIN_SUITES, load_suite
 
 GEMM = {"name": "g", "kind": "gemm", "params": {"shapes": [[8, 8, 8]]}}
@@ -53,7 +54,7 @@ def test_defaults_merge_and_params_are_resolved(tmp_path: Path) -> None:
         ({"benchmarks": [GEMM | {"colour": "red"}]}, ["benchmark 'g'", "colour: unknown key; allowed: name, kind"]),
         ({"benchmarks": [GEMM | {"budget": {"max_tim_s": 1}}]}, ["budget.max_tim_s: unknown key; allowed: warmup_min_iters"]),
         ({"benchmarks": [GEMM | {"device": "tpu"}]}, ["device:", "cpu or cuda[:N]"]),
-        ({"benchmarks": [GEMM | {"kind": "gemmm"}]}, ["kind: unknown kind 'gemmm'; allowed: collective, copy, dispatch, gemm, ", "package.module:Class"]),
+        ({"benchmarks": [GEMM | {"kind": "gemmm"}]}, ["kind: unknown kind 'gemmm'; allowed: ", ", ".join(sorted(KINDS)), "package.module:Class"]),
         ({"benchmarks": [GEMM | {"params": {"shape": [1]}}]}, ["params.shape: unknown key; allowed: shapes"]),
         ({"benchmarks": [GEMM | {"params": {"shapes": [[1, 2]]}}]}, ["params.shapes.0"]),
         ({"benchmarks": [GEMM | {"dtype": "fp64"}]}, ["dtype: 'fp64' is not supported by kind gemm; allowed: fp32, tf32"]),

@@ -3,12 +3,11 @@ without a result, a SIGKILL, a non-result return value, a 50 MB stdout flood wit
 a grandchild that escapes into its own session. Each is stored with its status and the suite goes on.
 (Raise, timeout, memory cap, abort and a 20 MB flood are covered in tests/test_harness_runner.py.)
 
-The kinds below are addressed from the suite as ``test_reliability_faults:Name``.
+The faulty kinds live in tests/test_reliability_kinds.py (a light module: each benchmark child imports it).
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -16,71 +15,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import psutil
 import pytest
 import yaml
-from harness_fixture_kinds import OkKind
-from pydantic import BaseModel, ConfigDict
-from test_reliability_figures import FIGURES, assert_user_error, run_cli
+from test_reliability_figures import FIGURES, assert_user_error, run_cli, subprocess_env
 
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
 from capplan.results.schema import RunRecord, Source, Status
 from capplan.results.store import Store
-
-TESTS_DIR = Path(__file__).resolve().parent
-
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pid_file: str | None = None
-
-
-class SegfaultKind:
-    name: ClassVar[str] = "segfault"
-    Params: ClassVar[type[BaseModel]] = _Params
-
-    def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
-        ctypes.string_at(0)  # reads address 0: SIGSEGV
-        raise AssertionError("unreachable")
-
-
-class SilentExitKind(SegfaultKind):
-    def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
-        os._exit(0)
-
-
-class SelfKillKind(SegfaultKind):
-    def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
-        os.kill(os.getpid(), signal.SIGKILL)
-        raise AssertionError("unreachable")
-
-
-class WrongResultKind(SegfaultKind):
-    def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
-        return {"metrics": "not a list"}  # type: ignore[return-value]
-
-
-class BinaryFloodKind(OkKind):
-    """50 MB of invalid UTF-8 on stdout, then a normal result."""
-
-    def run(self, spec: BenchmarkSpec, params: BaseModel, ctx: RunContext) -> KindResult:
-        chunk = b"\xff\xfe\x00garbage" * 100_000
-        for _ in range(50 * 2**20 // len(chunk) + 1):
-            os.write(1, chunk)
-        return super().run(spec, OkKind.Params(), ctx)
-
-
-class EscapeKind(SegfaultKind):
-    """Leaves a grandchild in its own session (out of reach of the process-group kill), then returns."""
-
-    def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
-        helper = subprocess.Popen(["sleep", "30"], start_new_session=True)
-        Path(params.pid_file or "/dev/null").write_text(str(helper.pid))
-        raise RuntimeError("left a session-leader grandchild behind")
-
 
 FAULTS = {  # name -> (kind, params, expected status, text expected in the error)
     "segfault": ("SegfaultKind", {}, Status.failed, "SIGSEGV"),
@@ -93,8 +35,7 @@ FAULTS = {  # name -> (kind, params, expected status, text expected in the error
 
 
 def _capplan(*args: str) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "capplan", *args], capture_output=True, env=env, timeout=400)
+    return subprocess.run([sys.executable, "-m", "capplan", *args], capture_output=True, env=subprocess_env(), timeout=400)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +43,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subpr
     """One `capplan bench run` of every fault in a row, then one ok benchmark."""
     tmp = tmp_path_factory.mktemp("faults")
     pid_file = tmp / "escaped.pid"
-    entries = [{"name": name, "kind": f"test_reliability_faults:{kind}",
+    entries = [{"name": name, "kind": f"test_reliability_kinds:{kind}",
                 "params": {k: str(pid_file) if v == "PID_FILE" else v for k, v in params.items()}}
                for name, (kind, params, _, _) in FAULTS.items()]
     entries.append({"name": "last-ok", "kind": "harness_fixture_kinds:OkKind"})

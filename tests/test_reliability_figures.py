@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
@@ -46,6 +47,12 @@ def fuzz(max_examples: int) -> settings:
     return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                            HealthCheck.data_too_large, HealthCheck.filter_too_much])
+
+
+def subprocess_env() -> dict[str, str]:
+    """Environment for `python -m capplan` children: tests/ on PYTHONPATH for the test-only benchmark kinds."""
+    tests_dir = str(Path(__file__).resolve().parent)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")])}
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

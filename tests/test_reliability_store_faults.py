@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,8 +137,6 @@ def test_read_only_sqlite_uri_refuses_writes_and_creates_nothing(tmp_path: Path,
     assert "readonly" in err and _snapshot(db)[0] == "ok" and len(_snapshot(db)[1]) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: store.py _make_engine treats 'file:PATH?mode=ro&uri=true' as a path "
-                   "and mkdirs a junk 'file:' directory tree in the cwd")
 def test_sqlite_uri_store_leaves_no_junk_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "results.db"
@@ -147,3 +146,22 @@ def test_sqlite_uri_store_leaves_no_junk_directory(tmp_path: Path, monkeypatch: 
     monkeypatch.chdir(work)
     run_cli(["bench", "list", "--store", f"sqlite:///file:{db}?mode=ro&uri=true"], capsys)
     assert list(work.iterdir()) == []
+
+
+def test_new_stores_can_be_opened_from_threads_at_once(tmp_path: Path) -> None:
+    barrier = threading.Barrier(6)
+    errors: list[str] = []
+
+    def open_new(i: int) -> None:
+        barrier.wait()
+        try:
+            Store(str(tmp_path / f"s{i}.db")).close()
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=open_new, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

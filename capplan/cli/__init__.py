@@ -10,7 +10,7 @@ import typer
 from typer._click.exceptions import ClickException  # typer vendors click; its errors live here
 
 from capplan import __version__
-from capplan.cli import bench, catalog, cost, dashboard, fleet, hw, plan, project
+from capplan.cli import bench, catalog, cost, dashboard, fleet, hw, plan, project, rerun
 from capplan.cli.common import err_console
 from capplan.errors import UserError
 
@@ -42,6 +42,7 @@ def _root(
 app.command("hw")(hw.hw)
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(bench.app, name="bench")
+bench.app.command("rerun")(rerun.rerun)  # `capplan bench rerun RUN_ID`
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.command("project")(project.project)

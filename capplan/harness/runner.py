@@ -30,7 +30,11 @@ from capplan.results.schema import Metric, RunRecord, Status, config_hash
 from capplan.results.store import Store
 
 # Modules the forkserver imports once; every benchmark child inherits them already imported.
-PRELOAD = ["torch", "numpy", "capplan.hardware.inventory", "capplan.harness.child", "capplan.harness.stats", "capplan.harness.timing"]
+# torch._dynamo: optimizers and FLOP counting import it, 2-4 s per model benchmark otherwise.
+PRELOAD = [
+    "torch", "torch._dynamo", "numpy",
+    "capplan.hardware.inventory", "capplan.harness.child", "capplan.harness.stats", "capplan.harness.timing",
+]
 OUTPUT_TAIL_BYTES = 8192  # kept of a child's stdout+stderr; a flooding child cannot bloat the parent
 EXIT_GRACE_S = 10.0  # after replying, a child gets this long to exit before it is killed
 # Another process using more than this share of the host's CPU before a benchmark marks it contended.

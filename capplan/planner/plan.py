@@ -344,6 +344,8 @@ def load_plan(source: str | Path | dict[str, Any]) -> Plan:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise UserError(f"{path}: cannot read plan file ({exc.strerror or exc})") from exc
+        except UnicodeDecodeError as exc:
+            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the plan as UTF-8 YAML") from exc
         except yaml.YAMLError as exc:
             raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from capplan.errors import UserError
 from capplan.results.importers import mlperf, optimum
@@ -164,5 +165,15 @@ def read_import_file(path: Path) -> list[RunRecord]:
     head = data[:4096]
     for detect, load in IMPORTERS.values():
         if detect(path, head):
-            return load(path, data)
+            return _storable(path, load(path, data))
     raise UserError(f"{path}: unknown result format; allowed: {', '.join(IMPORTERS)}")
+
+
+def _storable(path: Path, records: list[RunRecord]) -> list[RunRecord]:
+    """Refuse records the store could not write (e.g. a lone surrogate from a JSON "\\ud800" escape)."""
+    for i, r in enumerate(records, start=1):
+        try:
+            r.model_dump_json()
+        except PydanticSerializationError as exc:
+            raise UserError(f"{path}: record {i}: cannot be stored ({_describe(exc)})") from exc
+    return records

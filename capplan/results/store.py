@@ -131,7 +131,11 @@ def default_store_url() -> str:
 def _normalise_url(url: str) -> str:
     """Accept a bare file path as a SQLite store; pass SQLAlchemy URLs through."""
     if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().absolute()}"
+        try:
+            path = Path(url).expanduser()
+        except RuntimeError as exc:  # "~name/..." for a user that does not exist
+            raise UserError(f"store: cannot expand {url!r}: no such user's home directory") from exc
+        return f"sqlite:///{path.absolute()}"
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
@@ -205,7 +209,10 @@ class Store:
             ) from exc
         is_sqlite = self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if is_sqlite and parsed.database and parsed.database != ":memory:":
-            path = Path(parsed.database)
+            database = parsed.database
+            if parsed.query.get("uri") in ("true", "1") and database.startswith("file:"):
+                database = database.removeprefix("file:")  # SQLite URI filename, e.g. file:PATH?mode=ro
+            path = Path(database)
             if not create and not path.exists():
                 raise UserError(f"store: {path} does not exist")
             _check_sqlite_file(path)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from capplan.harness.backends.base import LoadRequest
+from capplan.harness.spec import BenchmarkSkipped
 from capplan.results.schema import config_hash
 from capplan.workloads.base import Inputs, cache_root
 
@@ -120,6 +121,11 @@ class OrtBackend:
         self.device = request.device
         self.device_id = torch.device(request.device).index or 0
         requested = providers_for(request.device)
+        if request.device.startswith("cuda") and requested == ["CPUExecutionProvider"]:
+            raise BenchmarkSkipped(
+                f"onnxruntime on {request.device} needs onnxruntime-gpu (CUDA/TensorRT execution providers); "
+                f"this onnxruntime has {', '.join(ort.get_available_providers())}"
+            )
         self.session = ort.InferenceSession(str(path), options, providers=requested)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name

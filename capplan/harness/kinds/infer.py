@@ -62,12 +62,13 @@ class InferKind:
         finally:
             backend.teardown()
         result.metrics.extend(slo_metrics(per_batch, params.slo_p99_ms, result.config))
-        result.metrics.append(Metric(name="peak_mem_mb", value=peak_mb, unit="MB", higher_is_better=False,
-                                     peak_source=None))
+        result.metrics.append(Metric(name="peak_mem_mb", value=peak_mb, unit="MB", higher_is_better=False))
         result.config["peak_mem_source"] = memory.source
         for batch, seconds in per_batch.items():
             add_metric(result, f"latency_ms_b{batch}", seconds, "ms", scale=1e3, higher_is_better=False)
-            add_metric(result, f"throughput_samples_per_s_b{batch}", seconds, "samples/s", scale=batch, invert=True)
+            result.metrics.append(  # derived from the latency samples stored just above
+                metric_from_samples(f"throughput_samples_per_s_b{batch}", seconds, "samples/s", scale=batch, invert=True)
+            )
         return result
 
 

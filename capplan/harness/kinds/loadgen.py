@@ -9,6 +9,7 @@ successful benchmark whose result carries ``loadgen_valid = 0`` and the reason l
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any, ClassVar
@@ -28,8 +29,8 @@ from capplan.harness.timing import measure
 from capplan.results.schema import Metric
 from capplan.workloads import TORCH_DTYPES, WorkloadParams
 
-# Service-time calibration before LoadGen starts: a few timed calls at batch 1 and at max_batch set
-# LoadGen's expected latency / QPS, so it generates enough queries for the requested duration.
+# Service-time calibration before LoadGen starts: the median of a few timed calls at batch 1 and at
+# max_batch sets LoadGen's expected latency / QPS, so it generates enough queries for the duration.
 CALIBRATION_BUDGET = Budget(warmup_min_iters=1, warmup_max_s=0.3, min_iters=5, max_iters=50, min_time_s=0.1,
                             max_time_s=0.5)
 # The search starts at half the calibrated capacity (workers x max_batch / service time): queueing
@@ -95,8 +96,8 @@ class LoadGenKind:
         """Scenario settings with the run's seed and, unless given, calibrated expectations."""
         update: dict[str, Any] = {"seed": spec.seed}
         if params.calibrate:
-            one_s = sorted(measure(lambda: process([0]), budget=CALIBRATION_BUDGET))[0]
-            batch_s = sorted(measure(lambda: process(list(range(params.max_batch))), budget=CALIBRATION_BUDGET))[0]
+            one_s = statistics.median(measure(lambda: process([0]), budget=CALIBRATION_BUDGET))
+            batch_s = statistics.median(measure(lambda: process(list(range(params.max_batch))), budget=CALIBRATION_BUDGET))
             capacity_qps = params.workers * params.max_batch / batch_s
             per_query = params.samples_per_query if params.scenario == "MultiStream" else 1
             config.update(calibrated_service_ms=one_s * 1e3, calibrated_capacity_qps=capacity_qps)

@@ -96,54 +96,52 @@ def device_sync(device: str) -> Callable[[], None] | None:
 
 
 _STATUS = Path("/proc/self/status")
-_CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
-def _status_kb(field: str) -> int:
-    match = re.search(rf"^{field}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+def _status_mb(field: str) -> float:
+    """A memory line of /proc/self/status in MB; ru_maxrss stands in for VmHWM where /proc is missing."""
+    try:
+        match = re.search(rf"^{field}:\s+(\d+) kB", _STATUS.read_text(), re.MULTILINE)
+    except OSError:
+        match = None
     if match is None:
-        raise OSError(f"{field} missing from {_STATUS}")
-    return int(match.group(1))
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1e3 / MB
+    return int(match.group(1)) * 1e3 / MB
 
 
 class PeakMemory:
-    """Peak memory of a code region, in MB.
+    """Peak memory of a benchmark, in MB, over what was in use before its model was built.
 
-    CUDA: ``torch.cuda.max_memory_allocated`` after a reset (tensors the caching allocator handed out).
-    CPU: the process's resident-set high-water mark (VmHWM) after resetting it through
-    /proc/self/clear_refs, minus the resident size at ``baseline()``; where the reset is not allowed,
-    the lifetime peak (ru_maxrss) is used and ``source`` says so.
+    CUDA: ``torch.cuda.max_memory_allocated`` (reset per measurement) minus the allocation at
+    ``baseline()``. CPU: the resident-set high-water mark (VmHWM) minus the RSS at ``baseline()``.
+    The CPU mark is not reset (resetting it would also lower the harness's own peak-RSS reading of
+    the benchmark process), so a CPU figure covers everything since the baseline: model build, export
+    and every measurement so far (a sweep's batches in the order given).
     """
 
     def __init__(self, device: str) -> None:
         self.device = torch.device(device)
         self.cuda = self.device.type == "cuda"
         self.base_mb = 0.0
-        self.hwm_resettable = True
-        self.source = "torch.cuda.max_memory_allocated minus allocated before the model" if self.cuda else (
-            "VmHWM (reset per measurement) minus the RSS before the model"
+        self.source = (
+            "torch.cuda.max_memory_allocated minus the allocation before the model"
+            if self.cuda
+            else "VmHWM (resident high-water mark since the process started) minus the RSS before the model"
         )
 
     def baseline(self) -> None:
         """Remember the current footprint (call before the model is built)."""
-        self.base_mb = torch.cuda.memory_allocated(self.device) / MB if self.cuda else _status_kb("VmRSS") * 1e3 / MB
+        self.base_mb = torch.cuda.memory_allocated(self.device) / MB if self.cuda else _status_mb("VmRSS")
 
     def reset(self) -> None:
+        """Start a new CUDA peak (the CPU high-water mark stays, see the class docs)."""
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
-            return
-        try:
-            _CLEAR_REFS.write_text("5")
-        except OSError:
-            self.hwm_resettable = False
-            self.source = "ru_maxrss (lifetime peak: VmHWM reset not permitted) minus the RSS before the model"
 
     def peak_mb(self) -> float:
-        """Peak since the last reset minus the baseline (MB)."""
-        if self.cuda:
-            return torch.cuda.max_memory_allocated(self.device) / MB - self.base_mb
-        peak_kb = _status_kb("VmHWM") if self.hwm_resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return max(0.0, peak_kb * 1e3 / MB - self.base_mb)
+        """Peak minus the baseline (MB)."""
+        peak = torch.cuda.max_memory_allocated(self.device) / MB if self.cuda else _status_mb("VmHWM")
+        return max(0.0, peak - self.base_mb)
 
 
 def compute_peak_tflops(device: str, dtype: str) -> tuple[float | None, str | None]:

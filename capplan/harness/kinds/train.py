@@ -149,7 +149,8 @@ class TrainKind:
         result.metrics.extend(
             train_metrics(per_batch, peak_mb, result.config, params.grad_accum, peak_tflops, peak_source)
         )
-        result.config.update(peak_mem_source=memory.source, mfu_peak_tflops=peak_tflops, mfu_peak_source=peak_source)
+        result.config.update(peak_mem_source=memory.source, peak_mem_mb_by_batch={str(b): m for b, m in peak_mb.items()},
+                             mfu_peak_tflops=peak_tflops, mfu_peak_source=peak_source)
         if params.find_max_batch:
             limit = params.memory_limit_mb or (
                 torch.cuda.get_device_properties(torch.device(spec.device)).total_memory / 1e6 if cuda

@@ -119,6 +119,8 @@ def _summary_metrics(fields: dict[str, str], path: Path) -> list[Metric]:
         number = _number(value)
         if isinstance(number, str):
             continue
+        if number < 0:
+            raise UserError(f"{path}: line '{key}': {number:g} is negative; throughputs and latencies must be >= 0")
         if key in _HEADLINES:
             name, unit, higher = _HEADLINES[key]
             metrics.setdefault(name, Metric(name=name, value=number, unit=unit, higher_is_better=higher))

@@ -7,6 +7,7 @@ alembic_version table) hold the baseline schema and are stamped ``BASELINE`` fir
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,8 @@ BASELINE = "0001"
 # is already at HEAD costs one query and no Alembic import (~0.2 s); bump it with every new revision.
 HEAD = "0002"
 VERSION_TABLE = "alembic_version"
+# Alembic keeps the running migration context in module globals: one upgrade at a time per process.
+_UPGRADE_LOCK = threading.Lock()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -68,6 +71,7 @@ def upgrade(connection: Connection, *, stamp_baseline: bool = False) -> None:
     """Upgrade the database to head inside the connection's open transaction."""
     from alembic import command
 
-    if stamp_baseline:
-        command.stamp(alembic_config(connection), BASELINE)
-    command.upgrade(alembic_config(connection), "head")
+    with _UPGRADE_LOCK:
+        if stamp_baseline:
+            command.stamp(alembic_config(connection), BASELINE)
+        command.upgrade(alembic_config(connection), "head")
