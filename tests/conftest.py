@@ -55,3 +55,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'results.db'}"
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module() -> Iterator[None]:
+    """Streamlit's AppTest replaces ``sys.modules['__main__']`` with the app script and leaves it there;
+    the harness's forkserver children would then re-run the dashboard as their main module."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main

@@ -198,3 +198,10 @@ def test_password_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[st
         ["bench", "list", "--store", "postgresql+psycopg://alice:s3cr3t-pw@127.0.0.1:1/nodb"], capsys
     )
     assert code == 2 and "s3cr3t-pw" not in out + err and "***" in err
+
+
+def test_list_never_creates_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "typo.db"
+    code, _, err = run_cli(["bench", "list", "--store", str(missing)], capsys)
+    assert code == 2 and "does not exist" in err and "bench run --suite quick" in err
+    assert not missing.exists()

@@ -57,7 +57,7 @@ def list_runs(
 ) -> None:
     """List stored runs, newest first."""
     flt = parse_filters(filters, limit)
-    st = open_store(store)
+    st = open_store(store, create=False)  # listing never creates a store (a mistyped path stays a mistake)
     records = st.query(flt)
     if as_json:
         print_json([_summary(r) for r in records])

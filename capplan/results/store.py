@@ -214,7 +214,7 @@ class Store:
                 database = database.removeprefix("file:")  # SQLite URI filename, e.g. file:PATH?mode=ro
             path = Path(database)
             if not create and not path.exists():
-                raise UserError(f"store: {path} does not exist")
+                raise UserError(f"store: {path} does not exist; `capplan bench run --suite quick` creates it")
             _check_sqlite_file(path)
         try:
             if is_sqlite:
