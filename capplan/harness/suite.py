@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from capplan.errors import UserError
 from capplan.harness.registry import KindImportError, resolve_kind
 from capplan.harness.runner import PlannedBenchmark
 from capplan.harness.spec import BenchmarkSpec
+from capplan.yamlfile import read_yaml
 
 SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
 BUILTIN_SUITES = ("quick", "standard", "full")
@@ -80,17 +80,8 @@ def _describe(exc: ValidationError, model: type[BaseModel], prefix: str = "") ->
     return f"{key}: {err['msg']}" + (f" ({description})" if description else "")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the suite as UTF-8 YAML") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from exc
+def _read_suite_doc(path: Path) -> dict[str, Any]:
+    doc = read_yaml(path, "suite")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: a suite is a mapping with keys {', '.join(TOP_KEYS)}")
     unknown = set(doc) - set(TOP_KEYS)
@@ -128,7 +119,7 @@ def _plan(spec: BenchmarkSpec, where: str) -> PlannedBenchmark:
 def load_suite(name_or_path: str, *, only: list[str] | None = None, device: str | None = None) -> Suite:
     """Parse and validate a suite; ``only`` keeps the named benchmarks, ``device`` overrides all."""
     path = suite_path(name_or_path)
-    doc = _read_yaml(path)
+    doc = _read_suite_doc(path)
     defaults = doc.get("defaults") or {}
     planned: list[PlannedBenchmark] = []
     seen: set[str] = set()

@@ -10,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from capplan.catalog.models import Accelerator, CloudInstance
@@ -18,6 +17,7 @@ from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assump
 from capplan.costs.cloud import CloudAssumptions, PricingModel
 from capplan.costs.onprem import OnPremAssumptions
 from capplan.errors import UserError
+from capplan.yamlfile import read_yaml
 
 _LLAMA3 = "Llama 3 Herd of Models (Meta, 2024)"
 
@@ -340,14 +340,7 @@ def load_plan(source: str | Path | dict[str, Any]) -> Plan:
     else:
         path = Path(source)
         origin = str(path)
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"{path}: cannot read plan file ({exc.strerror or exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{path}: not UTF-8 text (byte {exc.start}); save the plan as UTF-8 YAML") from exc
-        except yaml.YAMLError as exc:
-            raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        data = read_yaml(path, "plan")
     if not isinstance(data, dict):
         raise UserError(f"{origin}: a plan must be a YAML mapping with name, start, workloads, ...")
     try:
