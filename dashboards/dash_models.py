@@ -13,11 +13,12 @@ from capplan.catalog import Catalog, load_catalog
 from capplan.costs.assumptions import AssumptionSet
 from capplan.errors import UserError
 from capplan.perfmodel import WORKLOADS, CalibrationPoint, gather_points, named_workload
-from capplan.perfmodel.workloads import DTYPE_BYTES, WorkloadDesc
+from capplan.perfmodel.workloads import DTYPE_BYTES, WORKLOAD_TASKS, WorkloadDesc
 from capplan.planner import PlanResult, run_plan
 from capplan.results.store import RunFilter
 from capplan.views.costs import assumption_fields
-from capplan.views.hardware import MODEL_KINDS, describe_run
+from capplan.views.hardware import describe_run
+from capplan.views.kinds import MICRO_KINDS, MODEL_KINDS
 from capplan.views.plan import example_plans, parse_plan, unserved_workload_quarters
 from capplan.views.text import md_escape
 
@@ -26,10 +27,6 @@ from capplan.views.text import md_escape
 def catalog() -> Catalog:
     """The hardware and cloud catalog (shipped rows plus the user's override files)."""
     return load_catalog()
-
-
-# Micro-benchmark kinds describe no workload, so they can never be calibration points: skip reading them.
-MICRO_KINDS = frozenset({"gemm", "membw", "copy", "dispatch", "collective"})
 
 
 @st.cache_resource(show_spinner="Gathering calibration points…", max_entries=4)
@@ -74,7 +71,7 @@ def workload_inputs(container: Any, prefix: str, url: str) -> WorkloadDesc | Non
     else:
         names = sorted(WORKLOADS)
         workload = container.selectbox("Workload", names, index=names.index("bert-base"), key=f"{prefix}_workload")
-        task = container.selectbox("Task", ("infer", "train", "generate"), key=f"{prefix}_task")
+        task = container.selectbox("Task", WORKLOAD_TASKS, key=f"{prefix}_task")
         desc = named_workload(workload, task=task)
     dtype = container.selectbox("dtype", list(DTYPE_BYTES), index=list(DTYPE_BYTES).index("bf16"), key=f"{prefix}_dtype")
     batch = int(container.number_input("Batch size", 1, 4096, 8, key=f"{prefix}_batch"))

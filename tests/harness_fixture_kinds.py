@@ -30,6 +30,8 @@ class _Params(BaseModel):
 
 
 class _Base:
+    task: ClassVar[str] = "micro"
+    role: ClassVar[str] = "micro"
     Params: ClassVar[type[BaseModel]] = _Params
 
 

@@ -202,4 +202,5 @@ def test_micro_benchmark_records_are_not_workloads() -> None:
     from capplan.perfmodel.workloads import describe_record
 
     config = {"dtype": "fp64", "params": {"ops": ["triad"]}, "facts": {"array_bytes": 134217728}}
-    assert describe_record(config, "membw") is None
+    assert describe_record(config, "micro") is None
+    assert describe_record(config, None) is None  # a kind that declares nothing describes no workload

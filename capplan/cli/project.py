@@ -10,12 +10,10 @@ from rich.table import Table
 from capplan.cli.catalog import CatalogOpt, open_catalog
 from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
 from capplan.errors import UserError
+from capplan.perfmodel.workloads import WORKLOAD_TASKS
 
 if TYPE_CHECKING:
     from capplan.perfmodel import ValidationReport
-
-TASKS = ("infer", "train", "generate")
-
 
 def project(
     workload: Annotated[
@@ -47,8 +45,8 @@ def project(
         return
     if to is None:
         raise UserError("--to: required; name a catalog accelerator (see `capplan catalog list accelerators`)")
-    if task is not None and task not in TASKS:
-        raise UserError(f"--task: {task!r}; allowed: {', '.join(TASKS)}")
+    if task is not None and task not in WORKLOAD_TASKS:
+        raise UserError(f"--task: {task!r}; allowed: {', '.join(WORKLOAD_TASKS)}")
     proj = run_projection(workload, to, count=count, dtype=dtype, catalog=cat, store=st, batch=batch, task=task)
     if as_json:
         print_json(proj.model_dump(mode="json"))

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from capplan.errors import UserError
 from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
-from capplan.harness.registry import kind_target
+from capplan.harness.registry import kind_info
 from capplan.harness.runner import (
     CONTENDED_BUSY_PCT,
     LOAD_WINDOW_S,
@@ -42,11 +42,6 @@ from capplan.harness.spec import BenchmarkSpec
 from capplan.results.schema import RunRecord, Status
 from capplan.results.store import Store
 
-# Kinds that run under torchrun -> the per-rank function the worker calls (imported there, by name).
-DISTRIBUTED_KINDS: dict[str, str] = {
-    "capplan.harness.kinds.collective:CollectiveKind": "capplan.harness.dist_worker:collective_under_group",
-    "capplan.harness.kinds.ddp:DdpKind": "capplan.harness.kinds.ddp:train_under_group",
-}
 RESULT_PREFIX = "result-"  # result-<item>.json, written by global rank 0
 ERROR_PREFIX = "error-"  # error-<item>-<rank>.json, written by a rank whose benchmark raised
 RANK_PREFIX = "rank-"  # rank-<global rank>, written by every worker once it joined the group
@@ -95,8 +90,8 @@ def launch_options(**values: Any) -> LaunchOptions:
 
 
 def is_distributed(spec: BenchmarkSpec) -> bool:
-    """True for kinds that run under torchrun (collectives, DDP training)."""
-    return kind_target(spec.kind) in DISTRIBUTED_KINDS
+    """True for kinds that declare the distributed role (they run under torchrun)."""
+    return kind_info(spec.kind).role == "distributed"
 
 
 def torchrun_argv(opts: LaunchOptions, job: Path, out_dir: Path) -> list[str]:
@@ -169,7 +164,7 @@ def _torchrun(items: Sequence[PlannedBenchmark], opts: LaunchOptions, tmp: Path)
     out_dir.mkdir()
     job.write_text(json.dumps({
         "items": [{"spec": it.spec.model_dump(mode="json"), "params": it.params,
-                   "worker": DISTRIBUTED_KINDS[kind_target(it.spec.kind)]} for it in items],
+                   "worker": kind_info(it.spec.kind).worker} for it in items],
         "threads": threads, "timeout_s": max(it.spec.timeout_s for it in items), "nnodes": opts.nnodes,
     }))
     limit_s = sum(it.spec.timeout_s for it in items) + STARTUP_ALLOWANCE_S

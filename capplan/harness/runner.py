@@ -24,7 +24,9 @@ from typing import Any
 
 import psutil
 
+from capplan.errors import UserError
 from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
+from capplan.harness.registry import KindImportError, kind_info
 from capplan.harness.spec import BenchmarkSpec
 from capplan.results.schema import Metric, RunRecord, Status, config_hash
 from capplan.results.store import Store
@@ -237,6 +239,8 @@ def build_record(
     samples: dict[str, list[float]] = {}
     status, error = outcome.status, outcome.error
     full_config = dict(config)
+    with contextlib.suppress(KindImportError, UserError):  # a kind that cannot load is recorded unclassified
+        full_config["kind_meta"] = kind_info(spec.kind).as_config()
     if outcome.result is not None:
         metrics = [Metric.model_validate(m) for m in outcome.result.get("metrics", [])]
         samples = outcome.result.get("samples", {})

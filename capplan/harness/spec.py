@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.results.schema import Metric
+
+# What a kind measures, declared by the kind (never guessed from its name). ``micro`` kinds measure a
+# device property (FLOP/s, bandwidth, latency); the others measure a workload doing that task.
+WorkloadTask = Literal["infer", "train", "generate"]
+Task = Literal[WorkloadTask, "micro"]
+TASKS: tuple[str, ...] = (*get_args(WorkloadTask), "micro")
+# How a kind runs: ``micro`` (one process, a device property), ``model`` (one process, a workload),
+# ``distributed`` (every rank under torchrun; the kind names its per-rank ``worker``).
+Role = Literal["micro", "model", "distributed"]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 class Budget(BaseModel):
@@ -69,9 +79,15 @@ class KindResult(BaseModel):
 
 
 class BenchmarkKind(Protocol):
-    """A benchmark kind: a pydantic ``Params`` model and a ``run`` function. One module + one registry line."""
+    """A benchmark kind: a pydantic ``Params`` model and a ``run`` function. One module + one registry line.
+
+    It declares its ``task`` and ``role``; a micro kind also declares what it ``measures`` (e.g.
+    ``compute``), a distributed kind the ``worker`` (``module:function``) each rank runs.
+    """
 
     name: ClassVar[str]
+    task: ClassVar[Task]
+    role: ClassVar[Role]
     Params: ClassVar[type[BaseModel]]
 
     def run(self, spec: BenchmarkSpec, params: BaseModel, ctx: RunContext) -> KindResult: ...

@@ -3,7 +3,7 @@
 from capplan.perfmodel.calibration import CalibrationPoint, gather_points
 from capplan.perfmodel.projection import Projection, project
 from capplan.perfmodel.validate import ValidationReport, leave_one_out
-from capplan.perfmodel.workloads import WORKLOADS, WorkloadDesc, describe_record, named_workload
+from capplan.perfmodel.workloads import WORKLOADS, WorkloadDesc, describe_record, describe_run, named_workload
 
-__all__ = ["WORKLOADS", "CalibrationPoint", "Projection", "ValidationReport", "WorkloadDesc", "describe_record",
+__all__ = ["WORKLOADS", "CalibrationPoint", "Projection", "ValidationReport", "WorkloadDesc", "describe_record", "describe_run",
            "gather_points", "leave_one_out", "named_workload", "project"]

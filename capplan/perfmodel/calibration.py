@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from capplan.catalog import Accelerator, Catalog
 from capplan.errors import UserError
 from capplan.perfmodel.roofline import Bound, headline_phase, phase_times
-from capplan.perfmodel.workloads import WorkloadDesc, describe_record
+from capplan.perfmodel.workloads import WorkloadDesc, describe_run
 from capplan.results.schema import RunRecord, Status
 
 # No calibration point: assume half of the roofline, band a quarter to three quarters. This is an
@@ -108,7 +108,7 @@ def point_from_record(record: RunRecord, catalog: Catalog) -> CalibrationPoint |
     """A calibration point, or None when the record lacks a workload, a known device or a throughput."""
     if record.status is not Status.ok:
         return None
-    desc = describe_record(record.config, record.kind)
+    desc = describe_run(record)
     found = resolve_device(record, catalog)
     if desc is None or found is None:
         return None

@@ -21,7 +21,7 @@ from capplan.perfmodel.workloads import (
     OFFLINE_NOMINAL_BATCH,
     WorkloadDesc,
     canonical_dtype,
-    describe_record,
+    describe_run,
     named_workload,
 )
 from capplan.results.schema import RunRecord, Status
@@ -90,7 +90,7 @@ def resolve_workload(workload: str | RunRecord | WorkloadDesc, store: Store | No
             record = _find_run(store, name)
     if record.status is not Status.ok:
         raise UserError(f"run {record.run_id}: status {record.status.value}; only ok runs can be projected")
-    desc = describe_record(record.config, record.kind)
+    desc = describe_run(record)
     if desc is None:
         raise UserError(
             f"run {record.run_id} ({record.benchmark}): its config has no flops_per_sample and no known model "

@@ -9,13 +9,17 @@ described from those.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Literal
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field
 
 from capplan.errors import UserError
+from capplan.harness.registry import record_kind_task
+from capplan.harness.spec import WorkloadTask
+from capplan.results.schema import RunRecord
 
-Task = Literal["infer", "train", "generate"]
+Task = WorkloadTask  # the tasks a workload can be projected for (a harness kind's task, less micro)
+WORKLOAD_TASKS: tuple[str, ...] = get_args(Task)
 DTYPE_BYTES: dict[str, int] = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
 # MLPerf Offline lets the system pick its (large, throughput-oriented) batch and publishes no batch
 # size with the result; 256 is assumed so weight traffic is amortised as it is at large batch.
@@ -173,8 +177,11 @@ def _first(values: Any) -> Any:
     return values[0] if isinstance(values, list) and values else values
 
 
-def describe_record(config: dict[str, Any], kind: str) -> WorkloadDesc | None:
+def describe_record(config: dict[str, Any], task: str | None) -> WorkloadDesc | None:
     """WorkloadDesc from a run's config: measured counts when present, else the closed form; None if neither.
+
+    ``task`` is what the record's kind declares (capplan.harness.registry.record_kind_task); a record
+    whose kind measures no workload task (micro, or unknown) describes no workload.
 
     Keys read (as the harness's model kinds store them): model, size, dtype, best_batch/batch, seq_len or
     prompt_lens, output_lens/gen_tokens, flops_per_sample, train_flops_per_sample, param_count,
@@ -182,8 +189,8 @@ def describe_record(config: dict[str, Any], kind: str) -> WorkloadDesc | None:
     """
     # The runner stores the spec (with ``params``) and puts the kind's facts under ``facts``.
     config = {**(config.get("params") or {}), **config, **(config.get("facts") or {})}
-    kind_name = kind.rsplit(":", 1)[-1].lower()  # registry key, or package.module:Class
-    task: Task = "train" if "train" in kind_name else "generate" if "generate" in kind_name else "infer"
+    if task not in WORKLOAD_TASKS:
+        return None
     model = str(config.get("model") or config.get("workload") or "")
     size = config.get("size")
     name = f"{model}-{size}" if size else model
@@ -203,6 +210,11 @@ def describe_record(config: dict[str, Any], kind: str) -> WorkloadDesc | None:
         desc = WORKLOADS[key](int(seq) if seq else None)
     return desc.model_copy(update={"task": task, "dtype": dtype, "batch": batch,
                                    "gen_tokens": int(gen) if gen else None})
+
+
+def describe_run(record: RunRecord) -> WorkloadDesc | None:
+    """The workload a stored run measured, classified by what its kind declares (never by its name)."""
+    return describe_record(record.config, record_kind_task(record.kind, record.config))
 
 
 # capplan.workloads.flops counts parameter and activation bytes on the fp32 model it builds.

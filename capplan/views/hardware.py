@@ -9,23 +9,14 @@ import pandas as pd
 
 from capplan.catalog import Catalog
 from capplan.costs import CloudAssumptions, PricingModel, cloud_gpu_hour_cost_usd, cloud_price
-from capplan.perfmodel import Projection, WorkloadDesc, describe_record
+from capplan.perfmodel import Projection
+from capplan.perfmodel import describe_run as describe_run  # re-exported for the dashboard
 from capplan.results.schema import RunRecord
 from capplan.views.costs import work_unit_costs
+from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
 
-MODEL_KINDS = ("infer", "train", "generate", "loadgen")  # benchmark kinds whose records describe a workload
 CATALOG_COLUMNS = ("accelerator", "kind", "memory_gib", "mem_bw_gbps", "peak_tflops", "tdp_w", "source",
                    "measured")
-
-
-def describe_run(record: RunRecord) -> WorkloadDesc | None:
-    """The workload a stored model run measured (FLOPs, parameters, bytes), for projection.
-
-    The harness keeps the request (``params``) and the kind's facts (``facts``: model, FLOP counts...)
-    in nested config sections; they are flattened, facts winning, before the perfmodel reads them.
-    """
-    config = {**record.config.get("params", {}), **record.config, **record.config.get("facts", {})}
-    return describe_record(config, record.kind)
 
 
 def catalog_frame(catalog: Catalog, dtype: str) -> pd.DataFrame:
@@ -42,9 +33,9 @@ def local_row(records: Iterable[RunRecord], dtype: str, label: str) -> dict[str,
     """This host as a catalog-like row: best measured GEMM TFLOP/s in ``dtype`` and best membw GB/s."""
     tflops, bandwidth = [], []
     for r in records:
-        if r.kind == "gemm" and r.config.get("dtype") == dtype:
+        if r.kind in COMPUTE_KINDS and r.config.get("dtype") == dtype:
             tflops += [m.value for m in r.metrics if m.unit == "TFLOP/s"]
-        elif r.kind == "membw":
+        elif r.kind in MEMBW_KINDS:
             bandwidth += [m.value for m in r.metrics if m.unit == "GB/s"]
     if not tflops and not bandwidth:
         return None

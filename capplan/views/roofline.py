@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from capplan.results.schema import RunRecord
+from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
 from capplan.views.runs import config_facet
 
 ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
@@ -47,10 +48,10 @@ def roofline_points(records: Iterable[RunRecord]) -> Roofline:
     for r in records:
         dtype = config_facet(r, "dtype") or ""
         for m in r.metrics:
-            if r.kind == "membw" and m.unit == "GB/s":
+            if r.kind in MEMBW_KINDS and m.unit == "GB/s":
                 bandwidths.append(m.value)
             shape = GEMM_METRIC.match(m.name)
-            ai = gemm_intensity(*map(int, shape.groups()), dtype) if shape and r.kind == "gemm" else None
+            ai = gemm_intensity(*map(int, shape.groups()), dtype) if shape and r.kind in COMPUTE_KINDS else None
             if ai is None:
                 continue
             if m.peak:

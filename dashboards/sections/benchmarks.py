@@ -9,6 +9,7 @@ from capplan.results.schema import RunRecord
 from capplan.views.charts import distribution_figure, roofline_figure, sample_keys, throughput_latency_figure
 from capplan.views.compare import comparison_frame
 from capplan.views.diff import config_diff
+from capplan.views.kinds import COMPUTE_KINDS
 from capplan.views.roofline import roofline_points
 from capplan.views.runs import config_facet, metrics_frame, run_label, runs_frame
 from capplan.views.sweeps import max_throughput_under_slo, slo_ms, throughput_latency_points
@@ -82,7 +83,7 @@ def render_benchmarks_page(url: str) -> None:
             with st.expander("All points"):
                 st.dataframe(points, hide_index=True)
     with roof:
-        hosts = sorted({r.host_fingerprint for r in records if r.kind == "gemm"})
+        hosts = sorted({r.host_fingerprint for r in records if r.kind in COMPUTE_KINDS})
         roof_host = st.selectbox("Host (one machine per roofline)", hosts, key="bench_roof_host") if hosts else None
         roofline = roofline_points([r for r in records if r.host_fingerprint == roof_host])
         if roofline.points.empty:

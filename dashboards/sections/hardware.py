@@ -13,6 +13,7 @@ from capplan.errors import UserError
 from capplan.perfmodel import project
 from capplan.views.hardware import catalog_frame, local_row, projection_frame, unit_cost_frame
 from capplan.views.hardware_charts import peaks_figure, projection_figure, unit_cost_figure
+from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
 from capplan.views.text import md_escape
 
 DEFAULT_ACCELERATORS = ("NVIDIA H200 SXM", "NVIDIA H100 SXM", "NVIDIA A100 80GB SXM", "NVIDIA L40S", "NVIDIA L4",
@@ -42,8 +43,8 @@ def render_hardware_page(url: str) -> None:
     if hosts:
         host = st.selectbox("Measured host", hosts, index=hosts.index(here) if here in hosts else 0, key="hw_host",
                             help="fingerprint of the machine whose GEMM and memory-bandwidth runs are shown")
-        local = local_row([*host_runs(url, token, host, "gemm"), *host_runs(url, token, host, "membw")], dtype,
-                          f"host {host[:8]} (measured)")
+        runs = [r for kind in (*COMPUTE_KINDS, *MEMBW_KINDS) for r in host_runs(url, token, host, kind)]
+        local = local_row(runs, dtype, f"host {host[:8]} (measured)")
         if local:
             frame = pd.concat([pd.DataFrame([local]), frame], ignore_index=True)
         else:

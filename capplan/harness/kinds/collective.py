@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric, metric_from_samples
 
 Op = Literal["all_reduce", "all_gather", "reduce_scatter", "broadcast"]
@@ -147,6 +147,10 @@ def _rank_main(rank: int, job: dict[str, Any]) -> None:
 
 class CollectiveKind:
     name: ClassVar[str] = "collective"
+    task: ClassVar[Task] = "micro"
+    role: ClassVar[Role] = "distributed"
+    measures: ClassVar[str] = "collective_bandwidth"
+    worker: ClassVar[str] = "capplan.harness.dist_worker:collective_under_group"
     Params: ClassVar[type[BaseModel]] = CollectiveParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
     backends: ClassVar[tuple[str, ...]] = ("eager",)

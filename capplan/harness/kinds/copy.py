@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.harness.timing import CudaEventTimer, measure
 
@@ -42,6 +42,9 @@ def _copy_call(torch: Any, direction: str, memory: str, nbytes: int, device: str
 
 class CopyKind:
     name: ClassVar[str] = "copy"
+    task: ClassVar[Task] = "micro"
+    role: ClassVar[Role] = "micro"
+    measures: ClassVar[str] = "host_device_copy"
     Params: ClassVar[type[BaseModel]] = CopyParams
     backends: ClassVar[tuple[str, ...]] = ("eager",)
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.workloads import WorkloadParams
 
@@ -109,6 +109,9 @@ class DdpKind:
     """Suite entry point: runs ``world_size`` local ranks through torchrun (see capplan.harness.launch)."""
 
     name: ClassVar[str] = "ddp"
+    task: ClassVar[Task] = "train"
+    role: ClassVar[Role] = "distributed"
+    worker: ClassVar[str] = "capplan.harness.kinds.ddp:train_under_group"
     Params: ClassVar[type[BaseModel]] = DdpParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp32", "bf16")
     backends: ClassVar[tuple[str, ...]] = ("eager",)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.harness.timing import PerfCounterTimer, measure
 
@@ -38,6 +38,9 @@ def _tiny_ops(torch: Any, device: str) -> dict[str, Callable[[], Any]]:
 
 class DispatchKind:
     name: ClassVar[str] = "dispatch"
+    task: ClassVar[Task] = "micro"
+    role: ClassVar[Role] = "micro"
+    measures: ClassVar[str] = "dispatch_latency"
     Params: ClassVar[type[BaseModel]] = DispatchParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp32",)
     backends: ClassVar[tuple[str, ...]] = ("eager",)

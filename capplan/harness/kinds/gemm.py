@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.harness.kinds.peaks import compute_peak
-from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.harness.timing import measure, timer_for
 
@@ -60,6 +60,9 @@ def _check_dtype(torch: Any, dtype: str, device: str) -> None:
 
 class GemmKind:
     name: ClassVar[str] = "gemm"
+    task: ClassVar[Task] = "micro"
+    role: ClassVar[Role] = "micro"
+    measures: ClassVar[str] = "compute"
     Params: ClassVar[type[BaseModel]] = GemmParams
     dtypes: ClassVar[tuple[str, ...]] = CUDA_DTYPES
     backends: ClassVar[tuple[str, ...]] = ("eager",)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from capplan.harness.backends import place_model
 from capplan.harness.kinds.model_common import PeakMemory, device_sync, setup_model
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.harness.timing import PerfCounterTimer
 from capplan.results.schema import Metric
@@ -62,6 +62,8 @@ def generate_once(model: Gpt, prompt: torch.Tensor, new_tokens: int, timer: Perf
 
 class GenerateKind:
     name: ClassVar[str] = "generate"
+    task: ClassVar[Task] = "generate"
+    role: ClassVar[Role] = "model"
     Params: ClassVar[type[BaseModel]] = GenerateParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp32", "tf32", "bf16", "fp16")
     backends: ClassVar[tuple[str, ...]] = ("eager",)

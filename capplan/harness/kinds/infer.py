@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from capplan.harness.backends import BACKENDS
 from capplan.harness.kinds.model_common import PeakMemory, load_backend, setup_model, verify_backend
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
@@ -36,6 +36,8 @@ class InferParams(WorkloadParams):
 
 class InferKind:
     name: ClassVar[str] = "infer"
+    task: ClassVar[Task] = "infer"
+    role: ClassVar[Role] = "model"
     Params: ClassVar[type[BaseModel]] = InferParams
     dtypes: ClassVar[tuple[str, ...]] = tuple(TORCH_DTYPES)
     backends: ClassVar[tuple[str, ...]] = tuple(BACKENDS)

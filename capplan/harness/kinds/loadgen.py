@@ -23,7 +23,7 @@ from capplan.harness.loadgen.logs import LoadGenResult
 from capplan.harness.loadgen.search import Criterion, search_max_qps
 from capplan.harness.loadgen.settings import ScenarioSettings
 from capplan.harness.loadgen.sut import run_loadgen
-from capplan.harness.spec import BenchmarkSpec, Budget, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, Budget, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
@@ -57,6 +57,8 @@ class LoadGenParams(WorkloadParams, ScenarioSettings):
 
 class LoadGenKind:
     name: ClassVar[str] = "loadgen"
+    task: ClassVar[Task] = "infer"
+    role: ClassVar[Role] = "model"
     Params: ClassVar[type[BaseModel]] = LoadGenParams
     dtypes: ClassVar[tuple[str, ...]] = tuple(TORCH_DTYPES)
     backends: ClassVar[tuple[str, ...]] = tuple(BACKENDS)

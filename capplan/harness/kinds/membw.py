@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.harness.kinds.peaks import memory_bw_peak
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure, timer_for
 
@@ -68,6 +68,9 @@ def _kernels(torch: Any, a: Any, b: Any, c: Any) -> dict[str, Callable[[], Any]]
 
 class MembwKind:
     name: ClassVar[str] = "membw"
+    task: ClassVar[Task] = "micro"
+    role: ClassVar[Role] = "micro"
+    measures: ClassVar[str] = "memory_bandwidth"
     Params: ClassVar[type[BaseModel]] = MembwParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp64", "fp32")
     backends: ClassVar[tuple[str, ...]] = ("eager",)

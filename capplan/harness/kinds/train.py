@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from capplan.harness.backends import place_model
 from capplan.harness.child import is_oom
 from capplan.harness.kinds.model_common import PeakMemory, compute_peak_tflops, device_sync, setup_model
-from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
@@ -119,6 +119,8 @@ class Trainer:
 
 class TrainKind:
     name: ClassVar[str] = "train"
+    task: ClassVar[Task] = "train"
+    role: ClassVar[Role] = "model"
     Params: ClassVar[type[BaseModel]] = TrainParams
     dtypes: ClassVar[tuple[str, ...]] = ("fp32", "tf32", "bf16", "fp16")
     backends: ClassVar[tuple[str, ...]] = ("eager", "compile")
