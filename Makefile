@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint bench-selfcheck bench-planner bench-dashboard clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 sysdeps:
 	bash scripts/sysdeps.sh
+
+# Built-in suites are edited in benchmarks/ and ship in the package; tests/test_packaging.py checks the copies.
+suites:
+	cp benchmarks/quick.yaml benchmarks/standard.yaml benchmarks/full.yaml benchmarks/distributed.yaml capplan/harness/suites/
 
 setup: $(STAMP)
 

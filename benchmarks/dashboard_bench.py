@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from capplan.hardware.inventory import collect_inventory
-from capplan.harness.stats import metric_from_samples
 from capplan.results.schema import Metric, RunRecord, Status
+from capplan.results.stats import metric_from_samples
 from capplan.results.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # make tests/pgserver.py importable from test modules
+# The test-only kinds in tests/harness_fixture_kinds.py are trusted for the whole session (suites name them
+# as module:Class); subprocesses inherit this. tests/test_trust.py checks the refusal without it.
+os.environ["CAPPLAN_ALLOWED_KINDS"] = "harness_fixture_kinds,test_reliability_kinds,no_such_module_xyz"
 
 from pgserver import PgServer, find_bindir  # noqa: E402
 

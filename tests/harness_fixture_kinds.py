@@ -15,8 +15,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, RunContext
-from capplan.harness.stats import add_metric
 
 
 class _Params(BaseModel):
@@ -25,6 +25,7 @@ class _Params(BaseModel):
     seconds: float = 0.0
     megabytes: int = 0
     pid_file: str | None = None
+    setsid: bool = False  # start the helper in a new session (it leaves the benchmark's process group)
     value: float = 1.0
     flood_mb: int = 0
 
@@ -54,13 +55,14 @@ class RaiseKind(_Base):
 
 
 class SleepKind(_Base):
-    """Starts a grandchild `sleep` (pid written to pid_file), then sleeps past any sane timeout."""
+    """Starts a grandchild `sleep` (pid written to pid_file; in its own session with ``setsid``), then
+    sleeps ``seconds``."""
 
     name: ClassVar[str] = "sleep"
 
     def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
         if params.pid_file:
-            helper = subprocess.Popen(["sleep", str(params.seconds)])
+            helper = subprocess.Popen(["sleep", str(max(params.seconds, 120))], start_new_session=params.setsid)
             Path(params.pid_file).write_text(str(helper.pid))
         time.sleep(params.seconds)
         return KindResult(metrics=[])

@@ -200,8 +200,22 @@ def test_password_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert code == 2 and "s3cr3t-pw" not in out + err and "***" in err
 
 
-def test_list_never_creates_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+READ_ONLY_COMMANDS = [
+    ["bench", "list"], ["bench", "show", "abc"], ["bench", "export", "-o", "{tmp}/out.json"],
+    ["bench", "compare", "a", "b"], ["bench", "rerun", "abc"], ["project", "bert-base", "--to", "H100"],
+    ["project", "validate"], ["cost", "compare", "-H", "H100", "--workload", "bert-base"],
+    ["plan", str(Path(__file__).resolve().parents[1] / "examples" / "crm-realtime-inference.yaml")],
+    ["dashboard", "--port", "1"],
+]
+
+
+@pytest.mark.parametrize("argv", READ_ONLY_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_read_only_commands_never_create_a_store(argv: list[str], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A mistyped --store path stays a mistake: refused in one line, nothing created."""
     missing = tmp_path / "typo.db"
-    code, _, err = run_cli(["bench", "list", "--store", str(missing)], capsys)
-    assert code == 2 and "does not exist" in err and "bench run --suite quick" in err
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, _, err = run_cli([*argv, "--store", str(missing)], capsys)
+    assert code == 2 and "does not exist" in err and "bench run --suite quick" in err, err
+    assert len(err.strip().splitlines()) == 1
     assert not missing.exists()

@@ -63,13 +63,16 @@ def _gone(pid: int) -> bool:
     return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.parametrize("setsid", [False, True], ids=["same-group", "setsid-helper"])
 @pytest.mark.parametrize(("sig", "exit_code"), [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)], ids=["ctrl-c", "kill-9"])
-def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(tmp_path: Path, sig: int, exit_code: int) -> None:
+def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(tmp_path: Path, sig: int, exit_code: int,
+                                                                        setsid: bool) -> None:
     pid_file, db, suite = tmp_path / "helper.pid", tmp_path / "runs.db", tmp_path / "s.yaml"
     fix = "harness_fixture_kinds"
     suite.write_text(yaml.safe_dump({"benchmarks": [
         {"name": "done", "kind": f"{fix}:OkKind"},
-        {"name": "hangs", "kind": f"{fix}:SleepKind", "params": {"seconds": 120, "pid_file": str(pid_file)}},
+        {"name": "hangs", "kind": f"{fix}:SleepKind",
+         "params": {"seconds": 120, "pid_file": str(pid_file), "setsid": setsid}},
     ]}))
     tests_dir = str(Path(__file__).parent)
     env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}

@@ -101,3 +101,21 @@ def test_broken_kind_module_fails_only_its_benchmark(tmp_path: Path) -> None:
     events = run_benchmarks(load_suite(str(suite)).benchmarks, store, suite="t")
     assert [e.record.status for e in events] == [Status.failed, Status.ok]
     assert "cannot import no_such_module_xyz" in events[0].record.error
+
+
+def test_helpers_that_leave_the_process_group_are_killed_too(tmp_path: Path) -> None:
+    """A helper started with setsid escapes killpg; the runner still kills it, whether the benchmark
+    timed out or returned normally (a finished benchmark leaves nothing running)."""
+    store = Store(str(tmp_path / "runs.db"))
+    timed_out, finished = tmp_path / "timed_out.pid", tmp_path / "finished.pid"
+    suite = write_suite(tmp_path / "s.yaml", [
+        {"name": "hangs", "kind": f"{FIX}:SleepKind", "timeout_s": 1.5,
+         "params": {"seconds": 60, "pid_file": str(timed_out), "setsid": True}},
+        {"name": "returns", "kind": f"{FIX}:SleepKind", "params": {"seconds": 0.1, "pid_file": str(finished), "setsid": True}},
+    ])
+    plan = load_suite(str(suite))
+    events = run_benchmarks(plan.benchmarks, store, suite=plan.name)
+    assert [e.record.status for e in events if e.record] == [Status.timeout, Status.failed]  # no metrics -> failed
+    for pid_file in (timed_out, finished):
+        helper = psutil.Process(int(pid_file.read_text())) if psutil.pid_exists(int(pid_file.read_text())) else None
+        assert helper is None or helper.status() == psutil.STATUS_ZOMBIE, f"{pid_file.stem} helper still running"

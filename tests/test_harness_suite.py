@@ -32,7 +32,8 @@ def test_builtin_suites_load(name: str) -> None:
     suite = load_suite(name)
     assert suite.name == name and suite.benchmarks
     kinds = {b.spec.kind for b in suite.benchmarks}
-    assert {"gemm", "membw", "dispatch", "collective"} <= kinds
+    # quick/standard/full measure the device's micro properties; distributed.yaml holds the torchrun kinds
+    assert {"gemm", "membw", "dispatch", "collective"} <= kinds if name != "distributed" else kinds == {"collective", "ddp"}
 
 
 def test_defaults_merge_and_params_are_resolved(tmp_path: Path) -> None:

@@ -178,6 +178,7 @@ def test_bad_inputs_raise_user_errors(catalog) -> None:  # type: ignore[no-untyp
 
 def test_cli_project_and_validate(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     store = ["--store", str(tmp_path / "r.db")]
+    Store(str(tmp_path / "r.db")).close()  # project only reads: a named store must exist
 
     def cli(argv: list[str]) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as exc:

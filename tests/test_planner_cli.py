@@ -12,7 +12,7 @@ from test_planner_support import BASE, make_plan, tiny_catalog
 
 from capplan.cli import main
 from capplan.planner import load_plan, run_plan
-from capplan.planner.report import write_reports
+from capplan.reports import write_reports
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
 

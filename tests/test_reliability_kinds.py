@@ -37,6 +37,8 @@ class _Params(BaseModel):
 
 class SegfaultKind:
     name: ClassVar[str] = "segfault"
+    task: ClassVar[str] = "micro"
+    role: ClassVar[str] = "micro"
     Params: ClassVar[type[BaseModel]] = _Params
 
     def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:

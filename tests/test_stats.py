@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import KindResult
-from capplan.harness.stats import (
+from capplan.results.stats import (
     NOISY_CV,
-    add_metric,
     median_ci,
     metric_from_samples,
     rel_ci_halfwidth,

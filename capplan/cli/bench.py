@@ -9,10 +9,11 @@ import typer
 from rich.table import Table
 
 from capplan.cli import distributed
-from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
+from capplan.cli.common import AllowCodeOpt, JsonOpt, StoreOpt, console, open_store, print_json
+from capplan.cli.run_report import print_run_rows, run_row
 from capplan.errors import UserError
 from capplan.results.io import EXPORT_FORMATS, export_records, read_import_file
-from capplan.results.schema import RunRecord, Source, Status
+from capplan.results.schema import Source, Status
 from capplan.results.store import RunFilter, Store
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def run(
         str | None, typer.Option("--device", help="Run every benchmark on this device: cpu or cuda[:N].", show_default=False)
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Skip benchmarks with an ok run of the same config on this host.")] = False,
+    allow_code: AllowCodeOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
     nproc: distributed.NprocOpt = None,
@@ -166,7 +168,7 @@ def run(
 
     if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise UserError(f"--device: {device!r}; allowed: cpu, cuda, cuda:N")
-    plan = load_suite(suite, only=only, device=device)  # validate everything before touching the store
+    plan = load_suite(suite, only=only, device=device, allow_code=allow_code)  # validate before touching the store
     st = open_store(store)
     if nproc is not None or nnodes > 1:  # torchrun: distributed benchmarks on this and other nodes
         return distributed.launch_suite(plan, st, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
@@ -177,35 +179,6 @@ def run(
         print_json({"suite": plan.name, "store": st.display_url, "runs": rows})
         return
     print_run_rows(f"suite {plan.name}: {len(rows)} benchmarks -> {st.display_url}", rows)
-
-
-def run_row(benchmark: str, record: RunRecord | None, status_if_none: str, error_if_none: str | None = None) -> dict:
-    """One line of a run report (JSON and table): status, run id, headline or error."""
-    return {
-        "benchmark": benchmark,
-        "run_id": record.run_id if record else None,
-        "status": record.status.value if record else status_if_none,
-        "error": record.error if record else error_if_none,
-        "headline": _headline(record) if record else None,
-    }
-
-
-def print_run_rows(title: str, rows: list[dict]) -> None:
-    """A run report (rows from run_row) as a table."""
-    t = Table(title=title)
-    for col in ("benchmark", "status", "run id", "headline / error"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80])
-    console.print(t)
-
-
-def _headline(record: RunRecord) -> str | None:
-    if not record.metrics:
-        return None
-    m = record.metrics[0]
-    pct = f" ({m.pct_of_peak:.0f}% of peak)" if m.pct_of_peak is not None else ""
-    return f"{m.name} = {m.value:.4g} {m.unit}{pct}" + (" noisy" if m.noisy else "")
 
 
 def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> list[RunEvent]:
@@ -248,7 +221,7 @@ def compare(
     as_json: JsonOpt = False,
 ) -> None:
     """Compare B against A per metric: ratio, Mann-Whitney U on raw samples, verdict."""
-    from capplan.harness.compare import ALPHA, MIN_EFFECT, compare_runs
+    from capplan.results.compare import ALPHA, MIN_EFFECT, compare_runs
 
     st = open_store(store, create=False)
     if run_a and run_b and not (a or b):

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from capplan.cli.catalog import CatalogOpt, open_catalog
-from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
+from capplan.cli.common import JsonOpt, StoreOpt, console, print_json, reading_store
 from capplan.errors import UserError
 
 app = typer.Typer(help="Cloud vs on-prem cost models.", no_args_is_help=True)
@@ -50,13 +50,14 @@ def compare(
     onprem = OnPremAssumptions() if utilisation is None else OnPremAssumptions(utilisation_fraction=utilisation)
     cloud = CloudAssumptions()
     results = []
+    st = reading_store(store) if workload else None
     for name in hardware:
         acc = cat.accelerator(name)
         rate = None
         if workload:
             from capplan.perfmodel import project
 
-            proj = project(workload, acc.name, 1, dtype=dtype, catalog=cat, store=open_store(store, create=False) if store else None)
+            proj = project(workload, acc.name, 1, dtype=dtype, catalog=cat, store=st)
             rate = proj.throughput_per_s / max(proj.count, 1)
         tokens = bool(workload) and rate is not None and "token" in proj.throughput_unit
         results.append(

@@ -13,7 +13,17 @@ import typer
 from capplan.cli.common import StoreOpt, open_store
 from capplan.errors import UserError
 
-APP_PATH = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+# The app as edited in a source checkout, else as installed from the wheel (capplan/dashboards/).
+APP_CANDIDATES = (Path(__file__).resolve().parents[2] / "dashboards" / "app.py",
+                  Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+def app_path() -> Path:
+    """The Streamlit app script to run."""
+    for path in APP_CANDIDATES:
+        if path.is_file():
+            return path
+    raise UserError(f"dashboard: app not found at {' or '.join(map(str, APP_CANDIDATES))}; reinstall capplan")
 
 
 def dashboard(
@@ -22,13 +32,14 @@ def dashboard(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private to this machine.")] = "127.0.0.1",
 ) -> None:
     """Open the dashboard (Streamlit) on http://HOST:PORT, reading the given store."""
-    if not APP_PATH.exists():
-        raise UserError(f"dashboard: app not found at {APP_PATH}; run from a source checkout")
-    opened = open_store(store)  # validate the URL before starting a server
+    app = app_path()
+    # Validate the URL before starting a server. The dashboard only reads: a named store must exist; the
+    # default one is created on first use, so a fresh install shows an empty dashboard, not an error.
+    opened = open_store(store, create=store is None)
     env = dict(os.environ, CAPPLAN_STORE=opened.url)
     opened.close()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        sys.executable, "-m", "streamlit", "run", str(app),
         "--server.address", host, "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--server.maxUploadSize", "5", "--server.enableXsrfProtection", "true", "--client.toolbarMode", "viewer",

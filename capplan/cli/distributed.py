@@ -33,7 +33,7 @@ def launch_suite(
     resume: bool, as_json: bool,
 ) -> None:
     """Run ``plan``'s distributed benchmarks through torchrun on this node and report them."""
-    from capplan.cli.bench import print_run_rows, run_row
+    from capplan.cli.run_report import print_run_rows, run_row
     from capplan.harness.launch import is_distributed, launch_benchmarks, launch_config, launch_options
     from capplan.harness.runner import RunEnvironment
     from capplan.results.schema import config_hash

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from capplan.cli.common import JsonOpt, StoreOpt, console, print_json
+from capplan.cli.common import AllowCodeOpt, JsonOpt, StoreOpt, console, print_json
 from capplan.errors import UserError
 from capplan.results.store import default_store_url
 
@@ -29,6 +29,7 @@ def run(
     cpus_per_run: Annotated[float, typer.Option("--cpus-per-run", min=0.01, help="CPUs reserved per run.")] = 1,
     runs_per_node: Annotated[int, typer.Option("--runs-per-node", min=1, help="Independent runs of the suite per node.")] = 1,
     max_nodes: Annotated[int | None, typer.Option("--max-nodes", min=1, help="Use at most this many nodes.", show_default=False)] = None,
+    allow_code: AllowCodeOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the suite once per matching Ray node; every node writes to the shared (PostgreSQL) store."""
@@ -37,7 +38,7 @@ def run(
     try:
         opts = FleetOptions(suite=suite, address=address, only=only or [], device=device, gpu_type=gpu_type,
                             gpus_per_run=gpus_per_run, cpus_per_run=cpus_per_run, runs_per_node=runs_per_node,
-                            max_nodes=max_nodes)
+                            max_nodes=max_nodes, allow_code=allow_code)
     except ValidationError as exc:
         err = exc.errors()[0]
         raise UserError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg'].removeprefix('Value error, ')}") from exc

@@ -23,7 +23,7 @@ def plan(
 ) -> None:
     """Plan capacity: SLO-aware sizing, hybrid placement, purchase schedule, costs, reasons."""
     from capplan.planner import load_plan, run_plan
-    from capplan.planner.report import write_reports
+    from capplan.reports import write_reports
 
     p = load_plan(plan_file)
     needs_store = store is not None or any(w.model.run_id for w in p.workloads)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from capplan.cli.catalog import CatalogOpt, open_catalog
-from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
+from capplan.cli.common import JsonOpt, StoreOpt, console, print_json, reading_store
 from capplan.errors import UserError
 from capplan.perfmodel.workloads import WORKLOAD_TASKS
 
@@ -35,9 +35,9 @@ def project(
     from capplan.perfmodel import project as run_projection
 
     cat = open_catalog(catalog)
-    st = open_store(store)
+    st = reading_store(store)
     if workload == "validate":
-        report = leave_one_out(gather_points(cat, st.query()), cat)
+        report = leave_one_out(gather_points(cat, st.query() if st else []), cat)
         if as_json:
             print_json(report.model_dump(mode="json"))
             return

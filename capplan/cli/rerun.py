@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
+from capplan.cli.common import AllowCodeOpt, JsonOpt, StoreOpt, console, open_store, print_json
 from capplan.errors import UserError
 from capplan.results.schema import RunRecord, Source
 
@@ -37,16 +37,19 @@ def spec_from_record(record: RunRecord) -> Any:
 
 def rerun(
     run_id: Annotated[str, typer.Argument(help="Run id to measure again (a unique prefix is enough).")],
+    allow_code: AllowCodeOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a stored benchmark again with its stored configuration and seed; the new run is stored too."""
     from capplan.harness.registry import KindImportError, resolve_kind
     from capplan.harness.runner import PlannedBenchmark, run_benchmarks
+    from capplan.harness.trust import check_trusted
 
     st = open_store(store, create=False)
     old = st.get(run_id)
     spec = spec_from_record(old)
+    check_trusted(spec.kind, allow_code)  # a stored record must not run untrusted code either
     try:
         params = resolve_kind(spec.kind).Params.model_validate(spec.params).model_dump(mode="json")
     except KindImportError:

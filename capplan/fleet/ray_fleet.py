@@ -29,6 +29,7 @@ class FleetOptions(BaseModel):
     cpus_per_run: float = Field(1, gt=0, description="CPUs Ray reserves for each run")
     runs_per_node: int = Field(1, ge=1, le=64, description="independent runs of the suite on each node")
     max_nodes: int | None = Field(None, ge=1, description="use at most this many of the matching nodes")
+    allow_code: bool = Field(False, description="trust package.module:Class kinds the suite names (runs their code)")
 
     @field_validator("address")
     @classmethod
@@ -81,12 +82,13 @@ def select_nodes(nodes: list[dict[str, Any]], opts: FleetOptions) -> list[FleetN
     return out[: opts.max_nodes]
 
 
-def run_suite_task(suite: str, store_url: str, only: list[str], device: str | None, tags: dict[str, str]) -> list[dict[str, Any]]:
+def run_suite_task(suite: str, store_url: str, only: list[str], device: str | None, tags: dict[str, str],
+                   allow_code: bool = False) -> list[dict[str, Any]]:
     """Body of one Ray task: run the suite with capplan's harness on this node, store every record."""
     from capplan.harness.runner import run_benchmarks
     from capplan.harness.suite import load_suite
 
-    plan = load_suite(suite, only=only or None, device=device)
+    plan = load_suite(suite, only=only or None, device=device, allow_code=allow_code)
     for item in plan.benchmarks:
         item.spec = item.spec.model_copy(update={"tags": {**item.spec.tags, **tags}})
     store = Store(store_url, create=False)
@@ -116,7 +118,8 @@ def run_fleet(opts: FleetOptions, store_url: str) -> dict[str, Any]:
     """Run the suite on every selected node; returns the runs grouped by host fingerprint."""
     from capplan.harness.suite import load_suite
 
-    load_suite(opts.suite, only=opts.only or None, device=opts.device)  # a bad suite fails here, not on N nodes
+    # A bad (or untrusted) suite fails here, not on N nodes.
+    load_suite(opts.suite, only=opts.only or None, device=opts.device, allow_code=opts.allow_code)
     try:
         ray = _connect(opts.address)
     except ImportError as exc:
@@ -140,7 +143,7 @@ def run_fleet(opts: FleetOptions, store_url: str) -> dict[str, Any]:
             futures.append(task.options(
                 num_cpus=opts.cpus_per_run, num_gpus=opts.gpus_per_run,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.node_id, soft=False),
-            ).remote(opts.suite, store_url, opts.only, opts.device, tags))
+            ).remote(opts.suite, store_url, opts.only, opts.device, tags, opts.allow_code))
     hosts: dict[str, dict[str, Any]] = {}
     errors = []
     for future, (node, slot) in zip(futures, placements, strict=True):

@@ -19,6 +19,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from capplan.harness.reaper import kill_tagged, tag_environment
 from capplan.harness.registry import resolve_kind
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
 from capplan.results.schema import Status
@@ -26,10 +27,12 @@ from capplan.results.schema import Status
 _OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
 
 
-def child_main(spec_json: str, result_conn: Connection, output_conn: Connection, threads: int, runner_pid: int) -> None:
+def child_main(spec_json: str, result_conn: Connection, output_conn: Connection, threads: int, runner_pid: int,
+               cookie: str) -> None:
     """Entry point of the benchmark subprocess."""
     os.setpgid(0, 0)  # own process group: the parent kills it (and any ranks it spawns) at once
-    _die_with_runner(runner_pid)
+    tag_environment(cookie)  # and programs that leave the group (setsid) still carry the run's cookie
+    _die_with_runner(runner_pid, cookie)
     for fd in (1, 2):
         os.dup2(output_conn.fileno(), fd)  # stdout/stderr go to the parent's bounded tail reader
     output_conn.close()
@@ -40,9 +43,10 @@ def child_main(spec_json: str, result_conn: Connection, output_conn: Connection,
     result_conn.close()
 
 
-def _die_with_runner(runner_pid: int) -> None:
-    """Kill this process group when the runner exits (even by kill -9): a watcher thread blocks on
-    a pidfd of the runner. (The forkserver, our real parent, outlives the runner while we live.)"""
+def _die_with_runner(runner_pid: int, cookie: str) -> None:
+    """Kill this process group, and the run's tagged processes, when the runner exits (even by kill -9):
+    a watcher thread blocks on a pidfd of the runner. (The forkserver, our real parent, outlives the
+    runner while we live.)"""
     try:
         pidfd = os.pidfd_open(runner_pid)
     except (OSError, AttributeError):  # not Linux >= 5.3: the runner's timeout still applies
@@ -50,6 +54,7 @@ def _die_with_runner(runner_pid: int) -> None:
 
     def watch() -> None:
         select.select([pidfd], [], [])
+        kill_tagged(cookie)
         os.killpg(0, signal.SIGKILL)
 
     threading.Thread(target=watch, name="capplan-runner-watch", daemon=True).start()

@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 from capplan.harness.child import error_line, is_oom
 from capplan.harness.kinds.collective import CollectiveParams, bus_factor, run_collective, size_label
 from capplan.harness.launch import ERROR_PREFIX, RANK_PREFIX, RESULT_PREFIX
+from capplan.harness.metrics import add_metric
 from capplan.harness.registry import resolve_kind
 from capplan.harness.spec import BenchmarkSpec, KindResult
-from capplan.harness.stats import add_metric
 from capplan.results.schema import Status
 
 

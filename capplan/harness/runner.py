@@ -26,6 +26,7 @@ import psutil
 
 from capplan.errors import UserError
 from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
+from capplan.harness.reaper import kill_tagged, new_cookie
 from capplan.harness.registry import KindImportError, kind_info
 from capplan.harness.spec import BenchmarkSpec
 from capplan.results.schema import Metric, RunRecord, Status, config_hash
@@ -35,7 +36,7 @@ from capplan.results.store import Store
 # torch._dynamo: optimizers and FLOP counting import it, 2-4 s per model benchmark otherwise.
 PRELOAD = [
     "torch", "torch._dynamo", "numpy",
-    "capplan.hardware.inventory", "capplan.harness.child", "capplan.harness.stats", "capplan.harness.timing",
+    "capplan.hardware.inventory", "capplan.harness.child", "capplan.results.stats", "capplan.harness.metrics", "capplan.harness.timing",
 ]
 OUTPUT_TAIL_BYTES = 8192  # kept of a child's stdout+stderr; a flooding child cannot bloat the parent
 EXIT_GRACE_S = 10.0  # after replying, a child gets this long to exit before it is killed
@@ -132,7 +133,9 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
     ctx = _context()
     res_r, res_w = ctx.Pipe(duplex=False)
     out_r, out_w = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=child_main, args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid()), name=f"bench-{spec.name}")
+    cookie = new_cookie()
+    proc = ctx.Process(target=child_main, args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid(), cookie),
+                       name=f"bench-{spec.name}")
     proc.start()
     res_w.close()
     out_w.close()
@@ -158,6 +161,7 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
                 proc.join(timeout=EXIT_GRACE_S)
     finally:
         _kill_group(proc)  # also reaps ranks or helpers the benchmark left behind
+        kill_tagged(cookie)  # and those that left its process group (setsid)
         proc.join()
         res_r.close()
         reader.join(timeout=2.0)

@@ -20,13 +20,16 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from capplan.errors import UserError
-from capplan.harness.registry import KindImportError, resolve_kind
+from capplan.harness.registry import KindImportError, kind_target, resolve_kind
 from capplan.harness.runner import PlannedBenchmark
 from capplan.harness.spec import BenchmarkSpec
+from capplan.harness.trust import check_trusted
 from capplan.yamlfile import read_yaml
 
-SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
-BUILTIN_SUITES = ("quick", "standard", "full")
+# Built-in suites ship inside the package (so a wheel install has them). They are edited in the
+# repository's benchmarks/ and copied here by `make suites`; tests/test_packaging.py checks the copies.
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+BUILTIN_SUITES = ("quick", "standard", "full", "distributed")
 TOP_KEYS = ("suite", "description", "defaults", "benchmarks")
 CAPABILITIES = ("cuda", "nvml", "multi_gpu")
 
@@ -94,12 +97,14 @@ def _read_suite_doc(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _plan(spec: BenchmarkSpec, where: str) -> PlannedBenchmark:
+def _plan(spec: BenchmarkSpec, where: str, allow_code: bool) -> PlannedBenchmark:
     """Validate the kind's params (and dtype/backend where the kind declares them)."""
     bad_caps = set(spec.requires) - set(CAPABILITIES)
     if bad_caps:
         raise UserError(f"{where}: requires: unknown capability {sorted(bad_caps)[0]!r}; allowed: {', '.join(CAPABILITIES)}")
     try:
+        kind_target(spec.kind)  # an unknown name is refused before any trust question
+        check_trusted(spec.kind, allow_code)  # before importing anything the suite names
         kind = resolve_kind(spec.kind)
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from exc
@@ -116,8 +121,10 @@ def _plan(spec: BenchmarkSpec, where: str) -> PlannedBenchmark:
     return PlannedBenchmark(spec, params.model_dump(mode="json"))
 
 
-def load_suite(name_or_path: str, *, only: list[str] | None = None, device: str | None = None) -> Suite:
-    """Parse and validate a suite; ``only`` keeps the named benchmarks, ``device`` overrides all."""
+def load_suite(name_or_path: str, *, only: list[str] | None = None, device: str | None = None,
+               allow_code: bool = False) -> Suite:
+    """Parse and validate a suite; ``only`` keeps the named benchmarks, ``device`` overrides all.
+    ``module:Class`` kinds are refused unless ``allow_code`` or the allow-list trusts them."""
     path = suite_path(name_or_path)
     doc = _read_suite_doc(path)
     defaults = doc.get("defaults") or {}
@@ -135,7 +142,7 @@ def load_suite(name_or_path: str, *, only: list[str] | None = None, device: str 
         if spec.name in seen:
             raise UserError(f"{where}: name: duplicate benchmark name in this suite")
         seen.add(spec.name)
-        planned.append(_plan(spec, where))
+        planned.append(_plan(spec, where, allow_code))
     if only:
         missing = [n for n in only if n not in seen]
         if missing:

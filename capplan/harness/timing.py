@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from capplan.harness.spec import Budget
-from capplan.harness.stats import rel_ci_halfwidth
+from capplan.results.stats import rel_ci_halfwidth
 
 # A round lasts at least this long: calls faster than that are batched so the clock read costs
 # < 1% of a round (perf_counter_ns costs ~50-100 ns), and the per-call time is round time / calls.

@@ -128,6 +128,12 @@ def default_store_url() -> str:
     return f"sqlite:///{Path(user_data_dir('capplan')) / 'results.db'}"
 
 
+def default_store_exists() -> bool:
+    """Whether the default store is there to read (a server URL in ``$CAPPLAN_STORE`` counts as there)."""
+    url = default_store_url()
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).expanduser().exists()
+
+
 def _normalise_url(url: str) -> str:
     """Accept a bare file path as a SQLite store; pass SQLAlchemy URLs through."""
     if "://" not in url:

@@ -1,4 +1,4 @@
-"""Comparison tables of two runs or two groups of runs (e.g. two hosts), via capplan.harness.compare."""
+"""Comparison tables of two runs or two groups of runs (e.g. two hosts), via capplan.results.compare."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from capplan.harness.compare import compare_runs
+from capplan.results.compare import compare_runs
 from capplan.results.schema import RunRecord
 
 COLUMNS = ("benchmark", "metric", "unit", "a_value", "b_value", "ratio", "p_value", "n_a", "n_b", "verdict")

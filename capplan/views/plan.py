@@ -1,4 +1,4 @@
-"""Capacity plans for the dashboard: example and uploaded plan files, result tables, report files."""
+"""Capacity plans for the dashboard: example and uploaded plan files, result tables."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from capplan.planner import Plan, PlanResult, load_plan
-from capplan.planner.report import write_reports
 from capplan.planner.result import TABLES
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+# The example plans of a source checkout, else those installed with the wheel (capplan/examples/).
+EXAMPLES_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "examples",
+                                 Path(__file__).resolve().parents[1] / "examples") if d.is_dir()),
+                    Path(__file__).resolve().parents[1] / "examples")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -37,12 +39,6 @@ def table(result: PlanResult, name: str) -> pd.DataFrame:
         raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
     row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
     return pd.DataFrame(result.tables()[name], columns=list(row_model.model_fields))
-
-
-def report_files(result: PlanResult) -> dict[str, bytes]:
-    """The files ``capplan plan --out`` writes (report.md, report.html, result.json, one CSV per table)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        return {p.name: p.read_bytes() for p in write_reports(result, Path(tmp))}
 
 
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:

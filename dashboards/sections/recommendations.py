@@ -6,8 +6,9 @@ import streamlit as st
 from dash_common import plotly, store_url
 from dash_models import plan_result
 
+from capplan.reports import report_files
 from capplan.views.cost_charts import tornado_figure
-from capplan.views.plan import report_files, table
+from capplan.views.plan import table
 from capplan.views.plan_charts import alternatives_figure, plan_cumulative_figure
 from capplan.views.text import md_escape, usd
 

@@ -20,8 +20,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric, metric_from_samples
+from capplan.results.stats import metric_from_samples
 
 Op = Literal["all_reduce", "all_gather", "reduce_scatter", "broadcast"]
 

@@ -12,8 +12,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric
 from capplan.harness.timing import CudaEventTimer, measure
 
 Direction = Literal["h2d", "d2h", "d2d"]

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric
 from capplan.workloads import WorkloadParams
 
 # Plain SGD with a small learning rate: the optimizer step costs little next to forward/backward

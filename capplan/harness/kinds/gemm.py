@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.harness.kinds.peaks import compute_peak
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric
 from capplan.harness.timing import measure, timer_for
 
 CPU_DTYPES = ("fp32", "bf16")  # fp16 GEMM on CPU falls back to slow reference kernels: not worth timing

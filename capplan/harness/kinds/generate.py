@@ -16,8 +16,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from capplan.harness.backends import place_model
 from capplan.harness.kinds.model_common import PeakMemory, device_sync, setup_model
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric
 from capplan.harness.timing import PerfCounterTimer
 from capplan.results.schema import Metric
 from capplan.workloads import WorkloadParams

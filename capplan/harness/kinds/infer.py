@@ -16,10 +16,11 @@ from pydantic import BaseModel, Field
 
 from capplan.harness.backends import BACKENDS
 from capplan.harness.kinds.model_common import PeakMemory, load_backend, setup_model, verify_backend
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
+from capplan.results.stats import metric_from_samples
 from capplan.workloads import TORCH_DTYPES, WorkloadParams
 
 # 200 ms p99 is a common interactive-serving bound (MLPerf Inference Server latency bounds for BERT

@@ -23,8 +23,8 @@ from capplan.harness.loadgen.logs import LoadGenResult
 from capplan.harness.loadgen.search import Criterion, search_max_qps
 from capplan.harness.loadgen.settings import ScenarioSettings
 from capplan.harness.loadgen.sut import run_loadgen
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, Budget, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
 from capplan.workloads import TORCH_DTYPES, WorkloadParams

@@ -16,9 +16,10 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.harness.kinds.peaks import memory_bw_peak
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure, timer_for
+from capplan.results.stats import metric_from_samples
 
 Op = Literal["copy", "scale", "add", "triad"]
 ARRAYS_TOUCHED: dict[str, int] = {"copy": 2, "scale": 2, "add": 3, "triad": 3}

@@ -18,10 +18,11 @@ from pydantic import BaseModel, Field
 from capplan.harness.backends import place_model
 from capplan.harness.child import is_oom
 from capplan.harness.kinds.model_common import PeakMemory, compute_peak_tflops, device_sync, setup_model
+from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
-from capplan.harness.stats import add_metric, metric_from_samples
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
+from capplan.results.stats import metric_from_samples
 from capplan.workloads import WorkloadParams
 from capplan.workloads.base import Workload, float_inputs_to
 

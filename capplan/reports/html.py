@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from capplan.planner.report.sections import Section, fmt
+from capplan.reports.sections import Section, fmt
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px}"

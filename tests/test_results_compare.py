@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from harness_cli_helper import cli
 
-from capplan.harness.compare import FASTER, SAME, SLOWER, UNTESTED, compare_runs
-from capplan.harness.stats import metric_from_samples
+from capplan.results.compare import FASTER, SAME, SLOWER, UNTESTED, compare_runs
 from capplan.results.schema import RunRecord, Status
+from capplan.results.stats import metric_from_samples
 from capplan.results.store import Store
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from capplan.planner.report.sections import Section, fmt
+from capplan.reports.sections import Section, fmt
 
 
 def _cell(value: object) -> str:

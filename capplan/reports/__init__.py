@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import tempfile
 from pathlib import Path
 
 from capplan.errors import UserError
-from capplan.planner.report.html import render_html
-from capplan.planner.report.markdown import render_markdown
-from capplan.planner.report.sections import build_sections
 from capplan.planner.result import PlanResult
+from capplan.reports.html import render_html
+from capplan.reports.markdown import render_markdown
+from capplan.reports.sections import build_sections
 
 
 def write_reports(result: PlanResult, out_dir: Path) -> list[Path]:
@@ -39,3 +40,9 @@ def write_reports(result: PlanResult, out_dir: Path) -> list[Path]:
             writer.writerows(rows)
         written.append(path)
     return written
+
+
+def report_files(result: PlanResult) -> dict[str, bytes]:
+    """The files ``capplan plan --out`` writes, by name, as bytes (for downloads)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return {p.name: p.read_bytes() for p in write_reports(result, Path(tmp))}
