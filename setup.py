@@ -5,7 +5,11 @@ so `pip install capplan && capplan dashboard` works with its example plans."""
 from setuptools import find_packages, setup
 
 setup(
-    packages=[*find_packages(include=["capplan", "capplan.*"]), "capplan.dashboards", "capplan.dashboards.sections",
-              "capplan.examples"],
+    packages=[
+        *find_packages(include=["capplan", "capplan.*"]),
+        "capplan.dashboards",
+        "capplan.dashboards.sections",
+        "capplan.examples",
+    ],
     package_dir={"capplan.dashboards": "dashboards", "capplan.examples": "examples"},
 )

@@ -41,7 +41,9 @@ def _add(metrics: list[Metric], samples: dict[str, list[float]], name: str, valu
     samples[name] = [float(v) for v in values]
 
 
-def _record(i: int, rng: np.random.Generator, when: datetime, host: str, inventory: dict[str, Any]) -> RunRecord:
+def _record(
+    i: int, rng: np.random.Generator, when: datetime, host: str, inventory: dict[str, Any]
+) -> RunRecord:
     """One synthetic run of a rotating mix of kinds, shaped like the harness's records."""
     slot = i % 7
     status, backend = Status.ok, "eager"
@@ -60,14 +62,29 @@ def _record(i: int, rng: np.random.Generator, when: datetime, host: str, invento
         _add(metrics, samples, "triad_gbps", rng.normal(38.0, 1.5, 20), "GB/s")
     elif slot == 2:  # dispatch overhead
         bench, kind = "dispatch", "dispatch"
-        _add(metrics, samples, "add_latency_us", rng.lognormal(np.log(6.0), 0.1, 200), "µs", higher_is_better=False)
+        _add(
+            metrics,
+            samples,
+            "add_latency_us",
+            rng.lognormal(np.log(6.0), 0.1, 200),
+            "µs",
+            higher_is_better=False,
+        )
     else:  # bert inference batch sweep on one of two backends, all batch sizes in one record
         backend = "eager" if slot % 2 else "onnxruntime"
         bench, kind = f"bert-infer-{backend}", "infer"
         params = {"model": "bert", "size": "tiny", "batches": list(BATCHES), "slo_p99_ms": 200.0}
-        facts = {"model": "bert", "size": "tiny", "backend": backend, "flops_per_sample": 2.1e8, "slo_p99_ms": 200.0}
+        facts = {
+            "model": "bert",
+            "size": "tiny",
+            "backend": backend,
+            "flops_per_sample": 2.1e8,
+            "slo_p99_ms": 200.0,
+        }
         for batch in BATCHES:
-            ms = rng.lognormal(np.log((2.0 if backend == "onnxruntime" else 2.6) * (1 + 0.9 * batch)), 0.08, 60)
+            ms = rng.lognormal(
+                np.log((2.0 if backend == "onnxruntime" else 2.6) * (1 + 0.9 * batch)), 0.08, 60
+            )
             _add(metrics, samples, f"latency_ms_b{batch}", ms, "ms", higher_is_better=False)
             _add(metrics, samples, f"throughput_samples_per_s_b{batch}", 1e3 * batch / ms, "samples/s")
         if i % 97 == 0:
@@ -87,7 +104,9 @@ def synthetic_records(n: int, seed: int = 0) -> list[RunRecord]:
     """``n`` synthetic runs over three hosts, two suites and a few weeks, newest last."""
     rng = np.random.default_rng(seed)
     inventory = collect_inventory().model_dump(mode="json")  # this machine's, as the harness stores it
-    return [_record(i, rng, START + timedelta(minutes=3 * i), HOSTS[i % len(HOSTS)], inventory) for i in range(n)]
+    return [
+        _record(i, rng, START + timedelta(minutes=3 * i), HOSTS[i % len(HOSTS)], inventory) for i in range(n)
+    ]
 
 
 def seed_store(url: str, n: int, seed: int = 0, batch: int = 1000) -> None:
@@ -137,8 +156,11 @@ def main() -> None:
         pairs = [first_render_s(url) for _ in range(args.repeats)]
     for label, times in (("first page (Overview)", [p[0] for p in pairs]),
                          ("then Benchmarks page", [p[1] for p in pairs])):
-        print(f"{label} render with {args.runs:,} runs: median {statistics.median(times):.2f} s "
-              f"(min {min(times):.2f}, max {max(times):.2f}; {args.repeats} fresh processes; target < 3 s for the first page)")
+        print(
+            f"{label} render with {args.runs:,} runs: median {statistics.median(times):.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f}; {args.repeats} fresh processes; target < 3 s for "
+            f"the first page)"
+        )
 
 
 if __name__ == "__main__":

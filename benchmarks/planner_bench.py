@@ -29,40 +29,86 @@ def synthetic_catalog(rng: np.random.Generator) -> tuple[Catalog, list[dict[str,
     for a in range(N_ACCELERATORS):
         s = float(rng.uniform(0.5, 8.0))
         speed.append(s)
-        accs.append(Accelerator(name=f"BENCH-GPU-{a}", vendor="Bench", memory_gib=float(rng.choice([24, 48, 80, 141])),
-                                mem_bw_gbps=1000 * s, bf16_tflops_dense=120 * s, tdp_w=150 + 80 * s,
-                                source="synthetic benchmark row", source_date="2026-01"))
+        accs.append(
+            Accelerator(
+                name=f"BENCH-GPU-{a}",
+                vendor="Bench",
+                memory_gib=float(rng.choice([24, 48, 80, 141])),
+                mem_bw_gbps=1000 * s,
+                bf16_tflops_dense=120 * s,
+                tdp_w=150 + 80 * s,
+                source="synthetic benchmark row",
+                source_date="2026-01",
+            )
+        )
     for i in range(N_INSTANCES):
         a = i % N_ACCELERATORS
         count = int(rng.choice([1, 4, 8]))
         od = count * speed[a] * float(rng.uniform(0.5, 1.2))
-        insts.append(CloudInstance(provider=f"Cloud{i % 3}", instance=f"inst-{i}", region=f"region-{i % 4}",
-                                   gpu_name=accs[a].name, gpu_count=count, on_demand_usd_per_hour=od,
-                                   reserved_1y_usd_per_hour=od * 0.65, reserved_3y_usd_per_hour=od * 0.45,
-                                   spot_usd_per_hour=od * 0.35, price_date="2026-01", source="synthetic benchmark row"))
+        insts.append(
+            CloudInstance(
+                provider=f"Cloud{i % 3}",
+                instance=f"inst-{i}",
+                region=f"region-{i % 4}",
+                gpu_name=accs[a].name,
+                gpu_count=count,
+                on_demand_usd_per_hour=od,
+                reserved_1y_usd_per_hour=od * 0.65,
+                reserved_3y_usd_per_hour=od * 0.45,
+                spot_usd_per_hour=od * 0.35,
+                price_date="2026-01",
+                source="synthetic benchmark row",
+            )
+        )
     for k in range(N_SERVERS):
         a = k % N_ACCELERATORS
-        servers.append({"accelerator": accs[a].name, "gpus_per_server": 4 if k < N_ACCELERATORS else 8,
-                        "gpu_price_usd": round(3000 * speed[a] * float(rng.uniform(0.8, 1.2))),
-                        "price_source": "synthetic benchmark figure", "lead_time_weeks": float(rng.choice([8, 16, 26]))})
+        servers.append(
+            {
+                "accelerator": accs[a].name,
+                "gpus_per_server": 4 if k < N_ACCELERATORS else 8,
+                "gpu_price_usd": round(3000 * speed[a] * float(rng.uniform(0.8, 1.2))),
+                "price_source": "synthetic benchmark figure",
+                "lead_time_weeks": float(rng.choice([8, 16, 26])),
+            }
+        )
     return Catalog(accs, insts, []), servers, speed
 
 
-def synthetic_plan(rng: np.random.Generator, servers: list[dict[str, Any]], speed: list[float]) -> dict[str, Any]:
+def synthetic_plan(
+    rng: np.random.Generator, servers: list[dict[str, Any]], speed: list[float]
+) -> dict[str, Any]:
     workloads = []
     for w in range(N_WORKLOADS):
         wl: dict[str, Any] = {"name": f"w{w}"}
         if w < 40:
             base_thr = float(rng.uniform(20, 400))
-            wl.update(type="inference", burstiness=float(rng.uniform(1, 3)), service_time_cv=float(rng.choice([0.0, 0.3, 0.6])),
-                      demand={"now": float(rng.uniform(10, 3000)), "growth_pct_per_quarter": float(rng.uniform(0, 15))},
-                      slo={"p99_latency_ms": 200, "availability_pct": 99.9},
-                      model={"per_device": {f"BENCH-GPU-{a}": {"throughput_per_s": base_thr * s, "latency_ms": 40 / s ** 0.5}
-                                            for a, s in enumerate(speed)}})
+            wl.update(
+                type="inference",
+                burstiness=float(rng.uniform(1, 3)),
+                service_time_cv=float(rng.choice([0.0, 0.3, 0.6])),
+                demand={
+                    "now": float(rng.uniform(10, 3000)),
+                    "growth_pct_per_quarter": float(rng.uniform(0, 15)),
+                },
+                slo={"p99_latency_ms": 200, "availability_pct": 99.9},
+                model={
+                    "per_device": {
+                        f"BENCH-GPU-{a}": {"throughput_per_s": base_thr * s, "latency_ms": 40 / s**0.5}
+                        for a, s in enumerate(speed)
+                    }
+                },
+            )
         else:
-            wl.update(type="training", deadline_hours=float(rng.uniform(24, 400)),
-                      demand={"now": float(rng.uniform(1, 20)), "unit": "runs_per_quarter", "growth_pct_per_quarter": 5},
-                      model={"gpu_hours_per_run": {f"BENCH-GPU-{a}": 2000 / s for a, s in enumerate(speed)}})
+            wl.update(
+                type="training",
+                deadline_hours=float(rng.uniform(24, 400)),
+                demand={
+                    "now": float(rng.uniform(1, 20)),
+                    "unit": "runs_per_quarter",
+                    "growth_pct_per_quarter": 5,
+                },
+                model={"gpu_hours_per_run": {f"BENCH-GPU-{a}": 2000 / s for a, s in enumerate(speed)}},
+            )
         if w % 5 == 0:
             wl["sensitivity"] = "on_prem"
         elif w % 5 == 1:
@@ -89,8 +135,11 @@ def main() -> None:
           f"(+{N_SERVERS} on-prem server types) x {N_QUARTERS} quarters")
     print(f"wall time per plan (sizing + 3 MILP solves): median {statistics.median(times):.2f} s, "
           f"min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs; target < 2 s")
-    print(f"solver: {result.solver_status}; purchases {len(result.purchases)}; placement rows {len(result.placement)}; "
-          f"recommended net ${result.recommended_net_usd:,.0f}")
+    print(
+        f"solver: {result.solver_status}; purchases {len(result.purchases)}; placement rows "
+        f"{len(result.placement)}; "
+        f"recommended net ${result.recommended_net_usd:,.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ BUDGET = Budget(warmup_max_s=1.0, min_iters=10, min_time_s=1.0, max_time_s=3.0)
 HERE = Path(__file__).resolve().parent
 
 
-def harness_metrics(store: Store, env: RunEnvironment, spec: BenchmarkSpec, params: dict, *names: str) -> list[float]:
+def harness_metrics(
+    store: Store, env: RunEnvironment, spec: BenchmarkSpec, params: dict, *names: str
+) -> list[float]:
     """Run one benchmark through the runner (its own subprocess) and return the named metrics."""
     (event,) = run_benchmarks([PlannedBenchmark(spec, params)], store, suite="selfcheck", env=env)
     record = event.record
@@ -61,7 +63,9 @@ def direct_gemm_tflops(n: int, seconds: float = BUDGET.max_time_s) -> float:
 
 def c_stream_triad(binary: Path, n: int) -> dict[str, float]:
     env = {"OMP_NUM_THREADS": str(torch_threads()), "OMP_PROC_BIND": "false"}
-    out = subprocess.run([str(binary), str(n), str(STREAM_NTIMES)], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [str(binary), str(n), str(STREAM_NTIMES)], capture_output=True, text=True, check=True, env=env
+    )
     return {k: float(v) for k, v in (line.split() for line in out.stdout.splitlines())}
 
 
@@ -70,7 +74,9 @@ def compile_stream(workdir: Path) -> Path:
     if cc is None:
         raise SystemExit("no C compiler found (gcc/cc); install build-essential")
     binary = workdir / "stream_triad"
-    subprocess.run([cc, "-O3", "-fopenmp", "-march=native", str(HERE / "stream_triad.c"), "-o", str(binary)], check=True)
+    subprocess.run(
+        [cc, "-O3", "-fopenmp", "-march=native", str(HERE / "stream_triad.c"), "-o", str(binary)], check=True
+    )
     return binary
 
 
@@ -93,7 +99,10 @@ def quick_suite_cv(workdir: Path, env: RunEnvironment) -> None:
         t0 = time.perf_counter()
         events = run_benchmarks(suite.benchmarks, store, suite="quick", env=env)
         statuses = [e.record.status.value for e in events if e.record]
-        print(f"  quick run {i + 1}: {time.perf_counter() - t0:.1f} s wall (excl. inventory), statuses {statuses}")
+        print(
+            f"  quick run {i + 1}: {time.perf_counter() - t0:.1f} s wall (excl. inventory), statuses "
+            f"{statuses}"
+        )
         for e in events:
             if e.record and e.record.metrics:
                 m = e.record.metrics[0]
@@ -105,8 +114,10 @@ def quick_suite_cv(workdir: Path, env: RunEnvironment) -> None:
             cvs.append(cv)
             print(f"  {name:60s} medians {', '.join(f'{v:.4g}' for v in values)}  CV {100 * cv:.1f} %")
     if cvs:
-        print(f"4. quick-suite headline CV across {ROUNDS} runs: median {100 * statistics.median(cvs):.1f} %, "
-              f"max {100 * max(cvs):.1f} % (target <= 5 %)")
+        print(
+            f"4. quick-suite headline CV across {ROUNDS} runs: median {100 * statistics.median(cvs):.1f} %, "
+            f"max {100 * max(cvs):.1f} % (target <= 5 %)"
+        )
 
 
 def main() -> None:
@@ -122,9 +133,13 @@ def main() -> None:
         triad = BenchmarkSpec(name="selfcheck-triad", kind="membw", dtype="fp64", budget=BUDGET)
         triad_params = {"ops": ["triad"], "array_mib": n * 8 / 2**20}
         binary = compile_stream(workdir)
-        rows: dict[str, list[float]] = {k: [] for k in ("h_gemm", "d_gemm", "h_best", "h_med", "c_best", "c_med")}
+        rows: dict[str, list[float]] = {
+            k: [] for k in ("h_gemm", "d_gemm", "h_best", "h_med", "c_best", "c_med")
+        }
         for _ in range(ROUNDS):  # alternate harness and reference so drifting load hits both
-            rows["h_gemm"] += harness_metrics(store, env, gemm, gemm_params, f"tflops_{GEMM_N}x{GEMM_N}x{GEMM_N}")
+            rows["h_gemm"] += harness_metrics(
+                store, env, gemm, gemm_params, f"tflops_{GEMM_N}x{GEMM_N}x{GEMM_N}"
+            )
             rows["d_gemm"].append(direct_gemm_tflops(GEMM_N))
             best, median = harness_metrics(store, env, triad, triad_params, "triad_best_gbps", "triad_gbps")
             rows["h_best"].append(best)
@@ -133,15 +148,24 @@ def main() -> None:
             rows["c_best"].append(c["best_gbps"])
             rows["c_med"].append(c["median_gbps"])
         med = {k: statistics.median(v) for k, v in rows.items()}
-        print(f"1. GEMM fp32 {GEMM_N}^3: harness {1e3 * med['h_gemm']:.1f} GFLOP/s vs direct torch.matmul loop "
-              f"{1e3 * med['d_gemm']:.1f} GFLOP/s -> {med['h_gemm'] / med['d_gemm']:.3f}x (target >= 0.97x)")
-        print(f"2. STREAM triad, 3 x {n * 8 / 2**20:.0f} MiB fp64 arrays (4x LLC {llc / 2**20:.0f} MiB): "
-              f"harness best {med['h_best']:.2f} / median {med['h_med']:.2f} GB/s vs C STREAM (gcc -O3 -fopenmp "
-              f"-march=native) best {med['c_best']:.2f} / median {med['c_med']:.2f} GB/s -> best {med['h_best'] / med['c_best']:.3f}x, "
-              f"median {med['h_med'] / med['c_med']:.3f}x (target >= 0.90x)")
+        print(
+            f"1. GEMM fp32 {GEMM_N}^3: harness {1e3 * med['h_gemm']:.1f} GFLOP/s vs direct torch.matmul loop "
+            f"{1e3 * med['d_gemm']:.1f} GFLOP/s -> {med['h_gemm'] / med['d_gemm']:.3f}x (target >= 0.97x)"
+        )
+        print(
+            f"2. STREAM triad, 3 x {n * 8 / 2**20:.0f} MiB fp64 arrays (4x LLC {llc / 2**20:.0f} MiB): "
+            f"harness best {med['h_best']:.2f} / median {med['h_med']:.2f} GB/s vs C STREAM (gcc -O3 "
+            f"-fopenmp "
+            f"-march=native) best {med['c_best']:.2f} / median {med['c_med']:.2f} GB/s -> best "
+            f"{med['h_best'] / med['c_best']:.3f}x, "
+            f"median {med['h_med'] / med['c_med']:.3f}x (target >= 0.90x)"
+        )
         batched, pair = timer_overhead_us()
-        print(f"3. timer overhead: {batched:.3f} µs per iteration as measure() reports a no-op (batched rounds); "
-              f"{pair:.3f} µs per unbatched start/stop clock pair (target < 2 µs)")
+        print(
+            f"3. timer overhead: {batched:.3f} µs per iteration as measure() reports a no-op (batched "
+            f"rounds); "
+            f"{pair:.3f} µs per unbatched start/stop clock pair (target < 2 µs)"
+        )
         quick_suite_cv(workdir, env)
     sys.stdout.flush()
 

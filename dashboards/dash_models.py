@@ -59,21 +59,35 @@ def workload_inputs(container: Any, prefix: str, url: str) -> WorkloadDesc | Non
     (None, with a warning, when a stored run cannot be described)."""
     runs = load_summaries(url, change_token(url))
     runs = runs[runs["kind"].isin(MODEL_KINDS) & (runs["status"] == "ok")].head(MAX_RUN_CHOICES)
-    source = container.radio("Workload from", ("catalog", "stored run"), horizontal=True, key=f"{prefix}_source",
-                             disabled=runs.empty, help="stored runs: model benchmarks (infer, train, generate)")
+    source = container.radio(
+        "Workload from",
+        ("catalog", "stored run"),
+        horizontal=True,
+        key=f"{prefix}_source",
+        disabled=runs.empty,
+        help="stored runs: model benchmarks (infer, train, generate)",
+    )
     if source == "stored run" and not runs.empty:
-        labels = [f"{r.benchmark} · {r.started_utc:%Y-%m-%d %H:%M} · {r.run_id[:8]}" for r in runs.itertuples()]
-        choice = container.selectbox("Run", range(len(labels)), format_func=labels.__getitem__, key=f"{prefix}_run")
+        labels = [
+            f"{r.benchmark} · {r.started_utc:%Y-%m-%d %H:%M} · {r.run_id[:8]}" for r in runs.itertuples()
+        ]
+        choice = container.selectbox(
+            "Run", range(len(labels)), format_func=labels.__getitem__, key=f"{prefix}_run"
+        )
         desc = describe_run(load_run(url, runs["run_id"].iloc[choice]))
         if desc is None:
             st.warning("This run stores no FLOP counts and no known model name; pick another run.")
             return None
     else:
         names = sorted(WORKLOADS)
-        workload = container.selectbox("Workload", names, index=names.index("bert-base"), key=f"{prefix}_workload")
+        workload = container.selectbox(
+            "Workload", names, index=names.index("bert-base"), key=f"{prefix}_workload"
+        )
         task = container.selectbox("Task", WORKLOAD_TASKS, key=f"{prefix}_task")
         desc = named_workload(workload, task=task)
-    dtype = container.selectbox("dtype", list(DTYPE_BYTES), index=list(DTYPE_BYTES).index("bf16"), key=f"{prefix}_dtype")
+    dtype = container.selectbox(
+        "dtype", list(DTYPE_BYTES), index=list(DTYPE_BYTES).index("bf16"), key=f"{prefix}_dtype"
+    )
     batch = int(container.number_input("Batch size", 1, 4096, 8, key=f"{prefix}_batch"))
     return desc.model_copy(update={"dtype": dtype, "batch": batch})
 
@@ -110,7 +124,9 @@ def plan_picker() -> tuple[str, str] | None:
     return choice, examples[choice].read_text(encoding="utf-8")
 
 
-@st.cache_resource(show_spinner="Planning: sizing, placement (MILP), alternatives and sensitivity…", max_entries=8)
+@st.cache_resource(
+    show_spinner="Planning: sizing, placement (MILP), alternatives and sensitivity…", max_entries=8
+)
 def _plan_result(text: str, name: str, url: str, token: int) -> PlanResult:
     return run_plan(parse_plan(text, name), catalog(), open_store(url))
 
@@ -129,6 +145,8 @@ def plan_result(url: str) -> PlanResult | None:
         return None
     unserved = unserved_workload_quarters(result)
     if unserved:
-        st.warning(f"The recommended plan leaves {unserved} workload-quarter(s) without capacity; the reasons on "
-                   "the Recommendations page say why (constraints, lead times, budget).")
+        st.warning(
+            f"The recommended plan leaves {unserved} workload-quarter(s) without capacity; the reasons on "
+            "the Recommendations page say why (constraints, lead times, budget)."
+        )
     return result

@@ -62,7 +62,9 @@ def serve(store_url: str, port: int, log: Path, startup_s: float = 60.0) -> Iter
             deadline = time.monotonic() + startup_s
             while True:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"dashboard exited with code {proc.returncode}: {log.read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"dashboard exited with code {proc.returncode}: {log.read_text()[-2000:]}"
+                    )
                 try:
                     with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:  # noqa: S310 (local URL)
                         if resp.read().decode().strip() == "ok":
@@ -70,7 +72,9 @@ def serve(store_url: str, port: int, log: Path, startup_s: float = 60.0) -> Iter
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"dashboard not healthy after {startup_s:.0f} s: {log.read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"dashboard not healthy after {startup_s:.0f} s: {log.read_text()[-2000:]}"
+                    )
                 time.sleep(0.3)
             yield base
         finally:
@@ -82,7 +86,9 @@ def serve(store_url: str, port: int, log: Path, startup_s: float = 60.0) -> Iter
                 proc.wait()
 
 
-def capture(base: str, out_dir: Path, slugs: list[str] | None = None, plan_file: Path | None = None) -> list[PageReport]:
+def capture(
+    base: str, out_dir: Path, slugs: list[str] | None = None, plan_file: Path | None = None
+) -> list[PageReport]:
     """Visit the pages (all by default) and save ``<slug>.png`` under ``out_dir``; on the Capacity plan
     page upload ``plan_file`` first (the Recommendations page then shows the same plan)."""
     from playwright.sync_api import sync_playwright
@@ -101,12 +107,15 @@ def capture(base: str, out_dir: Path, slugs: list[str] | None = None, plan_file:
                     continue
                 errors.clear()
                 page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-                page.wait_for_url(f"{base}/{slug}" if slug != PAGES[0][0] else f"{base}/**", timeout=PAGE_TIMEOUT_MS)
+                page.wait_for_url(
+                    f"{base}/{slug}" if slug != PAGES[0][0] else f"{base}/**", timeout=PAGE_TIMEOUT_MS
+                )
                 _wait_until_rendered(page, title)
                 if slug == "plan" and plan_file is not None:
                     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(plan_file))
-                    page.get_by_text("Capacity gap per quarter").or_(page.get_by_test_id("stAlert")).first.wait_for(
-                        timeout=PAGE_TIMEOUT_MS)
+                    page.get_by_text("Capacity gap per quarter").or_(
+                        page.get_by_test_id("stAlert")
+                    ).first.wait_for(timeout=PAGE_TIMEOUT_MS)
                     _wait_until_rendered(page, title)
                 shot = out_dir / f"{slug}.png"
                 page.screenshot(path=str(shot), full_page=True)

@@ -62,7 +62,9 @@ class SleepKind(_Base):
 
     def run(self, spec: BenchmarkSpec, params: _Params, ctx: RunContext) -> KindResult:
         if params.pid_file:
-            helper = subprocess.Popen(["sleep", str(max(params.seconds, 120))], start_new_session=params.setsid)
+            helper = subprocess.Popen(
+                ["sleep", str(max(params.seconds, 120))], start_new_session=params.setsid
+            )
             Path(params.pid_file).write_text(str(helper.pid))
         time.sleep(params.seconds)
         return KindResult(metrics=[])

@@ -29,7 +29,9 @@ RUN_AS_CANDIDATES = ("postgres", "nobody")
 
 def find_bindir() -> Path | None:
     """Directory holding initdb/postgres (newest Debian version first), or None when not installed."""
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name.zfill(4), reverse=True)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name.zfill(4), reverse=True
+    )
     on_path = [Path(p).parent for p in (shutil.which("initdb"),) if p]
     for d in [*debian, *on_path]:
         if (d / "initdb").exists() and (d / "postgres").exists():
@@ -85,7 +87,9 @@ class PgServer:
             user=self.user, capture_output=True, text=True, cwd=self.root,
         )
         if init.returncode != 0:
-            raise RuntimeError(f"initdb failed (as user {self.user or 'current'}): {init.stderr.strip()[-500:]}")
+            raise RuntimeError(
+                f"initdb failed (as user {self.user or 'current'}): {init.stderr.strip()[-500:]}"
+            )
         pwfile.unlink()
         for _attempt in range(START_ATTEMPTS):  # the free port can be taken between probing and binding
             self.port = _free_port()

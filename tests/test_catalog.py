@@ -1,4 +1,5 @@
-"""Catalog: shipped rows carry sources and dates, lookups by alias, user overrides, bad rows, SkyPilot import."""
+"""Catalog: shipped rows carry sources and dates, lookups by alias, user overrides, bad rows, SkyPilot
+import."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from capplan.errors import UserError
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the user config dir (XDG) at an empty temp dir so the developer's own overrides do not leak in."""
+    """Point the user config dir (XDG) at an empty temp dir so the developer's own overrides do not leak
+    in."""
     config = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     return config / "capplan" / "catalog"
@@ -44,7 +46,8 @@ def test_shipped_catalog_meets_coverage_and_provenance() -> None:
 
 
 def test_reference_caveats_stay_flagged() -> None:
-    """shared/reference/README.md warns about GCP us-central1 A100-80GB and H100 prices; the rows keep that."""
+    """shared/reference/README.md warns about GCP us-central1 A100-80GB and H100 prices; the rows keep
+    that."""
     cat = load_catalog()
     suspect = {(i.instance, i.region) for i in cat.instances if i.notes and "SUSPECT" in i.notes}
     assert ("a2-ultragpu-8g", "us-central1") in suspect
@@ -61,10 +64,18 @@ def test_dense_peaks_are_consistent() -> None:
             assert bf16 >= tf32, acc.name
 
 
-@pytest.mark.parametrize(("alias", "canonical"), [
-    ("H100", "NVIDIA H100 SXM"), ("h100-sxm-80gb", "NVIDIA H100 SXM"), ("A100-80GB", "NVIDIA A100 80GB SXM"),
-    ("L4", "NVIDIA L4"), ("Tesla T4", "NVIDIA T4"), ("MI300X", "AMD Instinct MI300X"), ("nvidia l40s", "NVIDIA L40S"),
-])
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        ("H100", "NVIDIA H100 SXM"),
+        ("h100-sxm-80gb", "NVIDIA H100 SXM"),
+        ("A100-80GB", "NVIDIA A100 80GB SXM"),
+        ("L4", "NVIDIA L4"),
+        ("Tesla T4", "NVIDIA T4"),
+        ("MI300X", "AMD Instinct MI300X"),
+        ("nvidia l40s", "NVIDIA L40S"),
+    ],
+)
 def test_accelerator_lookup_accepts_aliases(alias: str, canonical: str) -> None:
     assert load_catalog().accelerator(alias).name == canonical
 
@@ -86,7 +97,9 @@ def test_instances_for_and_per_gpu_prices() -> None:
     assert set(PRICE_MODELS) == {"on_demand", "reserved_1y", "reserved_3y", "spot"}
 
 
-def test_yaml_override_changes_price_in_catalog_list(isolated_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_yaml_override_changes_price_in_catalog_list(
+    isolated_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     isolated_config.mkdir(parents=True)
     (isolated_config / "prices.yaml").write_text(
         "instances:\n"
@@ -99,7 +112,9 @@ def test_yaml_override_changes_price_in_catalog_list(isolated_config: Path, caps
     assert row["on_demand_usd_per_hour"] == 0.5
     assert row["reserved_1y_usd_per_hour"] == 0.4
     assert row["source"] == "our AWS enterprise agreement"
-    assert row["spot_usd_per_hour"] == pytest.approx(0.3879)  # fields the override leaves out keep shipped values
+    assert row["spot_usd_per_hour"] == pytest.approx(
+        0.3879
+    )  # fields the override leaves out keep shipped values
 
 
 def test_csv_override_via_option_adds_accelerator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,17 +128,30 @@ def test_csv_override_via_option_adds_accelerator(tmp_path: Path, capsys: pytest
     assert load_catalog([extra]).accelerator("zen4-lab").mem_bw_gbps == 460.8
 
 
-@pytest.mark.parametrize(("name", "text", "expected"), [
-    ("bad.csv", "provider,instance,region,on_demand_usd_per_hour,price_date,source\nAWS,x1,us-east-1,-3,2026,me\n",
-     r"bad\.csv: instances row 1: field 'on_demand_usd_per_hour'"),
-    ("bad.yaml", "accelerators:\n  - {name: H100, memory_gb: 80}\n",
-     r"bad\.yaml: accelerators row 1: field 'memory_gb' is unknown; allowed: .*memory_gib"),
-    ("new.yaml", "accelerators:\n  - {name: Brand New, vendor: X}\n",
-     r"new\.yaml: accelerators row 1: field 'source'"),
-    ("shape.yaml", "gpus: []\n", r"shape\.yaml: expected one top-level key"),
-])
-def test_bad_override_rows_name_file_row_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
-                                                    text: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        (
+            "bad.csv",
+            "provider,instance,region,on_demand_usd_per_hour,price_date,source\nAWS,x1,us-east-1,-3,2026,me\n",
+            r"bad\.csv: instances row 1: field 'on_demand_usd_per_hour'",
+        ),
+        (
+            "bad.yaml",
+            "accelerators:\n  - {name: H100, memory_gb: 80}\n",
+            r"bad\.yaml: accelerators row 1: field 'memory_gb' is unknown; allowed: .*memory_gib",
+        ),
+        (
+            "new.yaml",
+            "accelerators:\n  - {name: Brand New, vendor: X}\n",
+            r"new\.yaml: accelerators row 1: field 'source'",
+        ),
+        ("shape.yaml", "gpus: []\n", r"shape\.yaml: expected one top-level key"),
+    ],
+)
+def test_bad_override_rows_name_file_row_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, expected: str
+) -> None:
     bad = tmp_path / name
     bad.write_text(text)
     code, out, err = run_cli(["catalog", "list", "instances", "--catalog", str(bad)], capsys)
@@ -153,11 +181,20 @@ n2-standard-8,8.0,32.0,,,,us-central1,us-central1-a,0.388,0.09
     (AWS_CSV, "g5.xlarge", "NVIDIA A10G", 1.006, 0.397),
     (GCP_CSV, "a2-highgpu-1g", "NVIDIA A100 40GB SXM", 3.67339, 1.44296),
 ])
-def test_import_skypilot_matches_reference_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str,
-                                                instance: str, gpu: str, od: float, spot: float) -> None:
+def test_import_skypilot_matches_reference_rows(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    layout: str,
+    instance: str,
+    gpu: str,
+    od: float,
+    spot: float,
+) -> None:
     src, out = tmp_path / "vms.csv", tmp_path / "converted.csv"
     src.write_text(layout)
-    code, _, err = run_cli(["catalog", "import-skypilot", str(src), "-o", str(out), "--note", "test rows"], capsys)
+    code, _, err = run_cli(
+        ["catalog", "import-skypilot", str(src), "-o", str(out), "--note", "test rows"], capsys
+    )
     assert code == 0, err
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 1 and rows[0]["instance"] == instance

@@ -32,8 +32,14 @@ def _record(i: int) -> RunRecord:
         status=Status.ok if i % 4 else Status.failed,
         error=None if i % 4 else "RuntimeError: boom",
         metrics=[
-            Metric(name="tflops", value=0.18 + i / 1000, unit="TFLOP/s", stats={"p50": 0.18, "p99": 0.2, "cv": 0.01},
-                   peak=0.4, peak_source="measured"),
+            Metric(
+                name="tflops",
+                value=0.18 + i / 1000,
+                unit="TFLOP/s",
+                stats={"p50": 0.18, "p99": 0.2, "cv": 0.01},
+                peak=0.4,
+                peak_source="measured",
+            ),
             Metric(name="latency_ms", value=3.0 + i, unit="ms", higher_is_better=False, noisy=bool(i % 2)),
         ],
         samples={"latency_ms": [3.0, 3.1, 2.9, float(i)]},
@@ -105,7 +111,9 @@ def test_export_import_round_trip_is_lossless(
     assert code == 0 and "imported 0 runs" in out and Store(target).count() == 8
 
 
-def test_list_filter_and_show(filled_store: tuple[str, list[RunRecord]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_filter_and_show(
+    filled_store: tuple[str, list[RunRecord]], capsys: pytest.CaptureFixture[str]
+) -> None:
     url, records = filled_store
     code, out, _ = run_cli(["bench", "list", "--store", url, "--json", "--filter", "status=failed"], capsys)
     rows = json.loads(out)
@@ -129,7 +137,10 @@ def test_list_filter_and_show(filled_store: tuple[str, list[RunRecord]], capsys:
     ],
 )
 def test_bad_input_one_line_exit_2(
-    args: list[str], needle: str, filled_store: tuple[str, list[RunRecord]], capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    needle: str,
+    filled_store: tuple[str, list[RunRecord]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, _ = filled_store
     code, _, err = run_cli([*args, "--store", url], capsys)
@@ -143,8 +154,14 @@ def test_bad_input_one_line_exit_2(
     ("content", "needle"),
     [
         (b'{"format": "capplan-results", "records": [', "malformed JSON"),
-        (b'{"format": "capplan-results", "schema_version": 99, "records": []}', "schema_version 99 not supported"),
-        (b'{"format": "capplan-results", "schema_version": 1, "records": [{"benchmark": ""}]}', "record 1: field"),
+        (
+            b'{"format": "capplan-results", "schema_version": 99, "records": []}',
+            "schema_version 99 not supported",
+        ),
+        (
+            b'{"format": "capplan-results", "schema_version": 1, "records": [{"benchmark": ""}]}',
+            "record 1: field",
+        ),
         (b"\xff\xfe\x00garbage", "unknown result format"),
         (b"", "unknown result format"),
     ],

@@ -17,8 +17,12 @@ def _writer(url: str, writer: int, start: mp.synchronize.Event) -> None:
     for i in range(RECORDS_PER_WRITER):
         store.add(
             RunRecord(
-                run_id=f"w{writer}-{i:04d}", benchmark="contention", kind="test", host_fingerprint=f"host{writer}",
-                config={"writer": writer, "i": i}, metrics=[Metric(name="i_count", value=i, unit="count")],
+                run_id=f"w{writer}-{i:04d}",
+                benchmark="contention",
+                kind="test",
+                host_fingerprint=f"host{writer}",
+                config={"writer": writer, "i": i},
+                metrics=[Metric(name="i_count", value=i, unit="count")],
             )
         )
     store.close()

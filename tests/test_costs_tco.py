@@ -39,7 +39,14 @@ A = OnPremAssumptions(
     loaded_salary_usd_per_year=100_000,
     hidden_cost_share_of_total=0.5,
 )
-SERVER = ServerConfig(accelerator="X", gpus_per_server=8, gpu_price_usd=10_000, server_price_usd=20_000, gpu_tdp_w=500, price_source="t")
+SERVER = ServerConfig(
+    accelerator="X",
+    gpus_per_server=8,
+    gpu_price_usd=10_000,
+    server_price_usd=20_000,
+    gpu_tdp_w=500,
+    price_source="t",
+)
 
 
 def test_server_tco_matches_hand_computation() -> None:
@@ -79,7 +86,16 @@ def test_finance_helpers() -> None:
 
 
 def _instance(**prices: float) -> CloudInstance:
-    return CloudInstance(provider="P", instance="i", region="r", gpu_name="X", gpu_count=4, price_date="2026", source="s", **prices)
+    return CloudInstance(
+        provider="P",
+        instance="i",
+        region="r",
+        gpu_name="X",
+        gpu_count=4,
+        price_date="2026",
+        source="s",
+        **prices,
+    )
 
 
 def test_reserved_price_is_derived_only_when_allowed_and_says_so() -> None:
@@ -89,8 +105,17 @@ def test_reserved_price_is_derived_only_when_allowed_and_says_so() -> None:
     assert p.usd_per_hour == pytest.approx(20.0 * (1 - 0.3))
     assert p.usd_per_gpu_hour == pytest.approx(14.0 / 4)
     assert "derived" in p.source and "reserved_1y_discount_fraction" in p.source
-    assert cloud_price(_instance(on_demand_usd_per_hour=20.0), "reserved_1y", CloudAssumptions(derive_reserved_from_on_demand=False)) is None
-    cited = cloud_price(_instance(on_demand_usd_per_hour=20.0, reserved_1y_usd_per_hour=15.0), "reserved_1y", a)
+    assert (
+        cloud_price(
+            _instance(on_demand_usd_per_hour=20.0),
+            "reserved_1y",
+            CloudAssumptions(derive_reserved_from_on_demand=False),
+        )
+        is None
+    )
+    cited = cloud_price(
+        _instance(on_demand_usd_per_hour=20.0, reserved_1y_usd_per_hour=15.0), "reserved_1y", a
+    )
     assert cited is not None and not cited.derived and cited.usd_per_hour == 15.0
     assert cloud_price(_instance(on_demand_usd_per_hour=20.0), "spot", a) is None  # never invented
 
@@ -130,7 +155,9 @@ def test_assumption_table_has_units_sources_and_marks_plan_values() -> None:
     assert math.isclose(HOURS_PER_QUARTER, 2191.5)
 
 
-@pytest.mark.parametrize(("field", "value"), [("pue", 0.9), ("electricity_usd_per_kwh", -0.1), ("pue", float("nan"))])
+@pytest.mark.parametrize(
+    ("field", "value"), [("pue", 0.9), ("electricity_usd_per_kwh", -0.1), ("pue", float("nan"))]
+)
 def test_assumptions_reject_meaningless_values(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         OnPremAssumptions(**{field: value})

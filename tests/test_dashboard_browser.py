@@ -26,7 +26,9 @@ def _need_chromium() -> None:
     if Path(screenshots.CHROMIUM).exists():
         return
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{screenshots.CHROMIUM} is missing; scripts/sysdeps.sh installs it (required under CI=true)")
+        pytest.fail(
+            f"{screenshots.CHROMIUM} is missing; scripts/sysdeps.sh installs it (required under CI=true)"
+        )
     pytest.skip(f"{screenshots.CHROMIUM} is missing; run scripts/sysdeps.sh")
 
 

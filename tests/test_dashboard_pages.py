@@ -20,7 +20,9 @@ SEEDED_RUNS = 140
 
 
 def _bench_module():
-    spec = importlib.util.spec_from_file_location("dashboard_bench", ROOT / "benchmarks" / "dashboard_bench.py")
+    spec = importlib.util.spec_from_file_location(
+        "dashboard_bench", ROOT / "benchmarks" / "dashboard_bench.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,7 +75,11 @@ def test_overview_with_runs(seeded_url, monkeypatch):
     headings = [h.value for h in at.subheader]
     assert "Host of the latest suite" in headings and "This machine" not in headings
     recorded = at.dataframe[-2].value.set_index("field")
-    assert recorded.loc["fingerprint", "value"] in {"a1b2c3d4e5f60001", "a1b2c3d4e5f60002", "a1b2c3d4e5f60003"}
+    assert recorded.loc["fingerprint", "value"] in {
+        "a1b2c3d4e5f60001",
+        "a1b2c3d4e5f60002",
+        "a1b2c3d4e5f60003",
+    }
     at.toggle(key="overview_live").set_value(True).run()
     assert "This machine" in [h.value for h in at.subheader]
     from capplan.hardware.inventory import collect_inventory
@@ -136,7 +142,9 @@ def test_benchmarks_compare_distribution_curves_and_roofline(seeded_url, monkeyp
     at.sidebar.selectbox(key="bench_benchmark").set_value("gemm-fp32").run()
     # compare: the two newest gemm runs ran on different hosts with the same config
     diff = at.dataframe[2].value
-    assert "host_fingerprint" in set(diff["field"]) and not any(f.startswith("config.") for f in diff["field"])
+    assert "host_fingerprint" in set(diff["field"]) and not any(
+        f.startswith("config.") for f in diff["field"]
+    )
     table = at.dataframe[3].value
     assert list(table["metric"]) == ["tflops_1024x1024x1024"]
     assert 0.5 < table["ratio"].iloc[0] < 2 and 0 <= table["p_value"].iloc[0] <= 1
@@ -171,7 +179,9 @@ def test_hardware_projects_onto_catalog_accelerators(seeded_url, monkeypatch):
     assert peaks["mem_bw_gbps"].iloc[0] > 0
     proj = at.dataframe[1].value.set_index("accelerator")
     assert len(proj) >= 3
-    assert ((proj["band_low"] <= proj["throughput_per_s"]) & (proj["throughput_per_s"] <= proj["band_high"])).all()
+    assert (
+        (proj["band_low"] <= proj["throughput_per_s"]) & (proj["throughput_per_s"] <= proj["band_high"])
+    ).all()
     costs = at.dataframe[2].value
     assert (costs["usd_per_gpu_hour"] > 0).all() and costs["price_source"].str.startswith("catalog").all()
 
@@ -228,8 +238,11 @@ def test_costs_without_a_cited_gpu_price_asks_for_a_quote(seeded_url, monkeypatc
     at = app(seeded_url, monkeypatch, "costs")
     box = at.sidebar.selectbox(key="cost_accelerator")
     cat = load_catalog()
-    unpriced = next(i for i, label in enumerate(box.options)
-                    if cat.find_accelerator(label) and cat.find_accelerator(label).approx_list_price_usd is None)
+    unpriced = next(
+        i
+        for i, label in enumerate(box.options)
+        if cat.find_accelerator(label) and cat.find_accelerator(label).approx_list_price_usd is None
+    )
     box.set_value(unpriced).run()
     assert not at.exception and "enter a quote" in at.info[0].value
     name = box.options[unpriced]
@@ -275,7 +288,9 @@ def test_capacity_plan_timeline_and_orders(seeded_url, monkeypatch):
 
 
 def test_a_bad_plan_shows_the_field_and_what_is_allowed(seeded_url, monkeypatch):
-    at = plan_app(seeded_url, monkeypatch, "plan", PLAN_YAML.replace("horizon_quarters: 4", "horizon_quarterz: 4"))
+    at = plan_app(
+        seeded_url, monkeypatch, "plan", PLAN_YAML.replace("horizon_quarters: 4", "horizon_quarterz: 4")
+    )
     assert "horizon\\_quarterz" in at.error[0].value and "unknown field" in at.error[0].value
 
 

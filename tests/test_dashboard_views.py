@@ -24,9 +24,18 @@ from capplan.views.sweeps import DEFAULT_SLO_MS, max_throughput_under_slo, slo_m
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def rec(bench: str, minutes: int, *, host: str = "h1", suite: str | None = "quick", status: Status = Status.ok,
-        kind: str = "gemm", config: dict | None = None, metrics: list[Metric] | None = None,
-        samples: dict | None = None) -> RunRecord:
+def rec(
+    bench: str,
+    minutes: int,
+    *,
+    host: str = "h1",
+    suite: str | None = "quick",
+    status: Status = Status.ok,
+    kind: str = "gemm",
+    config: dict | None = None,
+    metrics: list[Metric] | None = None,
+    samples: dict | None = None,
+) -> RunRecord:
     when = T0 + timedelta(minutes=minutes)
     return RunRecord(benchmark=bench, kind=kind, suite=suite, host_fingerprint=host, status=status,
                      error=None if status is Status.ok else "boom", started_utc=when,
@@ -75,9 +84,15 @@ def test_command_hides_a_password_behind_the_env_variable():
 def test_comparison_frame_of_two_runs_and_of_two_hosts():
     rng = np.random.default_rng(1)
     slow, fast = rng.normal(10.0, 0.2, 30), rng.normal(8.0, 0.2, 30)
-    a = rec("x", 0, metrics=[Metric(name="lat_ms", value=float(np.median(slow)), unit="ms", higher_is_better=False),
-                             Metric(name="tp", value=100.0, unit="1/s")],
-            samples={"lat_ms": list(slow), "tp": [99.0, 100.0, 101.0]})
+    a = rec(
+        "x",
+        0,
+        metrics=[
+            Metric(name="lat_ms", value=float(np.median(slow)), unit="ms", higher_is_better=False),
+            Metric(name="tp", value=100.0, unit="1/s"),
+        ],
+        samples={"lat_ms": list(slow), "tp": [99.0, 100.0, 101.0]},
+    )
     b = rec("y", 1, host="h2", metrics=[
         Metric(name="lat_ms", value=float(np.median(fast)), unit="ms", higher_is_better=False),
         Metric(name="tp", value=100.0, unit="1/s"), Metric(name="only_b", value=1.0, unit="x")],
@@ -88,14 +103,19 @@ def test_comparison_frame_of_two_runs_and_of_two_hosts():
     assert table.loc["lat_ms", "p_value"] < 1e-6
     assert table.loc["lat_ms", "ratio"] == pytest.approx(np.median(fast) / np.median(slow))
     assert table.loc["tp", "verdict"] == "no significant difference"
-    assert comparison_frame([b], [a], by_benchmark=False).set_index("metric").loc["lat_ms", "verdict"] == "slower"
+    assert (
+        comparison_frame([b], [a], by_benchmark=False).set_index("metric").loc["lat_ms", "verdict"]
+        == "slower"
+    )
     # grouped by benchmark (the two-hosts view), x and y have nothing in common
     assert comparison_frame([a], [b]).empty
 
 
 def test_config_diff_lists_only_differences():
     a = rec("x", 0, config={"dtype": "fp32", "params": {"batch": 1, "model": "bert"}})
-    b = rec("x", 1, config={"dtype": "fp32", "params": {"batch": 8, "model": "bert"}, "backend": "onnxruntime"})
+    b = rec(
+        "x", 1, config={"dtype": "fp32", "params": {"batch": 8, "model": "bert"}, "backend": "onnxruntime"}
+    )
     diff = config_diff(a, b).set_index("field")
     assert set(diff.index) == {"config.params.batch", "config.backend"}
     assert diff.loc["config.params.batch"].tolist() == ["1", "8"]
@@ -118,17 +138,39 @@ def test_gemm_intensity_and_roofline_ceilings():
     assert len(roof.points) == 2
     assert roof.peak_tflops == 0.5 and roof.bandwidth_gbps == 33.0
     assert "best measured GEMM" in roof.ceiling_note
-    with_peak = rec("g", 2, config={"dtype": "bf16"}, metrics=[
-        Metric(name="tflops_512x512x512", value=300.0, unit="TFLOP/s", peak=989.0, peak_source="catalog: H100")])
+    with_peak = rec(
+        "g",
+        2,
+        config={"dtype": "bf16"},
+        metrics=[
+            Metric(
+                name="tflops_512x512x512",
+                value=300.0,
+                unit="TFLOP/s",
+                peak=989.0,
+                peak_source="catalog: H100",
+            )
+        ],
+    )
     assert roofline_points([with_peak]).peak_tflops == 989.0
 
 
 def test_throughput_latency_points_and_best_under_slo():
     def infer(batch: int, backend: str, tp: float, p99: float, minutes: int) -> RunRecord:
-        return rec(f"infer-{backend}-{batch}", minutes, kind="infer",
-                   config={"backend": backend, "params": {"batch": batch}, "facts": {"model": "bert", "batch": batch}},
-                   metrics=[Metric(name="throughput_samples_per_s", value=tp, unit="samples/s"),
-                            Metric(name="latency_ms", value=p99 / 2, unit="ms", stats={"p99": p99})])
+        return rec(
+            f"infer-{backend}-{batch}",
+            minutes,
+            kind="infer",
+            config={
+                "backend": backend,
+                "params": {"batch": batch},
+                "facts": {"model": "bert", "batch": batch},
+            },
+            metrics=[
+                Metric(name="throughput_samples_per_s", value=tp, unit="samples/s"),
+                Metric(name="latency_ms", value=p99 / 2, unit="ms", stats={"p99": p99}),
+            ],
+        )
 
     records = [infer(1, "eager", 100, 20, 0), infer(8, "eager", 400, 150, 1), infer(32, "eager", 600, 450, 2),
                infer(1, "onnxruntime", 150, 15, 3), infer(8, "onnxruntime", 700, 90, 4),
@@ -151,8 +193,10 @@ def test_sweep_inside_one_record_gives_one_curve_per_run():
     def sweep(backend: str, minutes: int, p99s: dict[int, float]) -> RunRecord:
         metrics = []
         for b, p99 in p99s.items():
-            metrics += [Metric(name=f"latency_ms_b{b}", value=p99 * 0.8, unit="ms", stats={"p99": p99}),
-                        Metric(name=f"throughput_samples_per_s_b{b}", value=1000.0 * b / p99, unit="samples/s")]
+            metrics += [
+                Metric(name=f"latency_ms_b{b}", value=p99 * 0.8, unit="ms", stats={"p99": p99}),
+                Metric(name=f"throughput_samples_per_s_b{b}", value=1000.0 * b / p99, unit="samples/s"),
+            ]
         metrics += [Metric(name="throughput_samples_per_s", value=1.0, unit="samples/s"),
                     Metric(name="latency_p99_ms", value=1.0, unit="ms")]  # headline of the best batch
         return rec(f"infer-{backend}", minutes, kind="infer", metrics=metrics,

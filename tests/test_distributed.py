@@ -57,7 +57,10 @@ def _password(url: str) -> str:
     ("values", "match"),
     [
         ({"nproc": 1, "nnodes": 2}, "^--rdzv-endpoint: HOST:PORT of node 0 is required with --nnodes > 1$"),
-        ({"nproc": 1, "nnodes": 2, "node_rank": 2, "rdzv_endpoint": "h:1"}, "^--node-rank: 2 must be below --nnodes 2$"),
+        (
+            {"nproc": 1, "nnodes": 2, "node_rank": 2, "rdzv_endpoint": "h:1"},
+            "^--node-rank: 2 must be below --nnodes 2$",
+        ),
         ({"nproc": 1, "nnodes": 2, "rdzv_endpoint": "no-port"}, "^--rdzv-endpoint: "),
         ({"nproc": 0}, "^--nproc: "),
     ],
@@ -69,7 +72,9 @@ def test_bad_launch_options_name_the_option(values: dict, match: str) -> None:
 
 def test_torchrun_command_lines(tmp_path: Path) -> None:
     single = torchrun_argv(LaunchOptions(nproc=8), tmp_path / "job.json", tmp_path)
-    multi = torchrun_argv(LaunchOptions(nproc=8, nnodes=2, node_rank=1, rdzv_endpoint="node0:29500"), tmp_path / "j", tmp_path)
+    multi = torchrun_argv(
+        LaunchOptions(nproc=8, nnodes=2, node_rank=1, rdzv_endpoint="node0:29500"), tmp_path / "j", tmp_path
+    )
     for argv in (single, multi):
         assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
         assert argv[argv.index("--nproc-per-node") + 1] == "8"
@@ -95,7 +100,9 @@ def test_two_nodes_of_one_gloo_rank_store_busbw_and_ddp_scaling(
     items = [p for p in load_suite(str(suite_file)).benchmarks if is_distributed(p.spec)]
     node1: list[RunRecord | None] = []
     opts1 = LaunchOptions(nproc=1, nnodes=2, node_rank=1, rdzv_endpoint=endpoint)
-    thread = threading.Thread(target=lambda: node1.extend(launch_benchmarks(items, Store(pg_url), opts1, suite="dist-test")))
+    thread = threading.Thread(
+        target=lambda: node1.extend(launch_benchmarks(items, Store(pg_url), opts1, suite="dist-test"))
+    )
     thread.start()
     with pytest.raises(SystemExit) as exc:
         main(["bench", "run", "--suite", str(suite_file), "--nproc", "1", "--nnodes", "2", "--node-rank", "0",
@@ -111,13 +118,18 @@ def test_two_nodes_of_one_gloo_rank_store_busbw_and_ddp_scaling(
     # rank 0 lives on one node for the whole job; that node records everything, failures included
     assert node0 == (["ok", "ok", "failed"] if rank0_on_node0 else ["remote"] * 3), report
     assert len(node1) == 3
-    assert [rec and rec.status.value for rec in node1] == ([None] * 3 if rank0_on_node0 else ["ok", "ok", "failed"])
+    assert [rec and rec.status.value for rec in node1] == (
+        [None] * 3 if rank0_on_node0 else ["ok", "ok", "failed"]
+    )
 
     store = Store(pg_url, create=False)
     assert store.count() == 3  # stored once, by the node holding rank 0
     failed = store.query(RunFilter(status="failed"))[0]
     assert failed.benchmark == "allgather-fails" and not failed.metrics
-    assert "sizes_bytes: 4 is not a positive multiple of 4 * world_size = 8 (torchrun group of 2)" in failed.error
+    assert (
+        "sizes_bytes: 4 is not a positive multiple of 4 * world_size = 8 (torchrun group of 2)"
+        in failed.error
+    )
     coll = store.query(RunFilter(benchmark="allreduce"))[0]
     ddp = store.query(RunFilter(benchmark="ddp-mlp"))[0]
     for rec in (coll, ddp):
@@ -126,7 +138,10 @@ def test_two_nodes_of_one_gloo_rank_store_busbw_and_ddp_scaling(
         assert (facts["process_group"], facts["world_size"], facts["nnodes"]) == ("gloo", 2, 2)
         assert rec.host_fingerprint and rec.started_utc <= rec.ended_utc
     for size in ("4kib", "256kib"):
-        busbw, algbw = coll.metric(f"all_reduce_busbw_gbps_{size}"), coll.metric(f"all_reduce_algbw_gbps_{size}")
+        busbw, algbw = (
+            coll.metric(f"all_reduce_busbw_gbps_{size}"),
+            coll.metric(f"all_reduce_algbw_gbps_{size}"),
+        )
         assert busbw.unit == algbw.unit == "GB/s" and busbw.value > 0
         # nccl-tests: all_reduce busbw = algbw * 2(n-1)/n, which is 1 for n = 2
         assert coll.samples[busbw.name] == pytest.approx(coll.samples[algbw.name])
@@ -150,8 +165,21 @@ def test_nccl_ranks_one_per_gpu(suite_file: Path, tmp_path: Path, capsys: pytest
     gpus = torch.cuda.device_count()
     store = tmp_path / "gpu.db"
     with pytest.raises(SystemExit) as exc:
-        main(["bench", "run", "--suite", str(suite_file), "--nproc", str(gpus), "--device", "cuda", "--store", str(store),
-              "--json"])
+        main(
+            [
+                "bench",
+                "run",
+                "--suite",
+                str(suite_file),
+                "--nproc",
+                str(gpus),
+                "--device",
+                "cuda",
+                "--store",
+                str(store),
+                "--json",
+            ]
+        )
     out, err = capsys.readouterr()
     assert exc.value.code in (0, None), err
     assert [r["status"] for r in json.loads(out)["runs"]] == ["ok", "ok"]

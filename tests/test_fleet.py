@@ -21,7 +21,10 @@ ray = importlib.import_module("ray") if os.environ.get("CI") == "true" else pyte
 
 SUITE = """\
 suite: fleet-test
-defaults: {device: cpu, timeout_s: 60, budget: {warmup_max_s: 0.1, min_iters: 3, min_time_s: 0.01, max_time_s: 0.1}}
+defaults:
+  device: cpu
+  timeout_s: 60
+  budget: {warmup_max_s: 0.1, min_iters: 3, min_time_s: 0.01, max_time_s: 0.1}
 benchmarks:
   - {name: gemm-tiny, kind: gemm, params: {shapes: [[64, 64, 64]]}}
 """
@@ -36,12 +39,22 @@ def ray_cluster() -> Iterator[Any]:
 
 def _gpu_node(address: str, gpus: float, accel: str | None) -> dict[str, Any]:
     resources = {"CPU": 32.0, "GPU": gpus} | ({f"accelerator_type:{accel}": 1.0} if accel else {})
-    return {"NodeID": address, "NodeManagerAddress": address, "Alive": True, "Resources": resources, "Labels": {}}
+    return {
+        "NodeID": address,
+        "NodeManagerAddress": address,
+        "Alive": True,
+        "Resources": resources,
+        "Labels": {},
+    }
 
 
 def test_node_selection_by_gpu_type_and_count() -> None:
-    nodes = [_gpu_node("10.0.0.3", 8, "H100"), _gpu_node("10.0.0.1", 8, "A100"), _gpu_node("10.0.0.2", 4, "H100"),
-             {**_gpu_node("10.0.0.4", 8, "H100"), "Alive": False}]
+    nodes = [
+        _gpu_node("10.0.0.3", 8, "H100"),
+        _gpu_node("10.0.0.1", 8, "A100"),
+        _gpu_node("10.0.0.2", 4, "H100"),
+        {**_gpu_node("10.0.0.4", 8, "H100"), "Alive": False},
+    ]
     pick = lambda **kw: [n.address for n in select_nodes(nodes, FleetOptions(suite="quick", **kw))]  # noqa: E731
     assert pick() == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]  # every alive node, in address order
     assert pick(gpu_type="H100") == ["10.0.0.2", "10.0.0.3"]
@@ -62,7 +75,9 @@ def test_sqlite_store_refused_for_several_nodes(tmp_path: Path, pg_url: str) -> 
     (["--address", "tcp://x"], "--address: 'tcp://x'; allowed: auto"),
     (["--device", "tpu"], "--device: String should match pattern"),
 ])
-def test_bad_fleet_options_are_one_line_errors(args: list[str], match: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_fleet_options_are_one_line_errors(
+    args: list[str], match: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["fleet", "run", "--suite", "quick", *args])
     err = capsys.readouterr().err
@@ -75,8 +90,21 @@ def test_fleet_run_on_local_ray_writes_to_shared_postgres(
     suite = tmp_path / "fleet.yaml"
     suite.write_text(SUITE)
     with pytest.raises(SystemExit) as exc:
-        main(["fleet", "run", "--suite", str(suite), "--address", "auto", "--store", pg_url, "--runs-per-node", "2",
-              "--json"])
+        main(
+            [
+                "fleet",
+                "run",
+                "--suite",
+                str(suite),
+                "--address",
+                "auto",
+                "--store",
+                pg_url,
+                "--runs-per-node",
+                "2",
+                "--json",
+            ]
+        )
     out, err = capsys.readouterr()
     assert exc.value.code in (0, None), err
     password = pg_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]

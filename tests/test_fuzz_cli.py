@@ -27,9 +27,11 @@ STORE_URLS = st.one_of(
     ARG_TEXT.map(lambda t: t or "empty"),
 )
 FILTERS = st.one_of(
-    st.tuples(st.sampled_from(["benchmark", "suite", "kind", "status", "host", "source", "bogus", ""]),
-              st.sampled_from(["=", "", "=="]), st.sampled_from(["ok", "failed", "local", "gemm", "b1", ""]) | ARG_TEXT)
-    .map("".join),
+    st.tuples(
+        st.sampled_from(["benchmark", "suite", "kind", "status", "host", "source", "bogus", ""]),
+        st.sampled_from(["=", "", "=="]),
+        st.sampled_from(["ok", "failed", "local", "gemm", "b1", ""]) | ARG_TEXT,
+    ).map("".join),
     ARG_TEXT,
 )
 OPTIONS = st.one_of(
@@ -40,24 +42,46 @@ OPTIONS = st.one_of(
     st.tuples(st.sampled_from(["--bogus", "-x", "--", "-", "--limit"])), st.tuples(ARG_TEXT),
     st.tuples(st.sampled_from(["--a", "--b"]), FILTERS),
 )
-COMMANDS = st.sampled_from([
-    ["bench", "list"], ["bench", "show"], ["bench", "export", "-o", "out.file"], ["bench", "export"], ["bench", "import"],
-    ["bench", "compare"], ["bench"], ["bench", "nosuch"], [], ["catalog", "list"], ["catalog"], ["--version"],
-])
+COMMANDS = st.sampled_from(
+    [
+        ["bench", "list"],
+        ["bench", "show"],
+        ["bench", "export", "-o", "out.file"],
+        ["bench", "export"],
+        ["bench", "import"],
+        ["bench", "compare"],
+        ["bench"],
+        ["bench", "nosuch"],
+        [],
+        ["catalog", "list"],
+        ["catalog"],
+        ["--version"],
+    ]
+)
 RUN_IDS = st.sampled_from(["RUN0", "RUN1", "r", "", "%", "_", "' OR 1=1 --", "a" * 300]) | ARG_TEXT
 
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A scratch cwd with a filled store, a directory and a non-SQLite file (relative --store paths land here)."""
+    """A scratch cwd with a filled store, a directory and a non-SQLite file (relative --store paths land
+    here)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CAPPLAN_STORE", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # the default store must not be the user's
     (tmp_path / "dir").mkdir()
     (tmp_path / "notsqlite.txt").write_text("hello")
-    records = [RunRecord(run_id=f"RUN{i}", benchmark=f"b{i}", kind="gemm", suite="quick", status=Status.ok,
-                         metrics=[Metric(name="tflops", value=1.0 + i, unit="TFLOP/s")], samples={"tflops": [1.0, 1.1]})
-               for i in range(3)]
+    records = [
+        RunRecord(
+            run_id=f"RUN{i}",
+            benchmark=f"b{i}",
+            kind="gemm",
+            suite="quick",
+            status=Status.ok,
+            metrics=[Metric(name="tflops", value=1.0 + i, unit="TFLOP/s")],
+            samples={"tflops": [1.0, 1.1]},
+        )
+        for i in range(3)
+    ]
     Store(str(tmp_path / "store.db")).add_many(records)
     return tmp_path
 
@@ -73,7 +97,8 @@ def test_random_arguments_end_in_exit_0_or_one_error_line(command: list[str], po
 
 def _run_and_check(argv: list[str], options: list[tuple[str, ...]], workdir: Path,
                    capsys: pytest.CaptureFixture[str]) -> None:
-    """Run ARGV + OPTIONS (STORE = the filled store); exit 0 or one error line, no password, store unchanged."""
+    """Run ARGV + OPTIONS (STORE = the filled store); exit 0 or one error line, no password, store
+    unchanged."""
     store = workdir / "store.db"
     for opt in options:
         argv += [str(store) if part == "STORE" else part for part in opt]
@@ -87,24 +112,42 @@ def _run_and_check(argv: list[str], options: list[tuple[str, ...]], workdir: Pat
 
 
 HARDWARE = st.sampled_from(["H100", "A100-80GB", "L4", "NVIDIA L40S", "nosuch", "", "h100", "T4"]) | ARG_TEXT
-NUMBER_ARGS = st.sampled_from(["0", "-1", "1", "8", "65", "1e308", "nan", "inf", "-0", "0.5", "99999999999999999999", "x"])
+NUMBER_ARGS = st.sampled_from(
+    ["0", "-1", "1", "8", "65", "1e308", "nan", "inf", "-0", "0.5", "99999999999999999999", "x"]
+)
 MODEL_OPTIONS = st.one_of(
-    st.tuples(st.just("--to"), HARDWARE), st.tuples(st.sampled_from(["--count", "--batch", "--gpus", "--months"]), NUMBER_ARGS),
-    st.tuples(st.just("--utilisation"), NUMBER_ARGS), st.tuples(st.sampled_from(["--dtype"]),
-                                                                st.sampled_from(["fp32", "bf16", "fp8", "int4", ""]) | ARG_TEXT),
+    st.tuples(st.just("--to"), HARDWARE),
+    st.tuples(st.sampled_from(["--count", "--batch", "--gpus", "--months"]), NUMBER_ARGS),
+    st.tuples(st.just("--utilisation"), NUMBER_ARGS),
+    st.tuples(st.sampled_from(["--dtype"]), st.sampled_from(["fp32", "bf16", "fp8", "int4", ""]) | ARG_TEXT),
     st.tuples(st.just("--task"), st.sampled_from(["infer", "train", "generate", "serve"]) | ARG_TEXT),
     st.tuples(st.sampled_from(["-H", "--hardware"]), HARDWARE),
-    st.tuples(st.just("--gpu-price"), st.tuples(HARDWARE, st.sampled_from(["=", "", "=="]), NUMBER_ARGS).map("".join)),
+    st.tuples(
+        st.just("--gpu-price"),
+        st.tuples(HARDWARE, st.sampled_from(["=", "", "=="]), NUMBER_ARGS).map("".join),
+    ),
     st.tuples(st.just("--catalog"), st.sampled_from(["dir", "notsqlite.txt", "missing.yaml", "store.db"])),
-    st.tuples(st.just("--store"), STORE_URLS), st.just(("--json",)), st.tuples(ARG_TEXT),
+    st.tuples(st.just("--store"), STORE_URLS),
+    st.just(("--json",)),
+    st.tuples(ARG_TEXT),
 )
 WORKLOADS = st.sampled_from(["bert-base", "gpt2", "llama-7b", "resnet50", "nosuch", "", "RUN0"]) | ARG_TEXT
 
 
 @fuzz(250)
-@given(command=st.sampled_from([["project"], ["cost", "compare", "-w"], ["cost", "compare", "-H", "H100", "-w"]]),
-       workload=WORKLOADS, options=st.lists(MODEL_OPTIONS, max_size=4))
-def test_random_projection_and_cost_arguments(command: list[str], workload: str, options: list[tuple[str, ...]],
-                                              workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@given(
+    command=st.sampled_from(
+        [["project"], ["cost", "compare", "-w"], ["cost", "compare", "-H", "H100", "-w"]]
+    ),
+    workload=WORKLOADS,
+    options=st.lists(MODEL_OPTIONS, max_size=4),
+)
+def test_random_projection_and_cost_arguments(
+    command: list[str],
+    workload: str,
+    options: list[tuple[str, ...]],
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     FIGURES["fuzz.cli_args_project_cost"] += 1
     _run_and_check([*command, workload], options, workdir, capsys)

@@ -42,26 +42,86 @@ SUMMARY_LINES = [
 # Integers beyond float range have their own test at the end, so the fuzzing spends its cases elsewhere.
 FLOATABLE = NUMBERS.filter(lambda v: not (isinstance(v, int) and abs(v) > 1e300))
 ODD_FLOATABLE = [v for v in ODD_VALUES if not (isinstance(v, int) and abs(v) > 1e300)]
-SUMMARY_VALUES = st.sampled_from(["", "-1", "NaN", "inf", "1e999", "9" * 5000, "0", "Server", "SingleStream",
-                                  "MultiStream", "Bogus", "INVALID", "12 ms", "µs", "\x00"]) | FLOATABLE.map(str)
-CSV_HEADER = "Organization,System Name,Accelerator,# of Accelerators,Model,Scenario,Result,Units,Division,Version"
-CSV_ROW = ["Org", "Sys-x1", "H100-PCIe-80GB", "1", "bert-99", "Offline", "5711", "Samples/s", "closed", "v3.1"]
+SUMMARY_VALUES = st.sampled_from(
+    [
+        "",
+        "-1",
+        "NaN",
+        "inf",
+        "1e999",
+        "9" * 5000,
+        "0",
+        "Server",
+        "SingleStream",
+        "MultiStream",
+        "Bogus",
+        "INVALID",
+        "12 ms",
+        "µs",
+        "\x00",
+    ]
+) | FLOATABLE.map(str)
+CSV_HEADER = (
+    "Organization,System Name,Accelerator,# of Accelerators,Model,Scenario,Result,Units,Division,Version"
+)
+CSV_ROW = [
+    "Org",
+    "Sys-x1",
+    "H100-PCIe-80GB",
+    "1",
+    "bert-99",
+    "Offline",
+    "5711",
+    "Samples/s",
+    "closed",
+    "v3.1",
+]
 OPTIMUM = {
-    "config": {"name": "bert", "backend": {"name": "pytorch", "model": "bert-base", "device": "cpu", "dtype": None},
-               "scenario": {"name": "inference", "input_shapes": {"batch_size": 8, "sequence_length": 128}},
-               "environment": {"cpu": "Test CPU", "cpu_count": 2, "gpu": [], "gpu_count": 0}},
-    "report": {"forward": {"latency": {"unit": "s", "values": [0.1, 0.2], "count": 2, "mean": 0.15, "p50": 0.15,
-                                       "p90": 0.2, "p99": 0.2, "stdev": 0.05},
-                           "throughput": {"unit": "samples/s", "value": 53.3}, "memory": None, "energy": None}},
+    "config": {
+        "name": "bert",
+        "backend": {"name": "pytorch", "model": "bert-base", "device": "cpu", "dtype": None},
+        "scenario": {"name": "inference", "input_shapes": {"batch_size": 8, "sequence_length": 128}},
+        "environment": {"cpu": "Test CPU", "cpu_count": 2, "gpu": [], "gpu_count": 0},
+    },
+    "report": {
+        "forward": {
+            "latency": {
+                "unit": "s",
+                "values": [0.1, 0.2],
+                "count": 2,
+                "mean": 0.15,
+                "p50": 0.15,
+                "p90": 0.2,
+                "p99": 0.2,
+                "stdev": 0.05,
+            },
+            "throughput": {"unit": "samples/s", "value": 53.3},
+            "memory": None,
+            "energy": None,
+        }
+    },
 }
 OPTIMUM_PATHS = [
-    ("config",), ("config", "name"), ("config", "backend"), ("config", "backend", "device"), ("config", "backend", "dtype"),
-    ("config", "scenario", "input_shapes", "batch_size"), ("config", "environment", "gpu"),
-    ("config", "environment", "gpu_count"), ("report",), ("report", "forward"), ("report", "forward", "latency"),
-    ("report", "forward", "latency", "unit"), ("report", "forward", "latency", "values"),
-    ("report", "forward", "latency", "values", 0), ("report", "forward", "latency", "p50"),
-    ("report", "forward", "throughput", "unit"), ("report", "forward", "throughput", "value"), ("report", "new"),
-    ("report", "forward", "memory"), ("report", "forward", "energy"),
+    ("config",),
+    ("config", "name"),
+    ("config", "backend"),
+    ("config", "backend", "device"),
+    ("config", "backend", "dtype"),
+    ("config", "scenario", "input_shapes", "batch_size"),
+    ("config", "environment", "gpu"),
+    ("config", "environment", "gpu_count"),
+    ("report",),
+    ("report", "forward"),
+    ("report", "forward", "latency"),
+    ("report", "forward", "latency", "unit"),
+    ("report", "forward", "latency", "values"),
+    ("report", "forward", "latency", "values", 0),
+    ("report", "forward", "latency", "p50"),
+    ("report", "forward", "throughput", "unit"),
+    ("report", "forward", "throughput", "value"),
+    ("report", "new"),
+    ("report", "forward", "memory"),
+    ("report", "forward", "energy"),
 ]
 
 
@@ -81,14 +141,30 @@ def _summary(line: int, value: str, op: str) -> str:
 
 
 @fuzz(1000)
-@given(line=st.integers(0, 100), value=SUMMARY_VALUES, op=st.sampled_from(["value", "value", "drop", "duplicate", "line"]),
-       enc=st.sampled_from(["utf-8", "utf-8", "utf-16", "latin-1"]), cut=st.floats(0.5, 1),
-       name=st.sampled_from(["mlperf_log_summary.txt", "summary.log", "x"]))
+@given(
+    line=st.integers(0, 100),
+    value=SUMMARY_VALUES,
+    op=st.sampled_from(["value", "value", "drop", "duplicate", "line"]),
+    enc=st.sampled_from(["utf-8", "utf-8", "utf-16", "latin-1"]),
+    cut=st.floats(0.5, 1),
+    name=st.sampled_from(["mlperf_log_summary.txt", "summary.log", "x"]),
+)
 def test_parser_of_mutated_mlperf_summary(line: int, value: str, op: str, enc: str, cut: float, name: str,
                                           tmp_path: Path) -> None:
     FIGURES["fuzz.import_mlperf_log.parser"] += 1
     text = _summary(line, value, op)
-    path = tmp_path / "closed" / "Org" / "results" / "Sys-x1" / "resnet50" / "Offline" / "performance" / "run_1" / name
+    path = (
+        tmp_path
+        / "closed"
+        / "Org"
+        / "results"
+        / "Sys-x1"
+        / "resnet50"
+        / "Offline"
+        / "performance"
+        / "run_1"
+        / name
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode(enc, errors="replace")
     path.write_bytes(data[: max(300, int(len(data) * cut))])
@@ -96,8 +172,11 @@ def test_parser_of_mutated_mlperf_summary(line: int, value: str, op: str, enc: s
 
 
 @fuzz(1200)
-@given(col=st.integers(0, 9), value=SUMMARY_VALUES | st.sampled_from(["", "a,b", '"', "H100", "0", "-3", "x" * 500]),
-       op=st.sampled_from(["cell", "cell", "drop-column", "empty-rows", "extra-cell"]))
+@given(
+    col=st.integers(0, 9),
+    value=SUMMARY_VALUES | st.sampled_from(["", "a,b", '"', "H100", "0", "-3", "x" * 500]),
+    op=st.sampled_from(["cell", "cell", "drop-column", "empty-rows", "extra-cell"]),
+)
 def test_parser_of_mutated_mlperf_csv(col: int, value: str, op: str, tmp_path: Path) -> None:
     FIGURES["fuzz.import_mlperf_csv.parser"] += 1
     header, row = CSV_HEADER.split(","), list(CSV_ROW)
@@ -115,8 +194,13 @@ def test_parser_of_mutated_mlperf_csv(col: int, value: str, op: str, tmp_path: P
 
 
 @fuzz(1800)
-@given(path=st.sampled_from(OPTIMUM_PATHS), value=st.sampled_from(ODD_FLOATABLE) | FLOATABLE | st.text(max_size=8),
-       mutation=st.sampled_from(MUTATIONS), cut=st.floats(0, 1), depth=st.sampled_from([1, 999, 100_000]))
+@given(
+    path=st.sampled_from(OPTIMUM_PATHS),
+    value=st.sampled_from(ODD_FLOATABLE) | FLOATABLE | st.text(max_size=8),
+    mutation=st.sampled_from(MUTATIONS),
+    cut=st.floats(0, 1),
+    depth=st.sampled_from([1, 999, 100_000]),
+)
 def test_parser_of_mutated_optimum_report(path: tuple, value: Any, mutation: str, cut: float, depth: int,
                                           tmp_path: Path) -> None:
     FIGURES["fuzz.import_optimum.parser"] += 1
@@ -129,8 +213,9 @@ def test_parser_of_mutated_optimum_report(path: tuple, value: Any, mutation: str
 
 @fuzz(100)
 @given(fmt=st.sampled_from(["log", "csv", "optimum"]), index=st.integers(0, 100), value=SUMMARY_VALUES)
-def test_cli_import_of_mutated_external_files(fmt: str, index: int, value: str, store_db: Path, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_of_mutated_external_files(
+    fmt: str, index: int, value: str, store_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     FIGURES["fuzz.import_external.cli"] += 1
     if fmt == "log":
         file = tmp_path / "mlperf_log_summary.txt"

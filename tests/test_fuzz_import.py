@@ -38,23 +38,35 @@ NUMBERS = st.one_of(
 TEXT = st.one_of(st.text(max_size=24), st.sampled_from(["", " ", "²", "-", "NaN", "1e999", "\x00", "ms"]))
 UNITS = st.one_of(st.sampled_from(["ms", "GB/s", "TFLOP/s", "samples/s"]), TEXT)
 SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, TEXT)
-JSONISH = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(TEXT, kids, max_size=3),
-                       max_leaves=8)
+JSONISH = st.recursive(
+    SCALARS, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(TEXT, kids, max_size=3), max_leaves=8
+)
 METRIC = st.fixed_dictionaries(
     {"name": TEXT, "value": NUMBERS, "unit": UNITS},
-    optional={"stats": st.dictionaries(TEXT, NUMBERS, max_size=3), "noisy": SCALARS, "peak": NUMBERS | st.none(),
-              "higher_is_better": SCALARS, "bogus": SCALARS},
+    optional={
+        "stats": st.dictionaries(TEXT, NUMBERS, max_size=3),
+        "noisy": SCALARS,
+        "peak": NUMBERS | st.none(),
+        "higher_is_better": SCALARS,
+        "bogus": SCALARS,
+    },
 )
 RECORD = st.fixed_dictionaries(
     {"benchmark": TEXT, "kind": TEXT},
     optional={
-        "run_id": TEXT, "suite": TEXT | st.none(), "config": st.dictionaries(TEXT, JSONISH, max_size=3),
-        "metrics": st.lists(METRIC, max_size=3), "samples": st.dictionaries(TEXT, st.lists(NUMBERS, max_size=4), max_size=2),
+        "run_id": TEXT,
+        "suite": TEXT | st.none(),
+        "config": st.dictionaries(TEXT, JSONISH, max_size=3),
+        "metrics": st.lists(METRIC, max_size=3),
+        "samples": st.dictionaries(TEXT, st.lists(NUMBERS, max_size=4), max_size=2),
         "telemetry": st.dictionaries(TEXT, NUMBERS | st.none(), max_size=2),
         "status": st.sampled_from(["ok", "failed", "timeout", "oom", "skipped", "bogus", ""]),
-        "started_utc": st.one_of(st.datetimes().map(str), TEXT, NUMBERS), "seed": SCALARS,
-        "source": st.sampled_from(["local", "imported", "alien"]), "tags": st.dictionaries(TEXT, SCALARS, max_size=2),
-        "schema_version": SCALARS, "unknown_field": JSONISH,
+        "started_utc": st.one_of(st.datetimes().map(str), TEXT, NUMBERS),
+        "seed": SCALARS,
+        "source": st.sampled_from(["local", "imported", "alien"]),
+        "tags": st.dictionaries(TEXT, SCALARS, max_size=2),
+        "schema_version": SCALARS,
+        "unknown_field": JSONISH,
     },
 )
 DOC = st.fixed_dictionaries({
@@ -91,7 +103,9 @@ def _stored_records_parse(db: Path) -> int:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         docs = [d for (d,) in con.execute("SELECT record_json FROM runs")]
-        orphans = con.execute("SELECT count(*) FROM metrics WHERE run_id NOT IN (SELECT run_id FROM runs)").fetchone()
+        orphans = con.execute(
+            "SELECT count(*) FROM metrics WHERE run_id NOT IN (SELECT run_id FROM runs)"
+        ).fetchone()
     finally:
         con.close()
     for doc in docs:
@@ -103,7 +117,9 @@ def _stored_records_parse(db: Path) -> int:
 @pytest.fixture
 def store_db(tmp_path: Path) -> Path:
     db = tmp_path / "results.db"
-    Store(str(db)).add_many([RunRecord(benchmark="seed", kind="gemm", metrics=[Metric(name="x_ms", value=1, unit="ms")])])
+    Store(str(db)).add_many(
+        [RunRecord(benchmark="seed", kind="gemm", metrics=[Metric(name="x_ms", value=1, unit="ms")])]
+    )
     return db
 
 
@@ -131,7 +147,14 @@ def test_cli_import_of_fuzzed_capplan_json(doc: dict, mutation: str, cut: float,
     _import_and_check(path, store_db, capsys)
 
 
-MAGIC = [b"", b'{"format": "capplan-results"', b"run_id,benchmark,kind\n", b"PAR1", b"\xef\xbb\xbf", b"\xff\xfe"]
+MAGIC = [
+    b"",
+    b'{"format": "capplan-results"',
+    b"run_id,benchmark,kind\n",
+    b"PAR1",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+]
 
 
 @fuzz(200)
@@ -147,7 +170,8 @@ def test_cli_import_of_random_bytes(head: bytes, body: bytes, suffix: str, store
 
 # -- at the parser (same contract, many more cases per second) ---------------------------------
 def _parse(path: Path) -> list[RunRecord]:
-    """read_import_file either returns records that survive the store's JSON round trip, or a one-line UserError."""
+    """read_import_file either returns records that survive the store's JSON round trip, or a one-line
+    UserError."""
     try:
         records = read_import_file(path)
     except UserError as exc:
@@ -160,19 +184,71 @@ def _parse(path: Path) -> list[RunRecord]:
 
 # Cheap structure-aware mutation of a valid export: put one odd value at one place (few draws per case).
 ODD_VALUES = [
-    float("nan"), float("inf"), float("-inf"), -1, -0.0, 0, 1e308, 10**400, 2**63, -(2**63) - 1, "", " ", "²", "9" * 5000,
-    "NaN", "ms", "µs", "furlongs/fortnight", "1e999", "\x00", "\ud800", None, True, [], {}, [[[]]], {"a": {"b": {}}},
-    "2026-13-45T25:61:00", "1970-01-01", "0001-01-01T00:00:00+14:00", "ok", "bogus", "x" * 100_000,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    -1,
+    -0.0,
+    0,
+    1e308,
+    10**400,
+    2**63,
+    -(2**63) - 1,
+    "",
+    " ",
+    "²",
+    "9" * 5000,
+    "NaN",
+    "ms",
+    "µs",
+    "furlongs/fortnight",
+    "1e999",
+    "\x00",
+    "\ud800",
+    None,
+    True,
+    [],
+    {},
+    [[[]]],
+    {"a": {"b": {}}},
+    "2026-13-45T25:61:00",
+    "1970-01-01",
+    "0001-01-01T00:00:00+14:00",
+    "ok",
+    "bogus",
+    "x" * 100_000,
 ]
 FIELD_PATHS = [
-    ("format",), ("schema_version",), ("records",), ("records", 0), ("records", 0, "benchmark"), ("records", 0, "kind"),
-    ("records", 0, "run_id"), ("records", 1, "run_id"), ("records", 0, "status"), ("records", 0, "source"),
-    ("records", 0, "started_utc"), ("records", 0, "ended_utc"), ("records", 0, "seed"), ("records", 0, "config"),
-    ("records", 0, "config", "m"), ("records", 0, "metrics"), ("records", 0, "metrics", 0),
-    ("records", 0, "metrics", 0, "value"), ("records", 0, "metrics", 0, "unit"), ("records", 0, "metrics", 0, "name"),
-    ("records", 0, "metrics", 0, "stats", "p50"), ("records", 0, "metrics", 0, "peak"), ("records", 0, "metrics", 0, "noisy"),
-    ("records", 0, "samples", "latency_ms"), ("records", 0, "samples", "latency_ms", 0), ("records", 0, "telemetry", "w"),
-    ("records", 0, "tags", "team"), ("records", 0, "inventory"), ("records", 0, "software", "torch"), ("records", 0, "extra"),
+    ("format",),
+    ("schema_version",),
+    ("records",),
+    ("records", 0),
+    ("records", 0, "benchmark"),
+    ("records", 0, "kind"),
+    ("records", 0, "run_id"),
+    ("records", 1, "run_id"),
+    ("records", 0, "status"),
+    ("records", 0, "source"),
+    ("records", 0, "started_utc"),
+    ("records", 0, "ended_utc"),
+    ("records", 0, "seed"),
+    ("records", 0, "config"),
+    ("records", 0, "config", "m"),
+    ("records", 0, "metrics"),
+    ("records", 0, "metrics", 0),
+    ("records", 0, "metrics", 0, "value"),
+    ("records", 0, "metrics", 0, "unit"),
+    ("records", 0, "metrics", 0, "name"),
+    ("records", 0, "metrics", 0, "stats", "p50"),
+    ("records", 0, "metrics", 0, "peak"),
+    ("records", 0, "metrics", 0, "noisy"),
+    ("records", 0, "samples", "latency_ms"),
+    ("records", 0, "samples", "latency_ms", 0),
+    ("records", 0, "telemetry", "w"),
+    ("records", 0, "tags", "team"),
+    ("records", 0, "inventory"),
+    ("records", 0, "software", "torch"),
+    ("records", 0, "extra"),
     ("records", 0, "metrics", 0, "extra"),
 ]
 
@@ -184,10 +260,16 @@ def _set_path(doc: Any, path: tuple, value: Any) -> None:
 
 
 @fuzz(4000)
-@given(path=st.sampled_from(FIELD_PATHS), value=st.sampled_from(ODD_VALUES) | NUMBERS | st.text(max_size=8),
-       mutation=st.sampled_from(MUTATIONS), cut=st.floats(0, 1), depth=st.sampled_from([1, 999, 1100, 100_000]))
-def test_parser_of_mutated_capplan_json(path: tuple, value: Any, mutation: str, cut: float, depth: int,
-                                        valid_doc: str, tmp_path: Path) -> None:
+@given(
+    path=st.sampled_from(FIELD_PATHS),
+    value=st.sampled_from(ODD_VALUES) | NUMBERS | st.text(max_size=8),
+    mutation=st.sampled_from(MUTATIONS),
+    cut=st.floats(0, 1),
+    depth=st.sampled_from([1, 999, 1100, 100_000]),
+)
+def test_parser_of_mutated_capplan_json(
+    path: tuple, value: Any, mutation: str, cut: float, depth: int, valid_doc: str, tmp_path: Path
+) -> None:
     FIGURES["fuzz.import_json.parser"] += 1
     doc = json.loads(valid_doc)
     _set_path(doc, path, value)
@@ -223,9 +305,13 @@ CELLS = st.one_of(TEXT, NUMBERS.map(str), JSONISH.map(lambda v: json.dumps(v, al
 
 
 @fuzz(250)
-@given(row=st.integers(1, 2), col=st.integers(0, 30), cell=CELLS,
-       shape=st.sampled_from(["cell", "cell", "drop-column", "extra-column", "truncate", "utf-16", "latin-1"]),
-       cut=st.floats(0, 1))
+@given(
+    row=st.integers(1, 2),
+    col=st.integers(0, 30),
+    cell=CELLS,
+    shape=st.sampled_from(["cell", "cell", "drop-column", "extra-column", "truncate", "utf-16", "latin-1"]),
+    cut=st.floats(0, 1),
+)
 def test_parser_of_fuzzed_capplan_csv(csv_rows: list[list[str]], row: int, col: int, cell: str, shape: str,
                                       cut: float, tmp_path: Path) -> None:
     FIGURES["fuzz.import_csv.parser"] += 1
@@ -258,7 +344,9 @@ PARQUET_COLUMNS = st.one_of(
 
 @fuzz(40)
 @given(col=st.integers(0, 30), values=PARQUET_COLUMNS, cut=st.floats(0, 1), truncate=st.booleans())
-def test_parser_of_fuzzed_capplan_parquet(col: int, values: list, cut: float, truncate: bool, tmp_path: Path) -> None:
+def test_parser_of_fuzzed_capplan_parquet(
+    col: int, values: list, cut: float, truncate: bool, tmp_path: Path
+) -> None:
     import pandas as pd
 
     FIGURES["fuzz.import_parquet.parser"] += 1
@@ -292,8 +380,15 @@ def test_file_over_the_import_limit_is_refused_without_reading_it(store_db: Path
 
 def test_large_valid_export_imports_completely(store_db: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    records = [RunRecord(benchmark=f"b{i}", kind="gemm", samples={"latency_ms": [float(j) for j in range(2000)]},
-                         metrics=[Metric(name="latency_ms", value=i + 1, unit="ms")]) for i in range(300)]
+    records = [
+        RunRecord(
+            benchmark=f"b{i}",
+            kind="gemm",
+            samples={"latency_ms": [float(j) for j in range(2000)]},
+            metrics=[Metric(name="latency_ms", value=i + 1, unit="ms")],
+        )
+        for i in range(300)
+    ]
     path = tmp_path / "big.json"
     export_records(records, "json", path)
     assert path.stat().st_size > 5_000_000
@@ -304,8 +399,14 @@ def test_large_valid_export_imports_completely(store_db: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("target", ["directory", "missing", "fifo-like-dev-null"])
-def test_unreadable_paths(target: str, store_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = {"directory": tmp_path, "missing": tmp_path / "nope.json", "fifo-like-dev-null": Path("/dev/null")}[target]
+def test_unreadable_paths(
+    target: str, store_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = {
+        "directory": tmp_path,
+        "missing": tmp_path / "nope.json",
+        "fifo-like-dev-null": Path("/dev/null"),
+    }[target]
     code, out, err = run_cli(["bench", "import", str(path), "--store", str(store_db)], capsys)
     assert_user_error(code, out, err)
 
@@ -335,15 +436,25 @@ def test_nan_and_inf_statistics_survive_the_store(store_db: Path, tmp_path: Path
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """NaN stats once poisoned the store: stored as null, every later read failed validation."""
     path = tmp_path / "nan.json"
-    path.write_text(HEADER + '[{"run_id": "nan1", "benchmark": "b", "kind": "k", "samples": {"x_ms": [Infinity]}, '
-                    '"metrics": [{"name": "x_ms", "value": 1, "unit": "ms", "stats": {"cv": NaN}}]}]}')
+    path.write_text(
+        HEADER + '[{"run_id": "nan1", "benchmark": "b", "kind": "k", "samples": {"x_ms": [Infinity]}, '
+        '"metrics": [{"name": "x_ms", "value": 1, "unit": "ms", "stats": {"cv": NaN}}]}]}'
+    )
     assert run_cli(["bench", "import", str(path), "--store", str(store_db)], capsys)[0] == 0
     code, out, err = run_cli(["bench", "show", "nan1", "--json", "--store", str(store_db)], capsys)
     assert code == 0 and "NaN" in out and "Infinity" in out
     export = tmp_path / "out.csv"
-    assert run_cli(["bench", "export", "-o", str(export), "--format", "csv", "--store", str(store_db)], capsys)[0] == 0
+    assert (
+        run_cli(["bench", "export", "-o", str(export), "--format", "csv", "--store", str(store_db)], capsys)[
+            0
+        ]
+        == 0
+    )
     [again] = [r for r in read_import_file(export) if r.run_id == "nan1"]
-    assert again.samples["x_ms"] == [float("inf")] and again.metrics[0].stats["cv"] != again.metrics[0].stats["cv"]
+    assert (
+        again.samples["x_ms"] == [float("inf")]
+        and again.metrics[0].stats["cv"] != again.metrics[0].stats["cv"]
+    )
 
 
 def test_store_path_of_an_unknown_users_home_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,8 +27,26 @@ from capplan.planner.plan import load_plan
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 PLAN_ODD = [v for v in ODD_VALUES if not isinstance(v, str) or len(v) < 1000] + [
-    date(1, 1, 1), date(9999, 12, 31), "2026-02-30", -1e9, 1e12, [{"name": "x"}], {"now": -5}, "qps", "tokens/s"]
-TEXT_MUTATIONS = ["none", "none", "none", "truncate", "utf-16", "latin-1", "tab-indent", "python-tag"]  # _render's
+    date(1, 1, 1),
+    date(9999, 12, 31),
+    "2026-02-30",
+    -1e9,
+    1e12,
+    [{"name": "x"}],
+    {"now": -5},
+    "qps",
+    "tokens/s",
+]
+TEXT_MUTATIONS = [
+    "none",
+    "none",
+    "none",
+    "truncate",
+    "utf-16",
+    "latin-1",
+    "tab-indent",
+    "python-tag",
+]  # _render's
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -56,11 +74,17 @@ def _expect_user_error_or_value(fn: Any, *args: Any, **kwargs: Any) -> bool:
 
 # -- plan YAML ----------------------------------------------------------------------------------
 @fuzz(300)
-@given(example=st.integers(0, 100), target=st.integers(0, 10_000), value=st.sampled_from(PLAN_ODD) | NUMBERS | st.text(max_size=6),
-       op=st.sampled_from(["set", "set", "set", "delete", "unknown-key"]),
-       mutation=st.sampled_from([m for m in TEXT_MUTATIONS if m not in ("utf-16", "latin-1")]), cut=st.floats(0, 1))
-def test_load_plan_accepts_or_rejects_in_one_line(example: int, target: int, value: Any, op: str, mutation: str,
-                                                  cut: float, tmp_path: Path) -> None:
+@given(
+    example=st.integers(0, 100),
+    target=st.integers(0, 10_000),
+    value=st.sampled_from(PLAN_ODD) | NUMBERS | st.text(max_size=6),
+    op=st.sampled_from(["set", "set", "set", "delete", "unknown-key"]),
+    mutation=st.sampled_from([m for m in TEXT_MUTATIONS if m not in ("utf-16", "latin-1")]),
+    cut=st.floats(0, 1),
+)
+def test_load_plan_accepts_or_rejects_in_one_line(
+    example: int, target: int, value: Any, op: str, mutation: str, cut: float, tmp_path: Path
+) -> None:
     FIGURES["fuzz.plan_yaml.parser"] += 1
     i = example % len(EXAMPLE_DOCS)
     doc = copy.deepcopy(EXAMPLE_DOCS[i])
@@ -106,17 +130,35 @@ def test_non_utf8_plan_is_one_line(encoding: str, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def shipped_rows() -> dict[str, list[dict[str, str]]]:
     data = ROOT / "capplan" / "catalog" / "data"
-    return {t: list(csv.DictReader(io.StringIO((data / f"{t}.csv").read_text())))[:2] for t in ("accelerators", "instances")}
+    return {
+        t: list(csv.DictReader(io.StringIO((data / f"{t}.csv").read_text())))[:2]
+        for t in ("accelerators", "instances")
+    }
 
 
 @fuzz(250)
-@given(table=st.sampled_from(["accelerators", "instances"]), row=st.integers(0, 1), col=st.integers(0, 40),
-       value=st.sampled_from(PLAN_ODD) | NUMBERS | st.text(max_size=6), fmt=st.sampled_from(["csv", "yaml", "yml"]),
-       op=st.sampled_from(["set", "set", "drop-column", "unknown-column", "wrong-top", "empty"]),
-       mutation=st.sampled_from(TEXT_MUTATIONS), cut=st.floats(0, 1))
-def test_catalog_override_accepts_or_rejects_in_one_line(shipped_rows: dict[str, list[dict[str, str]]], table: str,
-                                                         row: int, col: int, value: Any, fmt: str, op: str,
-                                                         mutation: str, cut: float, tmp_path: Path) -> None:
+@given(
+    table=st.sampled_from(["accelerators", "instances"]),
+    row=st.integers(0, 1),
+    col=st.integers(0, 40),
+    value=st.sampled_from(PLAN_ODD) | NUMBERS | st.text(max_size=6),
+    fmt=st.sampled_from(["csv", "yaml", "yml"]),
+    op=st.sampled_from(["set", "set", "drop-column", "unknown-column", "wrong-top", "empty"]),
+    mutation=st.sampled_from(TEXT_MUTATIONS),
+    cut=st.floats(0, 1),
+)
+def test_catalog_override_accepts_or_rejects_in_one_line(
+    shipped_rows: dict[str, list[dict[str, str]]],
+    table: str,
+    row: int,
+    col: int,
+    value: Any,
+    fmt: str,
+    op: str,
+    mutation: str,
+    cut: float,
+    tmp_path: Path,
+) -> None:
     FIGURES["fuzz.catalog_override.parser"] += 1
     rows = [dict(r) for r in shipped_rows[table]]
     keys = list(rows[0])
@@ -136,7 +178,11 @@ def test_catalog_override_accepts_or_rejects_in_one_line(shipped_rows: dict[str,
         writer.writeheader()
         writer.writerows({k: ("" if v is None else str(v)) for k, v in r.items()} for r in rows)
         text = buf.getvalue()
-        file.write_bytes(text[: int(len(text) * cut)].encode() if mutation == "truncate" else text.encode(errors="surrogatepass"))
+        file.write_bytes(
+            text[: int(len(text) * cut)].encode()
+            if mutation == "truncate"
+            else text.encode(errors="surrogatepass")
+        )
     else:
         doc: Any = {table: rows} if op != "wrong-top" else {"accelerators": rows, "instances": rows}
         file.write_bytes(_render(doc, mutation, cut))
@@ -146,8 +192,14 @@ def test_catalog_override_accepts_or_rejects_in_one_line(shipped_rows: dict[str,
 @fuzz(25)
 @given(value=st.sampled_from(PLAN_ODD) | st.text(max_size=6), col=st.integers(0, 40),
        table=st.sampled_from(["accelerators", "instances"]))
-def test_catalog_list_with_a_bad_override_exits_2(shipped_rows: dict[str, list[dict[str, str]]], value: Any, col: int,
-                                                  table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_catalog_list_with_a_bad_override_exits_2(
+    shipped_rows: dict[str, list[dict[str, str]]],
+    value: Any,
+    col: int,
+    table: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     rows = [dict(r) for r in shipped_rows[table]]
     rows[0][list(rows[0])[col % len(rows[0])]] = value
     file = tmp_path / "override.yaml"
@@ -162,11 +214,19 @@ def test_catalog_list_with_a_bad_override_exits_2(shipped_rows: dict[str, list[d
 
 
 @fuzz(200)
-@given(example=st.integers(0, 100), target=st.integers(0, 10_000), value=st.sampled_from(PLAN_ODD) | st.text(max_size=6),
-       name=st.sampled_from(["plan.yaml", "../../etc/passwd.yaml", "/abs/x.yml", ".yaml", "..yml", "a b\x00c.yaml",
-                             "é.yaml"]) | st.text(max_size=12).map(lambda t: t + ".yaml"), cut=st.floats(0, 1))
-def test_dashboard_plan_upload_accepts_or_rejects_in_one_line(example: int, target: int, value: Any, name: str,
-                                                               cut: float, tmp_path: Path) -> None:
+@given(
+    example=st.integers(0, 100),
+    target=st.integers(0, 10_000),
+    value=st.sampled_from(PLAN_ODD) | st.text(max_size=6),
+    name=st.sampled_from(
+        ["plan.yaml", "../../etc/passwd.yaml", "/abs/x.yml", ".yaml", "..yml", "a b\x00c.yaml", "é.yaml"]
+    )
+    | st.text(max_size=12).map(lambda t: t + ".yaml"),
+    cut=st.floats(0, 1),
+)
+def test_dashboard_plan_upload_accepts_or_rejects_in_one_line(
+    example: int, target: int, value: Any, name: str, cut: float, tmp_path: Path
+) -> None:
     """The dashboard's upload path (capplan.views.plan.parse_plan) on uploaded text and any name the
     uploader's type filter lets through (*.yaml, *.yml)."""
     from capplan.views.plan import parse_plan

@@ -18,7 +18,8 @@ from test_reliability_figures import FIGURES, assert_user_error, fuzz, run_cli
 from capplan.errors import UserError
 from capplan.harness.suite import load_suite
 
-# Fixed kind names only: a "module:Class" kind is imported at load time, so random module names must not be used.
+# Fixed kind names only: a "module:Class" kind is imported at load time, so random module names must not be
+# used.
 KINDS = ["gemm", "membw", "copy", "dispatch", "collective", "nosuch", "harness_fixture_kinds:OkKind",
          "no_such_module_xyz:Kind", "os:path", "1bad:X", "", "gemm:", ":X"]
 VALUES = st.one_of(NUMBERS, TEXT, st.none(), st.booleans(), st.lists(NUMBERS | TEXT, max_size=3),
@@ -29,12 +30,30 @@ ENTRY_FIELDS = {
     "device": st.sampled_from(["cpu", "cuda", "cuda:0", "cuda:-1", "tpu", ""]) | TEXT,
     "dtype": st.sampled_from(["fp32", "bf16", "fp16", "int8", "fp4", ""]),
     "backend": st.sampled_from(["eager", "compile", "onnxruntime", "jax"]),
-    "params": st.one_of(st.fixed_dictionaries({}, optional={"shapes": st.lists(st.lists(NUMBERS, max_size=4), max_size=2),
-                                                            "ops": st.lists(TEXT | st.sampled_from(["triad", "add"]), max_size=2),
-                                                            "value": NUMBERS, "bogus": VALUES}), VALUES),
-    "budget": st.one_of(st.dictionaries(st.sampled_from(["min_iters", "max_time_s", "warmup_max_s", "target_rel_ci", "x"]),
-                                        NUMBERS | TEXT, max_size=3), VALUES),
-    "timeout_s": VALUES, "memory_limit_mb": VALUES, "seed": VALUES, "tags": VALUES,
+    "params": st.one_of(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "shapes": st.lists(st.lists(NUMBERS, max_size=4), max_size=2),
+                "ops": st.lists(TEXT | st.sampled_from(["triad", "add"]), max_size=2),
+                "value": NUMBERS,
+                "bogus": VALUES,
+            },
+        ),
+        VALUES,
+    ),
+    "budget": st.one_of(
+        st.dictionaries(
+            st.sampled_from(["min_iters", "max_time_s", "warmup_max_s", "target_rel_ci", "x"]),
+            NUMBERS | TEXT,
+            max_size=3,
+        ),
+        VALUES,
+    ),
+    "timeout_s": VALUES,
+    "memory_limit_mb": VALUES,
+    "seed": VALUES,
+    "tags": VALUES,
     "requires": st.lists(st.sampled_from(["cuda", "nvml", "multi_gpu", "quantum"]), max_size=2) | VALUES,
     "unknown": VALUES,
 }
@@ -42,13 +61,33 @@ ENTRY = st.fixed_dictionaries({"name": ENTRY_FIELDS["name"], "kind": st.sampled_
                               optional={k: v for k, v in ENTRY_FIELDS.items() if k not in ("name", "kind")})
 DOC = st.fixed_dictionaries(
     {"benchmarks": st.lists(ENTRY | VALUES, max_size=3) | VALUES},
-    optional={"suite": TEXT | NUMBERS, "description": TEXT, "defaults": st.dictionaries(
-        st.sampled_from(list(ENTRY_FIELDS)), st.one_of(*ENTRY_FIELDS.values()), max_size=3) | VALUES, "extra": VALUES},
+    optional={
+        "suite": TEXT | NUMBERS,
+        "description": TEXT,
+        "defaults": st.dictionaries(
+            st.sampled_from(list(ENTRY_FIELDS)), st.one_of(*ENTRY_FIELDS.values()), max_size=3
+        )
+        | VALUES,
+        "extra": VALUES,
+    },
 )
-TEXT_MUTATIONS = ["none", "none", "none", "truncate", "tab-indent", "python-tag", "alias-bomb", "duplicate-key",
-                  "utf-16", "latin-1", "binary"]
+TEXT_MUTATIONS = [
+    "none",
+    "none",
+    "none",
+    "truncate",
+    "tab-indent",
+    "python-tag",
+    "alias-bomb",
+    "duplicate-key",
+    "utf-16",
+    "latin-1",
+    "binary",
+]
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
 
 
 def _render(doc: dict[str, Any], mutation: str, cut: float) -> bytes:
@@ -63,7 +102,10 @@ def _render(doc: dict[str, Any], mutation: str, cut: float) -> bytes:
     elif mutation == "python-tag":
         text = "suite: !!python/object/apply:os.system ['echo pwned']\n" + text
     elif mutation == "alias-bomb":
-        text = BOMB.replace("a:", "suite:", 1) + "benchmarks:\n- {name: x, kind: gemm, params: {shapes: *i}, tags: *i}\n"
+        text = (
+            BOMB.replace("a:", "suite:", 1)
+            + "benchmarks:\n- {name: x, kind: gemm, params: {shapes: *i}, tags: *i}\n"
+        )
     elif mutation == "duplicate-key":
         text += "benchmarks: []\n"
     if mutation in ("utf-16", "latin-1"):
@@ -83,7 +125,9 @@ def _load(path: Path) -> None:
 
 @fuzz(500)
 @given(doc=DOC, mutation=st.sampled_from(TEXT_MUTATIONS), cut=st.floats(0, 1))
-def test_load_suite_accepts_or_rejects_in_one_line(doc: dict[str, Any], mutation: str, cut: float, tmp_path: Path) -> None:
+def test_load_suite_accepts_or_rejects_in_one_line(
+    doc: dict[str, Any], mutation: str, cut: float, tmp_path: Path
+) -> None:
     FIGURES["fuzz.suite_yaml.parser"] += 1
     path = tmp_path / "suite.yaml"
     path.write_bytes(_render(doc, mutation, cut))
@@ -91,12 +135,24 @@ def test_load_suite_accepts_or_rejects_in_one_line(doc: dict[str, Any], mutation
 
 
 @fuzz(100)
-@given(doc=DOC, mutation=st.sampled_from(TEXT_MUTATIONS), cut=st.floats(0, 1),
-       suite_arg=st.sampled_from(["FILE", "FILE", "FILE", "quick.yml", "nosuch", "", "dir.yaml"]),
-       extra=st.sampled_from([[], ["--only", "zzz"], ["--device", "tpu"], ["--device", "cuda:x"], ["--only", ""]]))
-def test_bench_run_with_a_bad_suite_exits_2_and_creates_no_store(doc: dict[str, Any], mutation: str, cut: float,
-                                                                 suite_arg: str, extra: list[str], tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+@given(
+    doc=DOC,
+    mutation=st.sampled_from(TEXT_MUTATIONS),
+    cut=st.floats(0, 1),
+    suite_arg=st.sampled_from(["FILE", "FILE", "FILE", "quick.yml", "nosuch", "", "dir.yaml"]),
+    extra=st.sampled_from(
+        [[], ["--only", "zzz"], ["--device", "tpu"], ["--device", "cuda:x"], ["--only", ""]]
+    ),
+)
+def test_bench_run_with_a_bad_suite_exits_2_and_creates_no_store(
+    doc: dict[str, Any],
+    mutation: str,
+    cut: float,
+    suite_arg: str,
+    extra: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     FIGURES["fuzz.suite_yaml.cli"] += 1
     path = tmp_path / "suite.yaml"
     path.write_bytes(_render(doc, mutation, cut))
@@ -108,7 +164,13 @@ def test_bench_run_with_a_bad_suite_exits_2_and_creates_no_store(doc: dict[str, 
     except UserError:
         pass
     store = tmp_path / "never.db"
-    arg = str(path) if suite_arg == "FILE" else str(tmp_path / suite_arg) if suite_arg.endswith("yaml") else suite_arg
+    arg = (
+        str(path)
+        if suite_arg == "FILE"
+        else str(tmp_path / suite_arg)
+        if suite_arg.endswith("yaml")
+        else suite_arg
+    )
     code, out, err = run_cli(["bench", "run", "--suite", arg, *extra, "--store", str(store)], capsys)
     assert_user_error(code, out, err)
     assert not store.exists(), "a rejected suite touched the store"

@@ -1,5 +1,6 @@
-"""`capplan bench run` end to end: a quick-like suite stores ok records, --resume re-runs nothing, Ctrl-C keeps
-what finished. The CLI runs in-process (real entry point) except where a signal must hit a separate process."""
+"""`capplan bench run` end to end: a quick-like suite stores ok records, --resume re-runs nothing,
+Ctrl-C keeps what finished. The CLI runs in-process (real entry point) except where a signal must hit
+a separate process."""
 
 from __future__ import annotations
 
@@ -28,8 +29,17 @@ SUITE = {
         {"name": "gemm", "kind": "gemm", "params": {"shapes": [[256, 256, 256]]}},
         {"name": "membw", "kind": "membw", "dtype": "fp64", "params": {"ops": ["triad"], "array_mib": 16}},
         {"name": "dispatch", "kind": "dispatch"},
-        {"name": "allreduce", "kind": "collective",
-         "params": {"ops": ["all_reduce"], "sizes_bytes": [4096, 65536], "world_size": 2, "warmup_iters": 2, "iters": 5}},
+        {
+            "name": "allreduce",
+            "kind": "collective",
+            "params": {
+                "ops": ["all_reduce"],
+                "sizes_bytes": [4096, 65536],
+                "world_size": 2,
+                "warmup_iters": 2,
+                "iters": 5,
+            },
+        },
     ],
 }
 
@@ -51,11 +61,33 @@ def test_quick_like_run_then_resume(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert all(r.status == Status.ok and r.suite == "mini" for r in records.values())
     allreduce = records["allreduce"]
     assert allreduce.config["facts"]["backend"] == "gloo" and allreduce.config["facts"]["world_size"] == 2
-    busbw, algbw = allreduce.metric("all_reduce_busbw_gbps_64kib"), allreduce.metric("all_reduce_algbw_gbps_64kib")
+    busbw, algbw = (
+        allreduce.metric("all_reduce_busbw_gbps_64kib"),
+        allreduce.metric("all_reduce_algbw_gbps_64kib"),
+    )
     assert busbw.value == algbw.value  # 2(n-1)/n = 1 for two ranks
-    assert records["gemm"].metric("tflops_256x256x256").value > 0 and records["gemm"].samples["tflops_256x256x256"]
-    again = capplan_json(capsys, "bench", "run", "--suite", str(suite), "--store", str(db), "--resume", "--only", "gemm", "--only", "dispatch")
-    assert [(r["benchmark"], r["status"]) for r in again["runs"]] == [("gemm", "resumed"), ("dispatch", "resumed")]
+    assert (
+        records["gemm"].metric("tflops_256x256x256").value > 0
+        and records["gemm"].samples["tflops_256x256x256"]
+    )
+    again = capplan_json(
+        capsys,
+        "bench",
+        "run",
+        "--suite",
+        str(suite),
+        "--store",
+        str(db),
+        "--resume",
+        "--only",
+        "gemm",
+        "--only",
+        "dispatch",
+    )
+    assert [(r["benchmark"], r["status"]) for r in again["runs"]] == [
+        ("gemm", "resumed"),
+        ("dispatch", "resumed"),
+    ]
     assert Store(str(db)).count() == 4
 
 
@@ -64,9 +96,12 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("setsid", [False, True], ids=["same-group", "setsid-helper"])
-@pytest.mark.parametrize(("sig", "exit_code"), [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)], ids=["ctrl-c", "kill-9"])
-def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(tmp_path: Path, sig: int, exit_code: int,
-                                                                        setsid: bool) -> None:
+@pytest.mark.parametrize(
+    ("sig", "exit_code"), [(signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)], ids=["ctrl-c", "kill-9"]
+)
+def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(
+    tmp_path: Path, sig: int, exit_code: int, setsid: bool
+) -> None:
     pid_file, db, suite = tmp_path / "helper.pid", tmp_path / "runs.db", tmp_path / "s.yaml"
     fix = "harness_fixture_kinds"
     suite.write_text(yaml.safe_dump({"benchmarks": [
@@ -75,7 +110,9 @@ def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(tmp_pat
          "params": {"seconds": 120, "pid_file": str(pid_file), "setsid": setsid}},
     ]}))
     tests_dir = str(Path(__file__).parent)
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
+    }
     proc = subprocess.Popen([CAPPLAN, "bench", "run", "--suite", str(suite), "--store", str(db)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120

@@ -16,7 +16,9 @@ FIX = "harness_fixture_kinds"
 
 
 def write_suite(path: Path, benchmarks: list[dict], defaults: dict | None = None) -> Path:
-    path.write_text(yaml.safe_dump({"suite": "t", "defaults": defaults or {"timeout_s": 30}, "benchmarks": benchmarks}))
+    path.write_text(
+        yaml.safe_dump({"suite": "t", "defaults": defaults or {"timeout_s": 30}, "benchmarks": benchmarks})
+    )
     return path
 
 
@@ -28,9 +30,19 @@ def test_every_failure_mode_is_recorded_and_the_suite_continues(tmp_path: Path) 
         [
             {"name": "raises", "kind": f"{FIX}:RaiseKind"},
             {"name": "after-raise", "kind": f"{FIX}:OkKind"},
-            {"name": "sleeps", "kind": f"{FIX}:SleepKind", "timeout_s": 1.5, "params": {"seconds": 60, "pid_file": str(pid_file)}},
+            {
+                "name": "sleeps",
+                "kind": f"{FIX}:SleepKind",
+                "timeout_s": 1.5,
+                "params": {"seconds": 60, "pid_file": str(pid_file)},
+            },
             {"name": "after-timeout", "kind": f"{FIX}:OkKind"},
-            {"name": "allocates", "kind": f"{FIX}:AllocKind", "memory_limit_mb": 256, "params": {"megabytes": 2048}},
+            {
+                "name": "allocates",
+                "kind": f"{FIX}:AllocKind",
+                "memory_limit_mb": 256,
+                "params": {"megabytes": 2048},
+            },
             {"name": "after-oom", "kind": f"{FIX}:OkKind"},
             {"name": "aborts", "kind": f"{FIX}:AbortKind"},
             {"name": "floods", "kind": f"{FIX}:FloodKind", "params": {"flood_mb": 20}},
@@ -69,13 +81,18 @@ def test_every_failure_mode_is_recorded_and_the_suite_continues(tmp_path: Path) 
 
 def test_resume_reruns_only_what_is_missing(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "runs.db"))
-    suite = write_suite(tmp_path / "s.yaml", [{"name": "one", "kind": f"{FIX}:OkKind"}, {"name": "two", "kind": f"{FIX}:RaiseKind"}])
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        [{"name": "one", "kind": f"{FIX}:OkKind"}, {"name": "two", "kind": f"{FIX}:RaiseKind"}],
+    )
     first = run_benchmarks(load_suite(str(suite)).benchmarks, store, suite="t")
     assert [e.record.status for e in first] == [Status.ok, Status.failed]
     again = run_benchmarks(load_suite(str(suite)).benchmarks, store, suite="t", resume=True)
     assert [e.resumed for e in again] == [True, False]  # ok run kept; the failed one is re-run
     assert store.count() == 3
-    changed = write_suite(tmp_path / "s.yaml", [{"name": "one", "kind": f"{FIX}:OkKind", "params": {"value": 2.0}}])
+    changed = write_suite(
+        tmp_path / "s.yaml", [{"name": "one", "kind": f"{FIX}:OkKind", "params": {"value": 2.0}}]
+    )
     third = run_benchmarks(load_suite(str(changed)).benchmarks, store, suite="t", resume=True)
     assert [e.resumed for e in third] == [False]  # a changed config is a different measurement
 
@@ -84,7 +101,9 @@ def test_missing_capability_is_skipped_without_failing(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "runs.db"))
     import torch
 
-    suite = write_suite(tmp_path / "s.yaml", [{"name": "needs-gpu", "kind": f"{FIX}:OkKind", "requires": ["cuda"]}])
+    suite = write_suite(
+        tmp_path / "s.yaml", [{"name": "needs-gpu", "kind": f"{FIX}:OkKind", "requires": ["cuda"]}]
+    )
     (event,) = run_benchmarks(load_suite(str(suite)).benchmarks, store, suite="t")
     expected = Status.ok if torch.cuda.is_available() else Status.skipped
     assert event.record.status == expected
@@ -108,14 +127,34 @@ def test_helpers_that_leave_the_process_group_are_killed_too(tmp_path: Path) -> 
     timed out or returned normally (a finished benchmark leaves nothing running)."""
     store = Store(str(tmp_path / "runs.db"))
     timed_out, finished = tmp_path / "timed_out.pid", tmp_path / "finished.pid"
-    suite = write_suite(tmp_path / "s.yaml", [
-        {"name": "hangs", "kind": f"{FIX}:SleepKind", "timeout_s": 1.5,
-         "params": {"seconds": 60, "pid_file": str(timed_out), "setsid": True}},
-        {"name": "returns", "kind": f"{FIX}:SleepKind", "params": {"seconds": 0.1, "pid_file": str(finished), "setsid": True}},
-    ])
+    suite = write_suite(
+        tmp_path / "s.yaml",
+        [
+            {
+                "name": "hangs",
+                "kind": f"{FIX}:SleepKind",
+                "timeout_s": 1.5,
+                "params": {"seconds": 60, "pid_file": str(timed_out), "setsid": True},
+            },
+            {
+                "name": "returns",
+                "kind": f"{FIX}:SleepKind",
+                "params": {"seconds": 0.1, "pid_file": str(finished), "setsid": True},
+            },
+        ],
+    )
     plan = load_suite(str(suite))
     events = run_benchmarks(plan.benchmarks, store, suite=plan.name)
-    assert [e.record.status for e in events if e.record] == [Status.timeout, Status.failed]  # no metrics -> failed
+    assert [e.record.status for e in events if e.record] == [
+        Status.timeout,
+        Status.failed,
+    ]  # no metrics -> failed
     for pid_file in (timed_out, finished):
-        helper = psutil.Process(int(pid_file.read_text())) if psutil.pid_exists(int(pid_file.read_text())) else None
-        assert helper is None or helper.status() == psutil.STATUS_ZOMBIE, f"{pid_file.stem} helper still running"
+        helper = (
+            psutil.Process(int(pid_file.read_text()))
+            if psutil.pid_exists(int(pid_file.read_text()))
+            else None
+        )
+        assert helper is None or helper.status() == psutil.STATUS_ZOMBIE, (
+            f"{pid_file.stem} helper still running"
+        )

@@ -1,4 +1,5 @@
-"""Suite YAML loading: defaults, overrides, and one clear error (file, benchmark, key, allowed) per mistake."""
+"""Suite YAML loading: defaults, overrides, and one clear error (file, benchmark, key, allowed) per
+mistake."""
 
 from __future__ import annotations
 
@@ -33,7 +34,11 @@ def test_builtin_suites_load(name: str) -> None:
     assert suite.name == name and suite.benchmarks
     kinds = {b.spec.kind for b in suite.benchmarks}
     # quick/standard/full measure the device's micro properties; distributed.yaml holds the torchrun kinds
-    assert {"gemm", "membw", "dispatch", "collective"} <= kinds if name != "distributed" else kinds == {"collective", "ddp"}
+    assert (
+        {"gemm", "membw", "dispatch", "collective"} <= kinds
+        if name != "distributed"
+        else kinds == {"collective", "ddp"}
+    )
 
 
 def test_defaults_merge_and_params_are_resolved(tmp_path: Path) -> None:
@@ -52,24 +57,53 @@ def test_defaults_merge_and_params_are_resolved(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("doc", "expected"),
     [
-        ({"benchmarks": [GEMM | {"colour": "red"}]}, ["benchmark 'g'", "colour: unknown key; allowed: name, kind"]),
-        ({"benchmarks": [GEMM | {"budget": {"max_tim_s": 1}}]}, ["budget.max_tim_s: unknown key; allowed: warmup_min_iters"]),
+        (
+            {"benchmarks": [GEMM | {"colour": "red"}]},
+            ["benchmark 'g'", "colour: unknown key; allowed: name, kind"],
+        ),
+        (
+            {"benchmarks": [GEMM | {"budget": {"max_tim_s": 1}}]},
+            ["budget.max_tim_s: unknown key; allowed: warmup_min_iters"],
+        ),
         ({"benchmarks": [GEMM | {"device": "tpu"}]}, ["device:", "cpu or cuda[:N]"]),
-        ({"benchmarks": [GEMM | {"kind": "gemmm"}]}, ["kind: unknown kind 'gemmm'; allowed: ", ", ".join(sorted(KINDS)), "package.module:Class"]),
+        (
+            {"benchmarks": [GEMM | {"kind": "gemmm"}]},
+            ["kind: unknown kind 'gemmm'; allowed: ", ", ".join(sorted(KINDS)), "package.module:Class"],
+        ),
         ({"benchmarks": [GEMM | {"params": {"shape": [1]}}]}, ["params.shape: unknown key; allowed: shapes"]),
         ({"benchmarks": [GEMM | {"params": {"shapes": [[1, 2]]}}]}, ["params.shapes.0"]),
-        ({"benchmarks": [GEMM | {"dtype": "fp64"}]}, ["dtype: 'fp64' is not supported by kind gemm; allowed: fp32, tf32"]),
+        (
+            {"benchmarks": [GEMM | {"dtype": "fp64"}]},
+            ["dtype: 'fp64' is not supported by kind gemm; allowed: fp32, tf32"],
+        ),
         ({"benchmarks": [GEMM | {"timeout_s": -1}]}, ["timeout_s: Input should be greater than 0"]),
-        ({"benchmarks": [GEMM | {"requires": ["tpu"]}]}, ["requires: unknown capability 'tpu'; allowed: cuda, nvml"]),
+        (
+            {"benchmarks": [GEMM | {"requires": ["tpu"]}]},
+            ["requires: unknown capability 'tpu'; allowed: cuda, nvml"],
+        ),
         ({"benchmarks": [GEMM, GEMM]}, ["name: duplicate"]),
-        ({"benchmarks": [{"name": "c", "kind": "collective", "params": {"sizes_bytes": [1000], "world_size": 4}}]},
-         ["benchmark 'c': params: Value error, sizes_bytes: 1000 is not a positive multiple of 4 * world_size = 16"]),
-        ({"benchmark": [GEMM]}, ["unknown key 'benchmark'; allowed: suite, description, defaults, benchmarks"]),
+        (
+            {
+                "benchmarks": [
+                    {"name": "c", "kind": "collective", "params": {"sizes_bytes": [1000], "world_size": 4}}
+                ]
+            },
+            [
+                "benchmark 'c': params: Value error, sizes_bytes: 1000 is not a positive multiple of 4 * "
+                "world_size = 16"
+            ],
+        ),
+        (
+            {"benchmark": [GEMM]},
+            ["unknown key 'benchmark'; allowed: suite, description, defaults, benchmarks"],
+        ),
         ({"benchmarks": []}, ["benchmarks: a non-empty list"]),
         ("benchmarks: [\n  {name: x", ["not valid YAML at line"]),
     ],
 )
-def test_mistakes_name_file_benchmark_key_and_allowed_values(tmp_path: Path, doc: object, expected: list[str]) -> None:
+def test_mistakes_name_file_benchmark_key_and_allowed_values(
+    tmp_path: Path, doc: object, expected: list[str]
+) -> None:
     message = load_error(tmp_path, doc)
     assert str(tmp_path / "suite.yaml") in message
     for part in expected:
@@ -83,11 +117,15 @@ def test_only_and_suite_names_are_checked(tmp_path: Path) -> None:
         load_suite("quik")
 
 
-def test_cli_exits_2_with_one_line_and_stores_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exits_2_with_one_line_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = suite_file(tmp_path, {"benchmarks": [GEMM | {"params": {"shapes": [[8, 8, 8]], "sizes": 3}}]})
     db = tmp_path / "runs.db"
     code, _, err = cli(capsys, "bench", "run", "--suite", str(bad), "--store", str(db))
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and str(bad) in lines[0] and "params.sizes: unknown key; allowed: shapes" in lines[0]
+    assert (
+        len(lines) == 1 and str(bad) in lines[0] and "params.sizes: unknown key; allowed: shapes" in lines[0]
+    )
     assert not db.exists()

@@ -11,7 +11,9 @@ import torch
 from capplan.harness.spec import Budget
 from capplan.harness.timing import MIN_ROUND_S, PerfCounterTimer, calls_per_round, measure, timer_for
 
-TINY = Budget(warmup_min_iters=1, warmup_max_s=0.05, min_iters=5, max_iters=50, min_time_s=0.0, max_time_s=0.3)
+TINY = Budget(
+    warmup_min_iters=1, warmup_max_s=0.05, min_iters=5, max_iters=50, min_time_s=0.0, max_time_s=0.3
+)
 
 
 def test_sleep_is_never_measured_shorter_than_it_lasts() -> None:
@@ -30,7 +32,9 @@ def test_fast_calls_are_batched_and_reported_per_call() -> None:
     samples = measure(tick, budget=TINY)
     assert calls > 10 * len(samples)  # many calls per timed round
     assert statistics.median(samples) < MIN_ROUND_S  # each sample is per call, not per round
-    assert calls_per_round(1e-6) > 1 and calls_per_round(1.0) == 1 and calls_per_round(0.0) > 1  # 0: below clock resolution
+    assert (
+        calls_per_round(1e-6) > 1 and calls_per_round(1.0) == 1 and calls_per_round(0.0) > 1
+    )  # 0: below clock resolution
 
 
 def test_budget_caps_iterations_and_stops_early_when_the_ci_is_tight() -> None:

@@ -78,30 +78,83 @@ No errors encountered during test.
 OPTIMUM_REPORT = {
     "config": {
         "name": "tei_bert",
-        "backend": {"name": "py-txi", "version": "0.10.0", "task": "feature-extraction", "model_type": "bert",
-                    "model": "BAAI/bge-base-en-v1.5", "device": "cpu", "device_ids": None, "dtype": None},
-        "scenario": {"name": "inference", "iterations": 10, "duration": 10, "warmup_runs": 10,
-                     "input_shapes": {"batch_size": 64, "num_choices": 2, "sequence_length": 128},
-                     "new_tokens": None, "generate_kwargs": {}},
+        "backend": {
+            "name": "py-txi",
+            "version": "0.10.0",
+            "task": "feature-extraction",
+            "model_type": "bert",
+            "model": "BAAI/bge-base-en-v1.5",
+            "device": "cpu",
+            "device_ids": None,
+            "dtype": None,
+        },
+        "scenario": {
+            "name": "inference",
+            "iterations": 10,
+            "duration": 10,
+            "warmup_runs": 10,
+            "input_shapes": {"batch_size": 64, "num_choices": 2, "sequence_length": 128},
+            "new_tokens": None,
+            "generate_kwargs": {},
+        },
         "launcher": {"name": "inline", "device_isolation": False},
-        "environment": {"cpu": " Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz", "cpu_count": 8, "gpu": ["Tesla T4"],
-                        "gpu_count": 1, "optimum_benchmark_version": "0.5.0.dev0", "transformers_version": "4.45.2"},
+        "environment": {
+            "cpu": " Intel(R) Xeon(R) Platinum 8259CL CPU @ 2.50GHz",
+            "cpu_count": 8,
+            "gpu": ["Tesla T4"],
+            "gpu_count": 1,
+            "optimum_benchmark_version": "0.5.0.dev0",
+            "transformers_version": "4.45.2",
+        },
     },
     "report": {
-        "load": {"memory": None, "latency": {"unit": "s", "values": [15.59886232309509], "count": 1,
-                                             "total": 15.59886232309509, "mean": 15.59886232309509,
-                                             "p50": 15.59886232309509, "p90": 15.59886232309509,
-                                             "p95": 15.59886232309509, "p99": 15.59886232309509, "stdev": 0},
-                 "throughput": None, "energy": None, "efficiency": None},
-        "forward": {"memory": None,
-                    "latency": {"unit": "s", "values": [11.477741526905447, 11.554612639942206, 11.268277329974808,
-                                                        11.438665975932963, 11.257700112997554, 11.165944762993604,
-                                                        11.163343374966644, 11.381994054070674, 11.254174266010523,
-                                                        11.333256351063028],
-                                "count": 10, "total": 113.29571039485745, "mean": 11.329571039485746,
-                                "p50": 11.300766840518918, "p90": 11.485428638209124, "p95": 11.520020639075664,
-                                "p99": 11.547694239768898, "stdev": 0.12500955626540203},
-                    "throughput": {"unit": "samples/s", "value": 5.648934083819028}, "energy": None, "efficiency": None},
+        "load": {
+            "memory": None,
+            "latency": {
+                "unit": "s",
+                "values": [15.59886232309509],
+                "count": 1,
+                "total": 15.59886232309509,
+                "mean": 15.59886232309509,
+                "p50": 15.59886232309509,
+                "p90": 15.59886232309509,
+                "p95": 15.59886232309509,
+                "p99": 15.59886232309509,
+                "stdev": 0,
+            },
+            "throughput": None,
+            "energy": None,
+            "efficiency": None,
+        },
+        "forward": {
+            "memory": None,
+            "latency": {
+                "unit": "s",
+                "values": [
+                    11.477741526905447,
+                    11.554612639942206,
+                    11.268277329974808,
+                    11.438665975932963,
+                    11.257700112997554,
+                    11.165944762993604,
+                    11.163343374966644,
+                    11.381994054070674,
+                    11.254174266010523,
+                    11.333256351063028,
+                ],
+                "count": 10,
+                "total": 113.29571039485745,
+                "mean": 11.329571039485746,
+                "p50": 11.300766840518918,
+                "p90": 11.485428638209124,
+                "p95": 11.520020639075664,
+                "p99": 11.547694239768898,
+                "stdev": 0.12500955626540203,
+            },
+            "throughput": {"unit": "samples/s", "value": 5.648934083819028},
+            "energy": None,
+            "efficiency": None,
+        },
     },
 }
 
@@ -142,7 +195,9 @@ def round_trip(store_url: str, records: list[RunRecord]) -> list[RunRecord]:
 
 
 def test_published_summary_log_round_trips(tmp_path: Path, store_url: str) -> None:
-    run_dir = tmp_path / "inference_results_v3.1/closed/NVIDIA/results/L4x1_TRT/resnet50/Offline/performance/run_1"
+    run_dir = (
+        tmp_path / "inference_results_v3.1/closed/NVIDIA/results/L4x1_TRT/resnet50/Offline/performance/run_1"
+    )
     run_dir.mkdir(parents=True)
     log = run_dir / "mlperf_log_summary.txt"
     log.write_text(PUBLISHED_L4_SUMMARY)
@@ -152,7 +207,12 @@ def test_published_summary_log_round_trips(tmp_path: Path, store_url: str) -> No
     assert record.metric("latency_p99_ms").value == pytest.approx(659374.179156)  # ns -> ms
     assert record.metric("latency_p99_9_ms").unit == "ms"
     assert record.config["qsl_rng_seed"] == 148687905518835231  # seeds keep full integer precision
-    for key, value in {"round": "v3.1", "division": "closed", "submitter": "NVIDIA", "system": "L4x1_TRT"}.items():
+    for key, value in {
+        "round": "v3.1",
+        "division": "closed",
+        "submitter": "NVIDIA",
+        "system": "L4x1_TRT",
+    }.items():
         assert record.config[key] == value and value in record.origin
     assert record.tags["accelerator"] == "L4" and record.tags["result_validity"] == "VALID"
     assert round_trip(store_url, [record]) == [record]
@@ -165,20 +225,28 @@ def test_published_summary_log_round_trips(tmp_path: Path, store_url: str) -> No
 
 def test_summary_log_from_a_real_loadgen_run(tmp_path: Path, store_url: str) -> None:
     """Run mlcommons-loadgen here (a trivial SUT, 100 ms) and import the summary log it writes."""
-    subprocess.run([sys.executable, "-c", LOADGEN_SCRIPT, str(tmp_path)], check=True, timeout=60, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", LOADGEN_SCRIPT, str(tmp_path)], check=True, timeout=60, capture_output=True
+    )
     [record] = read_import_file(tmp_path / "mlperf_log_summary.txt")
     assert record.config["scenario"] == "Offline" and record.config["sut_name"] == "PySUT"
     throughput = record.metric("throughput_samples_per_s")
     assert throughput is not None and throughput.value > 0 and throughput.unit == "samples/s"
     assert record.metric("latency_p50_ms").value <= record.metric("latency_p99_ms").value
-    assert record.tags["result_validity"] in {"VALID", "INVALID"}  # 100 ms is below LoadGen's minimum: INVALID
+    assert record.tags["result_validity"] in {
+        "VALID",
+        "INVALID",
+    }  # 100 ms is below LoadGen's minimum: INVALID
     assert round_trip(store_url, [record]) == [record]
 
 
 def test_results_csv_round_trips_and_rejects_bad_rows(tmp_path: Path, store_url: str) -> None:
     good = tmp_path / "mlperf.csv"
-    good.write_text("Organization,System Name,Accelerator,# of Accelerators,Model,Scenario,Result,Units,Division,Version\n"
-                    "NVIDIA,H100-PCIe-80GBx1_TRT,H100-PCIe-80GB,1,bert-99,Offline,5711,Samples/s,closed,v3.1\n")
+    good.write_text(
+        "Organization,System Name,Accelerator,# of "
+        "Accelerators,Model,Scenario,Result,Units,Division,Version\n"
+        "NVIDIA,H100-PCIe-80GBx1_TRT,H100-PCIe-80GB,1,bert-99,Offline,5711,Samples/s,closed,v3.1\n"
+    )
     [record] = read_import_file(good)
     assert record.metric("throughput_samples_per_s").value == 5711
     assert "MLPerf Inference v3.1 closed NVIDIA H100-PCIe-80GBx1_TRT" in record.origin
@@ -194,11 +262,17 @@ def test_optimum_benchmark_report_round_trips(tmp_path: Path, store_url: str) ->
     path.write_text(json.dumps(OPTIMUM_REPORT, indent=4))
     [record] = read_import_file(path)
     assert record.suite == "optimum-benchmark" and record.benchmark == "tei_bert"
-    assert record.metrics[0].name == "forward_throughput_samples_per_s" and record.metrics[0].unit == "samples/s"
+    assert (
+        record.metrics[0].name == "forward_throughput_samples_per_s" and record.metrics[0].unit == "samples/s"
+    )
     p50 = record.metric("forward_latency_p50_ms")
-    assert p50.value == pytest.approx(11300.766840518918) and p50.stats["p99"] == pytest.approx(11547.694239768898)
+    assert p50.value == pytest.approx(11300.766840518918) and p50.stats["p99"] == pytest.approx(
+        11547.694239768898
+    )
     assert len(record.samples["forward_latency_ms"]) == 10
-    assert record.config["batch"] == 64 and record.config["seq_len"] == 128 and record.config["device"] == "cpu"
+    assert (
+        record.config["batch"] == 64 and record.config["seq_len"] == 128 and record.config["device"] == "cpu"
+    )
     assert record.tags["accelerator"].startswith("Intel(R) Xeon(R) Platinum 8259CL")
     assert round_trip(store_url, [record]) == [record]
 

@@ -17,7 +17,10 @@ from capplan.results.schema import Metric, RunRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 # The registry and the kinds' own modules are where kind names are written; nowhere else.
-ALLOWED = {ROOT / "capplan" / "harness" / "registry.py", *(ROOT / "capplan" / "harness" / "kinds").glob("*.py")}
+ALLOWED = {
+    ROOT / "capplan" / "harness" / "registry.py",
+    *(ROOT / "capplan" / "harness" / "kinds").glob("*.py"),
+}
 
 
 def test_every_registered_kind_declares_task_and_role() -> None:
@@ -58,9 +61,16 @@ def _training_record(kind: str, config_extra: dict[str, object] | None = None) -
              "train_flops_per_sample": 67.2e9, "param_count": 109_000_000, "activation_bytes_per_sample": 4e6,
              "world_size": 8}
     return RunRecord(
-        benchmark="ddp-bert", kind=kind, tags={"accelerator": "H100"},
-        config={"device": "cuda", "dtype": "bf16", "params": {"model": "bert", "size": "base"}, "facts": facts,
-                **(config_extra or {})},
+        benchmark="ddp-bert",
+        kind=kind,
+        tags={"accelerator": "H100"},
+        config={
+            "device": "cuda",
+            "dtype": "bf16",
+            "params": {"model": "bert", "size": "base"},
+            "facts": facts,
+            **(config_extra or {}),
+        },
         metrics=[Metric(name="throughput_samples_per_s", value=4000.0, unit="samples/s")],
     )
 
@@ -73,7 +83,9 @@ def test_ddp_record_calibrates_as_training() -> None:
 
 def test_plugin_kind_record_uses_the_stored_declaration_and_is_never_imported() -> None:
     """A module:Class kind is classified by the declaration the runner stored, not by importing it."""
-    stored = _training_record("nonexistent_pkg.kinds:TrainLikeKind", {"kind_meta": {"task": "train", "role": "model"}})
+    stored = _training_record(
+        "nonexistent_pkg.kinds:TrainLikeKind", {"kind_meta": {"task": "train", "role": "model"}}
+    )
     assert record_kind_task(stored.kind, stored.config) == "train"
     point = point_from_record(stored, load_catalog(user_dir=False))
     assert point is not None and point.task == "train"
@@ -92,12 +104,16 @@ def _names_kinds(node: ast.AST) -> str | None:
             return f"literal list of kinds {named}"
     if isinstance(node, ast.Compare):
         sides = [node.left, *node.comparators]
-        about_kind = any(isinstance(s, ast.Attribute) and s.attr == "kind" or isinstance(s, ast.Name) and s.id == "kind"
-                         for s in sides)
+        about_kind = any(
+            isinstance(s, ast.Attribute) and s.attr == "kind" or isinstance(s, ast.Name) and s.id == "kind"
+            for s in sides
+        )
         literals = [s.value for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str)]
         if about_kind and any(v in KINDS for v in literals):
             return f"comparison with kind name {literals}"
-    if isinstance(node, ast.Call) and any(isinstance(a, ast.Constant) and a.value in KINDS for a in node.args):
+    if isinstance(node, ast.Call) and any(
+        isinstance(a, ast.Constant) and a.value in KINDS for a in node.args
+    ):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if "run" in name or "kind" in name:

@@ -66,7 +66,9 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
 
 def test_every_package_has_a_layer() -> None:
     packages = {package_of(module) for module, _ in source_files()}
-    assert packages <= set(LAYERS), f"add these to LAYERS (and ARCHITECTURE.md): {sorted(packages - set(LAYERS))}"
+    assert packages <= set(LAYERS), (
+        f"add these to LAYERS (and ARCHITECTURE.md): {sorted(packages - set(LAYERS))}"
+    )
 
 
 def test_imports_only_go_down_the_layers() -> None:
@@ -78,8 +80,10 @@ def test_imports_only_go_down_the_layers() -> None:
             if not name.startswith("capplan") or there == here:
                 continue
             if LAYERS.get(there, 99) > LAYERS[here] or (here, there) in FORBIDDEN:
-                offenders.append(f"{path.relative_to(ROOT)}:{line}: {here} (layer {LAYERS[here]}) imports {name} "
-                                 f"(layer {LAYERS.get(there)})")
+                offenders.append(
+                    f"{path.relative_to(ROOT)}:{line}: {here} (layer {LAYERS[here]}) imports {name} "
+                    f"(layer {LAYERS.get(there)})"
+                )
     assert not offenders, "\n".join(offenders)
 
 

@@ -30,12 +30,17 @@ def _sleeper(seconds: float):
 
 
 def test_single_stream_run_is_parsed(tmp_path: Path) -> None:
-    settings = ScenarioSettings(scenario="SingleStream", min_duration_ms=300, min_query_count=64, expected_latency_ms=1)
+    settings = ScenarioSettings(
+        scenario="SingleStream", min_duration_ms=300, min_query_count=64, expected_latency_ms=1
+    )
     run = run_loadgen(_sleeper(0.001), settings, total_samples=16, outdir=tmp_path)
     res = run.result
     assert (tmp_path / "mlperf_log_summary.txt").exists()
     assert res.scenario == "SingleStream" and res.query_count >= 64
-    assert res.valid == all(res.checks.values()) and set(res.checks) >= {"result_min_duration_met", "early_stopping_met"}
+    assert res.valid == all(res.checks.values()) and set(res.checks) >= {
+        "result_min_duration_met",
+        "early_stopping_met",
+    }
     p = res.latency_percentiles_ms
     assert list(p) == ["50", "90", "95", "97", "99", "99.9"] and p["50"] >= 1.0  # a query sleeps >= 1 ms
     assert p["50"] <= p["90"] <= p["99"] <= p["99.9"]
@@ -59,8 +64,13 @@ def test_offline_batches_and_multistream_queries() -> None:
     run = run_loadgen(_sleeper(0.001), offline, total_samples=32, max_batch=8)
     assert run.result.query_count == 1 and max(run.batch_sizes) == 8
     assert sum(run.batch_sizes) == len(run.latencies_s)
-    multi = ScenarioSettings(scenario="MultiStream", samples_per_query=4, expected_latency_ms=2, min_duration_ms=200,
-                             min_query_count=20)
+    multi = ScenarioSettings(
+        scenario="MultiStream",
+        samples_per_query=4,
+        expected_latency_ms=2,
+        min_duration_ms=200,
+        min_query_count=20,
+    )
     run = run_loadgen(_sleeper(0.001), multi, total_samples=32, max_batch=4)
     assert run.result.scenario == "MultiStream" and run.result.samples_per_s is None
     assert len(run.latencies_s) == 4 * run.result.query_count
@@ -70,7 +80,9 @@ def test_sut_errors_surface_after_loadgen_ends() -> None:
     def broken(indices):
         raise RuntimeError("model exploded")
 
-    settings = ScenarioSettings(scenario="SingleStream", min_duration_ms=50, min_query_count=5, expected_latency_ms=1)
+    settings = ScenarioSettings(
+        scenario="SingleStream", min_duration_ms=50, min_query_count=5, expected_latency_ms=1
+    )
     with pytest.raises(RuntimeError, match="model exploded"):
         run_loadgen(broken, settings, total_samples=4)
 
@@ -78,17 +90,30 @@ def test_sut_errors_surface_after_loadgen_ends() -> None:
 def test_log_parsing_errors_and_summary_reasons(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no mlperf_log_detail.txt"):
         parse_logs(tmp_path)
-    (tmp_path / "mlperf_log_detail.txt").write_text(':::MLLOG {"key": "effective_scenario", "value": "Server"}\nnoise\n')
+    (tmp_path / "mlperf_log_detail.txt").write_text(
+        ':::MLLOG {"key": "effective_scenario", "value": "Server"}\nnoise\n'
+    )
     with pytest.raises(ValueError, match="did not finish"):
         parse_logs(tmp_path)
     text = ("Result is : INVALID\n  Performance constraints satisfied : NO\n  Min duration satisfied : Yes\n"
             "Recommendations:\n * Reduce target QPS to improve latency.\nEarly Stopping Result:\n")
-    assert summary_reasons(text) == ["Performance constraints satisfied : NO", "Reduce target QPS to improve latency."]
+    assert summary_reasons(text) == [
+        "Performance constraints satisfied : NO",
+        "Reduce target QPS to improve latency.",
+    ]
 
 
 def _result(valid: bool) -> LoadGenResult:
-    return LoadGenResult(scenario="Server", valid=valid, checks={"result_perf_constraints_met": valid,
-                         "result_min_duration_met": True, "result_min_queries_met": True, "early_stopping_met": valid})
+    return LoadGenResult(
+        scenario="Server",
+        valid=valid,
+        checks={
+            "result_perf_constraints_met": valid,
+            "result_min_duration_met": True,
+            "result_min_queries_met": True,
+            "early_stopping_met": valid,
+        },
+    )
 
 
 def test_search_brackets_then_bisects() -> None:
@@ -151,12 +176,16 @@ def test_loadgen_kind_end_to_end_and_errors() -> None:
     spec = BenchmarkSpec(name="t-lg", kind="loadgen", params={"model": "mlp", "scenario": "SingleStream",
                                                                "min_duration_ms": 300, "min_query_count": 64})
     kind = LoadGenKind()
-    result = kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec, log=lambda _: None))
+    result = kind.run(
+        spec, kind.Params.model_validate(spec.params), RunContext(spec=spec, log=lambda _: None)
+    )
     assert result.metrics[0].name == "latency_p90_ms"
     assert result.config["loadgen_validity"] in ("VALID", "INVALID")
     valid = next(m for m in result.metrics if m.name == "loadgen_valid").value
     assert valid == (result.config["loadgen_validity"] == "VALID")
-    assert result.config["loadgen_settings"]["expected_latency_ms"] == pytest.approx(result.config["calibrated_service_ms"])
+    assert result.config["loadgen_settings"]["expected_latency_ms"] == pytest.approx(
+        result.config["calibrated_service_ms"]
+    )
     assert len(result.samples["sut_latency_ms"]) == result.config["loadgen_query_count"]
     bad = spec.model_copy(update={"params": {"model": "mlp", "scenario": "Offline", "search_max_qps": True}})
     with pytest.raises(ValueError, match="needs scenario Server"):
@@ -166,5 +195,7 @@ def test_loadgen_kind_end_to_end_and_errors() -> None:
 def test_quick_suite_has_validated_model_entries() -> None:
     suite = load_suite("quick")
     kinds = {b.spec.name: b.spec.kind for b in suite.benchmarks}
-    assert {"infer-bert-ort", "infer-resnet-ort", "train-bert-tiny", "loadgen-bert-singlestream"} <= set(kinds)
+    assert {"infer-bert-ort", "infer-resnet-ort", "train-bert-tiny", "loadgen-bert-singlestream"} <= set(
+        kinds
+    )
     assert kinds["loadgen-bert-singlestream"] == "loadgen"

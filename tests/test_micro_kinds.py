@@ -15,7 +15,9 @@ from capplan.harness.kinds.gemm import GemmKind, GemmParams
 from capplan.harness.kinds.membw import ARRAYS_TOUCHED, MembwKind, MembwParams, _kernels, cpu_llc_bytes
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, Budget, RunContext
 
-TINY = Budget(warmup_min_iters=1, warmup_max_s=0.05, min_iters=3, max_iters=20, min_time_s=0.0, max_time_s=0.2)
+TINY = Budget(
+    warmup_min_iters=1, warmup_max_s=0.05, min_iters=3, max_iters=20, min_time_s=0.0, max_time_s=0.2
+)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
@@ -29,7 +31,13 @@ def run(kind: object, s: BenchmarkSpec, params: object):  # type: ignore[no-unty
 
 @pytest.mark.parametrize(
     ("op", "n", "factor"),
-    [("all_reduce", 2, 1.0), ("all_reduce", 8, 1.75), ("all_gather", 4, 0.75), ("reduce_scatter", 8, 0.875), ("broadcast", 8, 1.0)],
+    [
+        ("all_reduce", 2, 1.0),
+        ("all_reduce", 8, 1.75),
+        ("all_gather", 4, 0.75),
+        ("reduce_scatter", 8, 0.875),
+        ("broadcast", 8, 1.0),
+    ],
 )
 def test_bus_bandwidth_factors_are_nccl_tests(op: str, n: int, factor: float) -> None:
     assert bus_factor(op, n) == pytest.approx(factor)
@@ -53,7 +61,11 @@ def test_run_collective_under_an_initialised_group() -> None:
 
 
 def test_stream_kernels_compute_streams_formulas() -> None:
-    a, b, c = torch.full((8,), 1.0, dtype=torch.float64), torch.full((8,), 2.0, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)
+    a, b, c = (
+        torch.full((8,), 1.0, dtype=torch.float64),
+        torch.full((8,), 2.0, dtype=torch.float64),
+        torch.zeros(8, dtype=torch.float64),
+    )
     k = _kernels(torch, a, b, c)
     k["copy"]()  # c = a
     assert torch.equal(c, a)
@@ -81,7 +93,9 @@ def test_gemm_reports_tflops_from_2mnk() -> None:
     res = run(GemmKind(), spec("gemm", dtype="fp32"), GemmParams(shapes=[(64, 32, 16), (8, 8, 8)]))
     assert [m.name for m in res.metrics] == ["tflops_64x32x16", "tflops_8x8x8"]
     assert res.config["flops_per_call"]["64x32x16"] == 2 * 64 * 32 * 16
-    assert all(m.unit == "TFLOP/s" and m.value > 0 and m.peak is None for m in res.metrics)  # no invented CPU peak
+    assert all(
+        m.unit == "TFLOP/s" and m.value > 0 and m.peak is None for m in res.metrics
+    )  # no invented CPU peak
 
 
 @pytest.mark.parametrize("dtype", ["fp16", "tf32", "fp8", "int8"])
@@ -107,7 +121,11 @@ def test_copy_is_skipped_without_a_gpu() -> None:
 @cuda
 def test_gpu_micro_kinds() -> None:
     res = run(CopyKind(), spec("copy", device="cuda"), CopyParams(sizes_mib=[1], directions=["h2d", "d2d"]))
-    assert {m.name for m in res.metrics} == {"h2d_pinned_1mib_gbps", "h2d_pageable_1mib_gbps", "d2d_1mib_gbps"}
+    assert {m.name for m in res.metrics} == {
+        "h2d_pinned_1mib_gbps",
+        "h2d_pageable_1mib_gbps",
+        "d2d_1mib_gbps",
+    }
     for dtype in ("fp32", "tf32", "bf16", "fp16"):
         g = run(GemmKind(), spec("gemm", device="cuda", dtype=dtype), GemmParams(shapes=[(1024, 1024, 1024)]))
         assert g.metrics[0].value > 0

@@ -15,7 +15,9 @@ from capplan.harness.kinds.infer import InferKind, InferParams, slo_metrics
 from capplan.harness.kinds.model_common import load_backend, setup_model, verify_backend
 from capplan.harness.spec import BenchmarkSpec, Budget, RunContext
 
-FAST = Budget(warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.2)
+FAST = Budget(
+    warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.2
+)
 CONFIG_KEYS = {"model", "size", "backend", "dtype", "device", "seq_len", "flops_per_sample", "param_bytes",
                "param_count", "activation_bytes_per_sample", "batches", "best_batch"}
 
@@ -39,7 +41,13 @@ def test_infer_eager_sweep_records_curve_and_config() -> None:
     result = _run(InferKind(), _spec("infer", {"model": "mlp", "batches": [1, 4]}))
     names = [m.name for m in result.metrics]
     assert names[0] == "throughput_samples_per_s"
-    assert {"latency_p99_ms", "latency_p50_ms", "max_batch_under_slo", "peak_mem_mb", "achieved_tflops"} <= set(names)
+    assert {
+        "latency_p99_ms",
+        "latency_p50_ms",
+        "max_batch_under_slo",
+        "peak_mem_mb",
+        "achieved_tflops",
+    } <= set(names)
     assert set(result.samples) == {"latency_ms_b1", "latency_ms_b4"}
     assert {"throughput_samples_per_s_b1", "throughput_samples_per_s_b4"} <= set(names)
     assert CONFIG_KEYS <= set(result.config)
@@ -112,7 +120,9 @@ def test_generate_reports_ttft_and_inter_token_latency() -> None:
     ttft = result.samples["ttft_ms_p8_o4"]
     assert len(result.samples["itl_ms_p8_o4"]) == 3 * len(ttft)  # output_len - 1 decode steps per generation
     prefill = next(m for m in result.metrics if m.name == "prefill_tokens_per_s_p16_o4")
-    assert prefill.value == pytest.approx(np.median(16e3 / np.asarray(result.samples["ttft_ms_p16_o4"])), rel=1e-9)
+    assert prefill.value == pytest.approx(
+        np.median(16e3 / np.asarray(result.samples["ttft_ms_p16_o4"])), rel=1e-9
+    )
     with pytest.raises(ValueError, match="context is 512"):
         GenerateParams.model_validate({"prompt_lens": [500], "output_lens": [20]})
 
@@ -125,8 +135,10 @@ gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU
 @pytest.mark.parametrize(("backend", "dtype"), [("eager", "fp16"), ("eager", "bf16"), ("onnxruntime", "fp16"),
                                                 ("compile", "bf16")])
 def test_infer_on_cuda(backend: str, dtype: str) -> None:
-    result = _run(InferKind(), _spec("infer", {"model": "bert", "batches": [1, 8]}, device="cuda", dtype=dtype,
-                                     backend=backend))
+    result = _run(
+        InferKind(),
+        _spec("infer", {"model": "bert", "batches": [1, 8]}, device="cuda", dtype=dtype, backend=backend),
+    )
     assert result.config["device"] == "cuda"
     assert next(m for m in result.metrics if m.name == "peak_mem_mb").value > 0
     if backend == "onnxruntime":

@@ -17,12 +17,31 @@ SUITE = {
     "suite": "models-mini",
     "defaults": {"timeout_s": 120, "budget": BUDGET},
     "benchmarks": [
-        {"name": "infer-ort", "kind": "infer", "backend": "onnxruntime", "params": {"model": "mlp", "batches": [1, 4]}},
+        {
+            "name": "infer-ort",
+            "kind": "infer",
+            "backend": "onnxruntime",
+            "params": {"model": "mlp", "batches": [1, 4]},
+        },
         {"name": "train", "kind": "train", "params": {"model": "mlp", "batches": [4]}},
-        {"name": "lg-server", "kind": "loadgen",
-         "params": {"model": "mlp", "scenario": "Server", "target_qps": 100, "min_duration_ms": 200,
-                    "min_query_count": 20}},  # far too few queries for early stopping: INVALID
-        {"name": "ort-bf16", "kind": "infer", "backend": "onnxruntime", "dtype": "bf16", "params": {"model": "mlp"}},
+        {
+            "name": "lg-server",
+            "kind": "loadgen",
+            "params": {
+                "model": "mlp",
+                "scenario": "Server",
+                "target_qps": 100,
+                "min_duration_ms": 200,
+                "min_query_count": 20,
+            },
+        },  # far too few queries for early stopping: INVALID
+        {
+            "name": "ort-bf16",
+            "kind": "infer",
+            "backend": "onnxruntime",
+            "dtype": "bf16",
+            "params": {"model": "mlp"},
+        },
     ],
 }
 STORED_FACTS = {"model", "size", "backend", "dtype", "device", "batches", "seq_len", "flops_per_sample",
@@ -47,8 +66,14 @@ def test_model_suite_stores_records_with_facts(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_unknown_backend_is_a_user_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = {"suite": "bad", "benchmarks": [{"name": "x", "kind": "infer", "backend": "tensorrt", "params": {"model": "mlp"}}]}
+    bad = {
+        "suite": "bad",
+        "benchmarks": [{"name": "x", "kind": "infer", "backend": "tensorrt", "params": {"model": "mlp"}}],
+    }
     suite = tmp_path / "bad.yaml"
     suite.write_text(yaml.safe_dump(bad))
     code, _, err = cli(capsys, "bench", "run", "--suite", str(suite), "--store", str(tmp_path / "r.db"))
-    assert code == 2 and "backend: 'tensorrt' is not supported by kind infer; allowed: eager, compile, onnxruntime" in err
+    assert (
+        code == 2
+        and "backend: 'tensorrt' is not supported by kind infer; allowed: eager, compile, onnxruntime" in err
+    )

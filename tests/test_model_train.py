@@ -9,7 +9,9 @@ import torch
 from capplan.harness.kinds.train import OutOfMemory, TrainKind, search_max_batch
 from capplan.harness.spec import BenchmarkSpec, Budget, RunContext
 
-FAST = Budget(warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.3)
+FAST = Budget(
+    warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.3
+)
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +37,9 @@ def test_train_step_metrics_with_grad_accumulation() -> None:
     tokens = _metric(result, "throughput_tokens_per_s")
     assert tokens.value == pytest.approx(thr.value * result.config["seq_len"], rel=1e-9)
     achieved = _metric(result, "achieved_tflops")
-    assert achieved.value == pytest.approx(thr.value * result.config["train_flops_per_sample"] / 1e12, rel=1e-9)
+    assert achieved.value == pytest.approx(
+        thr.value * result.config["train_flops_per_sample"] / 1e12, rel=1e-9
+    )
     mfu = _metric(result, "mfu_pct")
     assert mfu.peak_source.startswith("measured: best of") and "fp32" in mfu.peak_source
     assert mfu.value == pytest.approx(100 * achieved.value / result.config["mfu_peak_tflops"], rel=1e-9)
@@ -45,8 +49,10 @@ def test_train_step_metrics_with_grad_accumulation() -> None:
 
 
 def test_train_bf16_autocast_and_batch_search_on_cpu() -> None:
-    result = _run({"model": "mlp", "batches": [8], "find_max_batch": True, "max_batch": 64, "memory_limit_mb": 4096},
-                  dtype="bf16")
+    result = _run(
+        {"model": "mlp", "batches": [8], "find_max_batch": True, "max_batch": 64, "memory_limit_mb": 4096},
+        dtype="bf16",
+    )
     assert "bf16" in _metric(result, "mfu_pct").peak_source
     assert _metric(result, "max_batch_fits").value == 64  # tiny MLP: the cap, not memory, ends the search
     assert set(result.config["max_batch_tried_peak_mb"]) == {"8", "16", "32", "64"}

@@ -44,8 +44,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
                     "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True, timeout=300)
-    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     (Path(site) / "_test_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
     yield venv / "bin"
 
@@ -57,10 +61,19 @@ def _run(bin_dir: Path, args: list[str], cwd: Path) -> subprocess.CompletedProce
 
 
 def test_wheel_contains_the_code_and_data_it_runs(installed: Path, tmp_path: Path) -> None:
-    probe = ("import capplan; from capplan.views.plan import example_plans; from capplan.harness.suite import suite_path; "
-             "print(capplan.__file__); print(sorted(example_plans())); print(suite_path('quick'))")
-    out = subprocess.run([str(installed / "python"), "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                         check=True, env={"PATH": os.environ["PATH"]}).stdout.splitlines()
+    probe = (
+        "import capplan; from capplan.views.plan import example_plans; from capplan.harness.suite import "
+        "suite_path; "
+        "print(capplan.__file__); print(sorted(example_plans())); print(suite_path('quick'))"
+    )
+    out = subprocess.run(
+        [str(installed / "python"), "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": os.environ["PATH"]},
+    ).stdout.splitlines()
     assert str(installed.parent) in out[0] and str(ROOT) not in "\n".join(out)
     assert out[1] == str(sorted(p.name for p in (ROOT / "examples").glob("*.yaml")))
     assert out[2].startswith(str(installed.parent))
@@ -68,10 +81,18 @@ def test_wheel_contains_the_code_and_data_it_runs(installed: Path, tmp_path: Pat
 
 def test_installed_quick_suite_and_plan_run(installed: Path, tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
-    run = _run(installed, ["bench", "run", "--suite", "quick", "--only", "gemm-fp32-1024", "--store", str(db)], tmp_path)
+    run = _run(
+        installed,
+        ["bench", "run", "--suite", "quick", "--only", "gemm-fp32-1024", "--store", str(db)],
+        tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     assert [(r.benchmark, r.status) for r in Store(str(db)).query()] == [("gemm-fp32-1024", Status.ok)]
-    plan = _run(installed, ["plan", str(ROOT / "examples" / "crm-realtime-inference.yaml"), "--out", "report"], tmp_path)
+    plan = _run(
+        installed,
+        ["plan", str(ROOT / "examples" / "crm-realtime-inference.yaml"), "--out", "report"],
+        tmp_path,
+    )
     assert plan.returncode == 0, plan.stderr
     assert (tmp_path / "report" / "report.html").is_file()
 
@@ -86,9 +107,15 @@ def test_installed_dashboard_serves_the_overview(installed: Path, tmp_path: Path
     port = _free_port()
     Store(str(tmp_path / "d.db")).close()  # the dashboard only reads: it refuses a store that does not exist
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CAPPLAN_STORE")}
-    proc = subprocess.Popen([str(installed / "capplan"), "dashboard", "--port", str(port), "--store", str(tmp_path / "d.db")],
-                            cwd=tmp_path, env=env | {"HOME": str(tmp_path)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(installed / "capplan"), "dashboard", "--port", str(port), "--store", str(tmp_path / "d.db")],
+        cwd=tmp_path,
+        env=env | {"HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         health = None
         deadline = time.monotonic() + 90

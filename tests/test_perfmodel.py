@@ -34,11 +34,39 @@ def test_closed_forms_match_torch_flop_counter() -> None:
     from capplan.workloads.flops import COUNT_BATCH, forward_flops, param_count
 
     cases = [
-        (gpt.build("tiny"), transformer("g", "gpt", layers=2, d_model=128, d_ff=512, vocab=1000, positions=512,
-                                        seq_len=64, lm_head=True, source="test")),
-        (bert.build("tiny"), transformer("b", "bert", layers=2, d_model=128, d_ff=512, vocab=1000, positions=512,
-                                         seq_len=64, source="test")),
-        (harness_resnet.build("tiny"), resnet("r", blocks=(1, 1, 1, 1), stem=16, side=32, classes=10, source="test")),
+        (
+            gpt.build("tiny"),
+            transformer(
+                "g",
+                "gpt",
+                layers=2,
+                d_model=128,
+                d_ff=512,
+                vocab=1000,
+                positions=512,
+                seq_len=64,
+                lm_head=True,
+                source="test",
+            ),
+        ),
+        (
+            bert.build("tiny"),
+            transformer(
+                "b",
+                "bert",
+                layers=2,
+                d_model=128,
+                d_ff=512,
+                vocab=1000,
+                positions=512,
+                seq_len=64,
+                source="test",
+            ),
+        ),
+        (
+            harness_resnet.build("tiny"),
+            resnet("r", blocks=(1, 1, 1, 1), stem=16, side=32, classes=10, source="test"),
+        ),
     ]
     for workload, closed in cases:
         inputs = workload.make_inputs(COUNT_BATCH, Generator().manual_seed(0))
@@ -48,10 +76,19 @@ def test_closed_forms_match_torch_flop_counter() -> None:
         assert closed.param_count == pytest.approx(param_count(workload.model), rel=0.05), workload.name
 
 
-@pytest.mark.parametrize(("name", "params", "rel"), [
-    ("bert-base", 110e6, 0.03), ("bert-large", 340e6, 0.03), ("gpt2", 124e6, 0.02), ("gpt2-medium", 355e6, 0.02),
-    ("llama-7b", 6.74e9, 0.01), ("llama-70b", 68.98e9, 0.01), ("resnet50", 25.6e6, 0.01), ("resnet101", 44.5e6, 0.01),
-])
+@pytest.mark.parametrize(
+    ("name", "params", "rel"),
+    [
+        ("bert-base", 110e6, 0.03),
+        ("bert-large", 340e6, 0.03),
+        ("gpt2", 124e6, 0.02),
+        ("gpt2-medium", 355e6, 0.02),
+        ("llama-7b", 6.74e9, 0.01),
+        ("llama-70b", 68.98e9, 0.01),
+        ("resnet50", 25.6e6, 0.01),
+        ("resnet101", 44.5e6, 0.01),
+    ],
+)
 def test_named_workloads_match_published_sizes(name: str, params: float, rel: float) -> None:
     """Parameter counts as the model papers / model cards publish them."""
     assert named_workload(name).param_count == pytest.approx(params, rel=rel)
@@ -107,8 +144,13 @@ def cpu_record(model: str, size: str, flops: float, params: int, throughput: flo
 @pytest.mark.parametrize(("model", "size", "flops", "params"), [
     ("bert", "base", 22.4e9, 109_000_000), ("resnet", "base", 8.18e9, 25_557_032),
 ])
-def test_cpu_record_projects_onto_h100_and_l4_with_band_and_points(catalog, model: str, size: str, flops: float,  # type: ignore[no-untyped-def]
-                                                                   params: int) -> None:
+def test_cpu_record_projects_onto_h100_and_l4_with_band_and_points(
+    catalog,
+    model: str,
+    size: str,
+    flops: float,  # type: ignore[no-untyped-def]
+    params: int,
+) -> None:
     record = cpu_record(model, size, flops, params, throughput=40.0)
     results = {acc: project(record, acc, dtype="bf16", catalog=catalog) for acc in ("H100", "L4")}
     for proj in results.values():
@@ -128,9 +170,18 @@ def test_cpu_record_projects_onto_h100_and_l4_with_band_and_points(catalog, mode
 def test_local_gpu_record_becomes_a_calibration_point(catalog, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A stored run on a catalog GPU (named by NVML in the inventory) calibrates projections onto that GPU."""
     record = RunRecord(
-        benchmark="infer-resnet-base", kind="infer",
-        config={"model": "resnet", "size": "base", "dtype": "fp16", "device": "cuda:0", "flops_per_sample": 8.18e9,
-                "param_count": 25_557_032, "activation_bytes_per_sample": 40e6, "best_batch": 64},
+        benchmark="infer-resnet-base",
+        kind="infer",
+        config={
+            "model": "resnet",
+            "size": "base",
+            "dtype": "fp16",
+            "device": "cuda:0",
+            "flops_per_sample": 8.18e9,
+            "param_count": 25_557_032,
+            "activation_bytes_per_sample": 40e6,
+            "best_batch": 64,
+        },
         inventory={"gpus": [{"name": "NVIDIA L4"}]},
         metrics=[Metric(name="throughput_samples_per_s", value=3000.0, unit="samples/s")],
     )
@@ -160,7 +211,9 @@ def test_leave_one_out_over_published_results(catalog) -> None:  # type: ignore[
         expected = 100 * (row.projected - row.measured) / row.measured
         assert row.error_pct == pytest.approx(expected)
         assert row.points_used >= 1
-    assert report.median_abs_error_pct == pytest.approx(statistics.median(abs(r.error_pct) for r in report.rows))
+    assert report.median_abs_error_pct == pytest.approx(
+        statistics.median(abs(r.error_pct) for r in report.rows)
+    )
     # The issue's target for the shipped published set; a regression guard on the model, not a tautology.
     assert report.median_abs_error_pct <= 25
 

@@ -25,18 +25,33 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_the_four_examples_exist() -> None:
-    assert {p.stem for p in EXAMPLES} == {"crm-realtime-inference", "llm-chat", "research-training", "mixed-enterprise"}
+    assert {p.stem for p in EXAMPLES} == {
+        "crm-realtime-inference",
+        "llm-chat",
+        "research-training",
+        "mixed-enterprise",
+    }
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs_end_to_end(example: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["plan", str(example), "--out", str(tmp_path)]
-    if example.stem != "research-training":  # one example runs the full sensitivity analysis; it re-optimises ~14 times
+    if (
+        example.stem != "research-training"
+    ):  # one example runs the full sensitivity analysis; it re-optimises ~14 times
         argv.append("--no-sensitivity")
     code, out, err = _run(argv, capsys)
     assert code == 0, err
     assert "Recommended" in out
-    for name in ("report.md", "report.html", "result.json", "timeline.csv", "placement.csv", "purchases.csv", "alternatives.csv"):
+    for name in (
+        "report.md",
+        "report.html",
+        "result.json",
+        "timeline.csv",
+        "placement.csv",
+        "purchases.csv",
+        "alternatives.csv",
+    ):
         assert (tmp_path / name).stat().st_size > 0
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["recommended_net_usd"] >= 0 and result["assumptions"]
@@ -46,7 +61,9 @@ def test_example_runs_end_to_end(example: Path, tmp_path: Path, capsys: pytest.C
         assert f"## {section}" in md
     with (tmp_path / "placement.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert rows and all(r["source"] for r in rows)  # every placement traces to a catalog row / plan figure / run
+    assert rows and all(
+        r["source"] for r in rows
+    )  # every placement traces to a catalog row / plan figure / run
     if example.stem == "research-training":
         assert len(result["tornado"]) == 6 and len(result["scenarios"]) == 3
 
@@ -68,18 +85,29 @@ def _bad(tmp_path: Path, data: object, text: str | None = None) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["workloads"][0].update(type="batch"), "workloads[0].type: Input should be 'inference' or 'training'"),
+        (
+            lambda d: d["workloads"][0].update(type="batch"),
+            "workloads[0].type: Input should be 'inference' or 'training'",
+        ),
         (lambda d: d["workloads"][0]["demand"].update(now=-5), "workloads[0].demand.now"),
         (lambda d: d["workloads"][0].update(burstiness=0.5), "workloads[0].burstiness"),
-        (lambda d: d["workloads"][0].update(colour="red"), "workloads[0].colour: unknown field; allowed: name, type"),
+        (
+            lambda d: d["workloads"][0].update(colour="red"),
+            "workloads[0].colour: unknown field; allowed: name, type",
+        ),
         (lambda d: d.update(assumptions={"onprem": {"pue": 0.8}}), "assumptions.onprem.pue"),
         (lambda d: d["workloads"][0].update(sensitivity="region"), "needs allowed_regions"),
         (lambda d: d["workloads"][0]["demand"].update(series=[1, 2]), "demand.series needs 4 values"),
-        (lambda d: d.update(budget={"per_year_usd": 1, "split": {"infrastructure": 0.9}}), "split must sum to 1"),
+        (
+            lambda d: d.update(budget={"per_year_usd": 1, "split": {"infrastructure": 0.9}}),
+            "split must sum to 1",
+        ),
         (lambda d: d["candidates"]["onprem"][0].pop("price_source"), "price_source is required"),
     ],
 )
-def test_invalid_plans_exit_2_naming_the_field(mutate, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_plans_exit_2_naming_the_field(
+    mutate, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(json.dumps(BASE))
     mutate(data)
     code, _, err = _run(["plan", str(_bad(tmp_path, data))], capsys)
@@ -90,14 +118,22 @@ def test_invalid_plans_exit_2_naming_the_field(mutate, expected: str, tmp_path: 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: x\nstart: 2026-01-01\nworkloads: [{name: a, type: inference, demand: {now: .nan}}]\n", "finite number"),
+        (
+            "name: x\nstart: 2026-01-01\nworkloads: [{name: a, type: inference, demand: {now: .nan}}]\n",
+            "finite number",
+        ),
         ("name: x\nstart: 2026-01-01\nhorizon_quarters: .inf\nworkloads: []\n", "horizon_quarters"),
         ("- just\n- a list\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "not valid YAML"),
-        ("!!python/object/apply:os.system ['echo hi']\n", "not valid YAML"),  # safe_load refuses arbitrary objects
+        (
+            "!!python/object/apply:os.system ['echo hi']\n",
+            "not valid YAML",
+        ),  # safe_load refuses arbitrary objects
     ],
 )
-def test_unparseable_or_meaningless_yaml(text: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unparseable_or_meaningless_yaml(
+    text: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = _run(["plan", str(_bad(tmp_path, None, text))], capsys)
     assert code == 2 and expected in err
 
@@ -107,10 +143,14 @@ def test_missing_plan_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 2 and "cannot read plan file" in err
 
 
-def test_unknown_accelerator_in_plan_names_the_workload(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_accelerator_in_plan_names_the_workload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = json.loads(json.dumps(BASE))
     data["candidates"] = {"accelerators": ["NVIDIA L4"]}
-    data["workloads"][0]["model"] = {"per_device": {"Imaginary GPU 9000": {"throughput_per_s": 1, "latency_ms": 1}}}
+    data["workloads"][0]["model"] = {
+        "per_device": {"Imaginary GPU 9000": {"throughput_per_s": 1, "latency_ms": 1}}
+    }
     code, _, err = _run(["plan", str(_bad(tmp_path, data))], capsys)
     assert code == 2 and "workloads[0].model" in err and "Imaginary GPU 9000" in err
 
@@ -132,7 +172,20 @@ def test_load_plan_accepts_dict_and_path(tmp_path: Path) -> None:
 
 
 def test_cost_compare_json_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(["cost", "compare", "-H", "NVIDIA L4", "--gpu-price", "NVIDIA L4=2500", "--price-source", "test quote", "--json"], capsys)
+    code, out, err = _run(
+        [
+            "cost",
+            "compare",
+            "-H",
+            "NVIDIA L4",
+            "--gpu-price",
+            "NVIDIA L4=2500",
+            "--price-source",
+            "test quote",
+            "--json",
+        ],
+        capsys,
+    )
     assert code == 0, err
     (row,) = json.loads(out)
     assert row["accelerator"] == "NVIDIA L4" and row["onprem_usd_per_gpu_hour"] > 0

@@ -37,14 +37,26 @@ def test_region_constraint_excludes_cheaper_region() -> None:
 def test_lead_time_keeps_early_quarters_off_prem_and_sets_order_dates() -> None:
     weeks = 30  # 2026-01-01 + 30 weeks = 2026-07-30, so the first possible quarter is 2026-10-01 (q3)
     plan = make_plan(
-        candidates={"onprem": [{"accelerator": "GPU-A", "gpus_per_server": 4, "gpu_price_usd": 100, "price_source": "t", "lead_time_weeks": weeks}]},
+        candidates={
+            "onprem": [
+                {
+                    "accelerator": "GPU-A",
+                    "gpus_per_server": 4,
+                    "gpu_price_usd": 100,
+                    "price_source": "t",
+                    "lead_time_weeks": weeks,
+                }
+            ]
+        },
         horizon_quarters=6,
     )
     result = run_plan(plan, CAT, sensitivity=False)
     onprem_quarters = {r.quarter for r in result.placement if r.kind == "onprem"}
     assert onprem_quarters and onprem_quarters.isdisjoint({"2026-Q1", "2026-Q2", "2026-Q3"})
     for p in result.purchases:
-        start = {plan.quarter_label(q): plan.quarter_start(q) for q in range(plan.horizon_quarters)}[p.in_service]
+        start = {plan.quarter_label(q): plan.quarter_start(q) for q in range(plan.horizon_quarters)}[
+            p.in_service
+        ]
         assert date.fromisoformat(p.order_by) == start - timedelta(weeks=weeks)
         assert date.fromisoformat(p.order_by) >= plan.start
     assert any("lead time" in r.text for r in result.reasons)
@@ -68,7 +80,9 @@ def test_recommended_is_no_dearer_than_the_alternatives_without_limits() -> None
 
 def test_tiny_budget_is_reported_not_hidden() -> None:
     result = run_plan(make_plan(budget={"per_year_usd": 1000}), CAT, sensitivity=False)
-    unserved = next(a for a in result.alternatives if a.alternative == "recommended").unserved_workload_quarters
+    unserved = next(
+        a for a in result.alternatives if a.alternative == "recommended"
+    ).unserved_workload_quarters
     over = [r for r in result.reasons if r.topic.startswith("budget") and "OVER" in r.text]
     assert unserved > 0 or over
     assert any("UNSERVED" in r.text for r in result.reasons) or over
@@ -96,10 +110,34 @@ def test_training_workload_uses_spot_when_allowed_and_not_when_forbidden() -> No
 def test_result_tables_are_flat_and_traceable() -> None:
     result = run_plan(make_plan(), CAT, sensitivity=True)
     tables = result.tables()
-    assert set(tables) >= {"timeline", "placement", "purchases", "alternatives", "reasons", "tornado", "scenarios"}
-    assert all(isinstance(v, (str, int, float, bool, type(None))) for rows in tables.values() for r in rows for v in r.values())
+    assert set(tables) >= {
+        "timeline",
+        "placement",
+        "purchases",
+        "alternatives",
+        "reasons",
+        "tornado",
+        "scenarios",
+    }
+    assert all(
+        isinstance(v, (str, int, float, bool, type(None)))
+        for rows in tables.values()
+        for r in rows
+        for v in r.values()
+    )
     assert all(r["source"] for r in tables["placement"] + tables["purchases"] + tables["sizing"])
-    assert {r["name"] for r in tables["assumptions"]} >= {"pue", "electricity_usd_per_kwh", "hidden_cost_share_of_total"}
-    assert len(tables["tornado"]) == 6 and [r["scenario"] for r in tables["scenarios"]] == ["base", "optimistic", "pessimistic"]
-    opt, base, pess = (next(r["net_usd"] for r in tables["scenarios"] if r["scenario"] == s) for s in ("optimistic", "base", "pessimistic"))
+    assert {r["name"] for r in tables["assumptions"]} >= {
+        "pue",
+        "electricity_usd_per_kwh",
+        "hidden_cost_share_of_total",
+    }
+    assert len(tables["tornado"]) == 6 and [r["scenario"] for r in tables["scenarios"]] == [
+        "base",
+        "optimistic",
+        "pessimistic",
+    ]
+    opt, base, pess = (
+        next(r["net_usd"] for r in tables["scenarios"] if r["scenario"] == s)
+        for s in ("optimistic", "base", "pessimistic")
+    )
     assert opt <= base <= pess

@@ -16,15 +16,28 @@ CAT = tiny_catalog()
 
 
 def _fit_and_cost(now: float, burstiness: float, cv: float, mode: str = "recommended", **plan_changes):  # type: ignore[no-untyped-def]
-    plan = make_plan(workload={"demand": {"now": now, "unit": "qps", "growth_pct_per_quarter": 10}, "burstiness": burstiness,
-                               "service_time_cv": cv}, **plan_changes)
+    plan = make_plan(
+        workload={
+            "demand": {"now": now, "unit": "qps", "growth_pct_per_quarter": 10},
+            "burstiness": burstiness,
+            "service_time_cv": cv,
+        },
+        **plan_changes,
+    )
     cands, sizing = prepare(plan, CAT)
     return sizing.fits[("svc", "GPU-A")], solve_placement(plan, cands, sizing, mode)  # type: ignore[arg-type]
 
 
 @SETTINGS
-@given(now=st.floats(5, 3000), factor=st.floats(1.0, 3.0), burstiness=st.floats(1.0, 4.0), cv=st.sampled_from([0.0, 0.3, 0.7]))
-def test_more_demand_never_fewer_devices_or_lower_cost(now: float, factor: float, burstiness: float, cv: float) -> None:
+@given(
+    now=st.floats(5, 3000),
+    factor=st.floats(1.0, 3.0),
+    burstiness=st.floats(1.0, 4.0),
+    cv=st.sampled_from([0.0, 0.3, 0.7]),
+)
+def test_more_demand_never_fewer_devices_or_lower_cost(
+    now: float, factor: float, burstiness: float, cv: float
+) -> None:
     fit1, sol1 = _fit_and_cost(now, burstiness, cv)
     fit2, sol2 = _fit_and_cost(now * factor, burstiness, cv)
     assert np.all(fit2.owned_peak >= fit1.owned_peak)
@@ -61,10 +74,24 @@ def test_higher_cloud_price_never_makes_cloud_cheaper(now: float, m: float, k: f
     years=st.floats(0.5, 10),
     mode=st.sampled_from(["recommended", "all_cloud", "all_onprem"]),
 )
-def test_costs_are_never_negative(now: float, pue: float, kwh: float, util: float, hidden: float, residual: float, years: float, mode: str) -> None:
-    onprem = {"pue": pue, "electricity_usd_per_kwh": kwh, "utilisation_fraction": util, "hidden_cost_share_of_total": hidden,
-              "residual_value_fraction": residual, "amortisation_years": years}
-    _, sol = _fit_and_cost(now, 2.0, 0.5, mode, assumptions={"onprem": onprem, "cloud": {"derive_reserved_from_on_demand": False}})
+def test_costs_are_never_negative(
+    now: float, pue: float, kwh: float, util: float, hidden: float, residual: float, years: float, mode: str
+) -> None:
+    onprem = {
+        "pue": pue,
+        "electricity_usd_per_kwh": kwh,
+        "utilisation_fraction": util,
+        "hidden_cost_share_of_total": hidden,
+        "residual_value_fraction": residual,
+        "amortisation_years": years,
+    }
+    _, sol = _fit_and_cost(
+        now,
+        2.0,
+        0.5,
+        mode,
+        assumptions={"onprem": onprem, "cloud": {"derive_reserved_from_on_demand": False}},
+    )
     assert np.all(sol.cash >= -1e-9)
     assert sol.residual_usd >= 0 and sol.net_usd >= -1e-6
     for o in sol.options:

@@ -28,7 +28,9 @@ def test_mm1_response_tail_is_exponential() -> None:
     # M/M/1 sojourn time ~ Exp(mu - lambda)
     lam, s = 6.0, 0.1
     for t in (0.05, 0.2, 1.0):
-        assert float(response_tail(t, 1, lam, s, 1.0)) == pytest.approx(math.exp(-(1 / s - lam) * t), rel=1e-6)
+        assert float(response_tail(t, 1, lam, s, 1.0)) == pytest.approx(
+            math.exp(-(1 / s - lam) * t), rel=1e-6
+        )
 
 
 def test_deterministic_service_without_queueing() -> None:
@@ -51,7 +53,9 @@ def test_infeasible_and_idle() -> None:
     cv=st.sampled_from([0.0, 0.3, 0.7, 1.0]),
     slack=st.floats(5.0, 10.0),
 )
-def test_more_traffic_never_needs_fewer_servers(lam: float, k: float, s: float, cv: float, slack: float) -> None:
+def test_more_traffic_never_needs_fewer_servers(
+    lam: float, k: float, s: float, cv: float, slack: float
+) -> None:
     c1, c2 = servers_for_quantile(np.array([lam, lam * k]), s, cv, s * slack)
     assert c1 >= 1 and c2 >= c1
     # and the answer is minimal: one server fewer misses the SLO

@@ -15,7 +15,13 @@ def tiny_catalog(price_a_usd_per_hour: float = 4.0, price_b_usd_per_hour: float 
         name="GPU-A", vendor="Test", memory_gib=80, mem_bw_gbps=2000, bf16_tflops_dense=500, tdp_w=500,
         source="test fixture", source_date="2026-01",
     )
-    common = {"provider": "TestCloud", "gpu_name": "GPU-A", "gpu_count": 1, "price_date": "2026-01", "source": "test fixture"}
+    common = {
+        "provider": "TestCloud",
+        "gpu_name": "GPU-A",
+        "gpu_count": 1,
+        "price_date": "2026-01",
+        "source": "test fixture",
+    }
     insts = [
         CloudInstance(instance="a1", region="r1", on_demand_usd_per_hour=price_a_usd_per_hour,
                       spot_usd_per_hour=price_a_usd_per_hour / 2, **common),
@@ -31,16 +37,26 @@ BASE: dict[str, Any] = {
     "horizon_quarters": 4,
     "candidates": {
         "onprem": [
-            {"accelerator": "GPU-A", "gpus_per_server": 4, "gpu_price_usd": 10000, "price_source": "test quote", "lead_time_weeks": 0}
+            {
+                "accelerator": "GPU-A",
+                "gpus_per_server": 4,
+                "gpu_price_usd": 10000,
+                "price_source": "test quote",
+                "lead_time_weeks": 0,
+            }
         ]
     },
     "solver": {"mip_rel_gap": 0.0},
-    "assumptions": {"cloud": {"derive_reserved_from_on_demand": False}},  # the fixture cites no reserved prices
+    "assumptions": {
+        "cloud": {"derive_reserved_from_on_demand": False}
+    },  # the fixture cites no reserved prices
     "workloads": [
         {
             "name": "svc",
             "type": "inference",
-            "model": {"per_device": {"GPU-A": {"throughput_per_s": 100, "latency_ms": 50, "source": "test figure"}}},
+            "model": {
+                "per_device": {"GPU-A": {"throughput_per_s": 100, "latency_ms": 50, "source": "test figure"}}
+            },
             "demand": {"now": 300, "unit": "qps", "growth_pct_per_quarter": 10},
             "slo": {"p99_latency_ms": 200, "availability_pct": 99.9},
             "burstiness": 2.0,

@@ -35,11 +35,15 @@ FAULTS = {  # name -> (kind, params, expected status, text expected in the error
 
 
 def _capplan(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "capplan", *args], capture_output=True, env=subprocess_env(), timeout=400)
+    return subprocess.run(
+        [sys.executable, "-m", "capplan", *args], capture_output=True, env=subprocess_env(), timeout=400
+    )
 
 
 @pytest.fixture(scope="module")
-def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.CompletedProcess[bytes], Path]]:
+def faulty_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.CompletedProcess[bytes], Path]]:
     """One `capplan bench run` of every fault in a row, then one ok benchmark."""
     tmp = tmp_path_factory.mktemp("faults")
     pid_file = tmp / "escaped.pid"
@@ -48,7 +52,9 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subpr
                for name, (kind, params, _, _) in FAULTS.items()]
     entries.append({"name": "last-ok", "kind": "harness_fixture_kinds:OkKind"})
     suite = tmp / "faults.yaml"
-    suite.write_text(yaml.safe_dump({"suite": "faults", "defaults": {"timeout_s": 60}, "benchmarks": entries}))
+    suite.write_text(
+        yaml.safe_dump({"suite": "faults", "defaults": {"timeout_s": 60}, "benchmarks": entries})
+    )
     db = tmp / "runs.db"
     try:
         yield _capplan("bench", "run", "--suite", str(suite), "--store", str(db), "--json"), db
@@ -77,7 +83,8 @@ def test_faulty_benchmarks_are_recorded_and_the_suite_goes_on(
 
 
 def test_records_carry_what_a_rerun_needs_and_rerun_reproduces(
-        faulty_run: tuple[subprocess.CompletedProcess[bytes], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    faulty_run: tuple[subprocess.CompletedProcess[bytes], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     _, db = faulty_run
     records = Store(str(db), create=False).query()
     for r in records:

@@ -50,7 +50,8 @@ def fuzz(max_examples: int) -> settings:
 
 
 def subprocess_env() -> dict[str, str]:
-    """Environment for `python -m capplan` children: tests/ on PYTHONPATH for the test-only benchmark kinds."""
+    """Environment for `python -m capplan` children: tests/ on PYTHONPATH for the test-only benchmark
+    kinds."""
     tests_dir = str(Path(__file__).resolve().parent)
     return {**os.environ, "PYTHONPATH": os.pathsep.join([tests_dir, os.environ.get("PYTHONPATH", "")])}
 
@@ -68,7 +69,9 @@ def assert_user_error(code: int, out: str, err: str) -> None:
     """The bad-input contract: exit 2, exactly one line on stderr starting with 'error:', no traceback."""
     lines = err.strip().splitlines()
     assert code == 2, f"exit {code}; stderr: {err[-2000:]}"
-    assert len(lines) == 1 and lines[0].startswith("error: "), f"stderr is not one error line: {err[-2000:]!r}"
+    assert len(lines) == 1 and lines[0].startswith("error: "), (
+        f"stderr is not one error line: {err[-2000:]!r}"
+    )
     assert "Traceback" not in out + err
 
 
@@ -84,7 +87,9 @@ def store_fingerprint(db: Path) -> tuple[int, int, int]:
     """(runs, metric rows, total JSON bytes) of a SQLite store, read without capplan's code."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        runs, size = con.execute("SELECT count(*), coalesce(sum(length(record_json)), 0) FROM runs").fetchone()
+        runs, size = con.execute(
+            "SELECT count(*), coalesce(sum(length(record_json)), 0) FROM runs"
+        ).fetchone()
         (metrics,) = con.execute("SELECT count(*) FROM metrics").fetchone()
     finally:
         con.close()

@@ -32,7 +32,8 @@ CHAINS = 4  # stores killed in parallel (a chain mostly waits: for its kill mome
 KILLS_PER_CHAIN = 5
 # Most trials die 0.5-4 s after start (start-up: imports, store open/migration, forkserver with torch,
 # inventory: 2-5 s here, so a kill lands in start-up or among the first benchmarks); every fifth trial
-# dies 0-1 s after a benchmark is reported done (each takes ~1 s: a 0.4 s sleep plus start-up), i.e. mid-suite.
+# dies 0-1 s after a benchmark is reported done (each takes ~1 s: a 0.4 s sleep plus start-up), i.e.
+# mid-suite.
 KILL_AFTER_S = (0.5, 4.0)
 KILL_IN_LOOP_S = (0.0, 1.0)
 BENCHMARKS = [f"tiny{i}" for i in range(5)]
@@ -49,8 +50,23 @@ def _suite(path: Path) -> Path:
 def _start(suite: Path, db: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     """`capplan bench run` in a subprocess (each kill trial starts from the first benchmark: no --resume)."""
     with log.open("wb") as fh:
-        return subprocess.Popen([sys.executable, "-m", "capplan", "bench", "run", "--suite", str(suite), "--store", str(db),
-                                 *extra], stdout=fh, stderr=subprocess.STDOUT, env=subprocess_env())
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "capplan",
+                "bench",
+                "run",
+                "--suite",
+                str(suite),
+                "--store",
+                str(db),
+                *extra,
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(),
+        )
 
 
 def _kill_9(proc: subprocess.Popen[bytes]) -> None:
@@ -68,7 +84,9 @@ def _kill_9(proc: subprocess.Popen[bytes]) -> None:
             p.kill()
 
 
-def _wait_for_line(log: Path, prefix: str, suffix: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+def _wait_for_line(
+    log: Path, prefix: str, suffix: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         lines = log.read_text(errors="replace").splitlines()
@@ -158,8 +176,16 @@ IMPORT_TRIALS = 6
 
 def test_kill_9_during_import_stores_all_or_nothing(tmp_path: Path) -> None:
     """`bench import` writes a file in one transaction: a kill at any moment leaves none or all of it."""
-    records = [RunRecord(run_id=f"imp{i:05d}", benchmark=f"b{i % 7}", kind="gemm", samples={"x_ms": [1.0] * 50},
-                         metrics=[Metric(name="x_ms", value=1.0 + i, unit="ms")]) for i in range(IMPORT_RECORDS)]
+    records = [
+        RunRecord(
+            run_id=f"imp{i:05d}",
+            benchmark=f"b{i % 7}",
+            kind="gemm",
+            samples={"x_ms": [1.0] * 50},
+            metrics=[Metric(name="x_ms", value=1.0 + i, unit="ms")],
+        )
+        for i in range(IMPORT_RECORDS)
+    ]
     source = tmp_path / "big.json"
     export_records(records, "json", source)
     rng = random.Random(SEED)
@@ -167,14 +193,19 @@ def test_kill_9_during_import_stores_all_or_nothing(tmp_path: Path) -> None:
 
     def trial(i: int) -> str:
         db = tmp_path / f"import{i}.db"
-        proc = subprocess.Popen([sys.executable, "-m", "capplan", "bench", "import", str(source), "--store", str(db)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "capplan", "bench", "import", str(source), "--store", str(db)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.3, 2.5))
         finished = proc.poll() is not None
         proc.kill()
         proc.wait()
         rows = _check_store(db, {})
-        assert len(rows) in (0, IMPORT_RECORDS), f"a killed import left {len(rows)} of {IMPORT_RECORDS} records"
+        assert len(rows) in (0, IMPORT_RECORDS), (
+            f"a killed import left {len(rows)} of {IMPORT_RECORDS} records"
+        )
         return "finished" if finished else "all" if rows else "none"
 
     for i in range(IMPORT_TRIALS):  # an empty store each (created here: see the thread-safety xfail)

@@ -47,7 +47,9 @@ def _snapshot(db: Path, *, immutable: bool = False) -> tuple[str, dict[str, str]
 @contextlib.contextmanager
 def _tmpfs(path: Path, size_kib: int) -> Iterator[Path]:
     path.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(path)], capture_output=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(path)], capture_output=True
+    )
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or proc.returncode})")
     try:
@@ -56,7 +58,9 @@ def _tmpfs(path: Path, size_kib: int) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(path)], check=False)
 
 
-def test_full_disk_gives_one_line_and_loses_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_disk_gives_one_line_and_loses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with _tmpfs(tmp_path / "small", 384) as disk:
         db = disk / "results.db"
         stored: dict[str, str] = {}
@@ -86,7 +90,9 @@ def test_sqlite_full_at_the_page_limit_rolls_back_cleanly(tmp_path: Path) -> Non
     store.add_many(_batch("before"))
     pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
     store.engine.dispose()
-    event.listen(store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count={pages + 4}"))
+    event.listen(
+        store.engine, "connect", lambda conn, _rec: conn.execute(f"PRAGMA max_page_count={pages + 4}")
+    )
     integrity, before, _ = _snapshot(db)
     with pytest.raises(UserError) as exc:
         for i in range(20):
@@ -115,7 +121,9 @@ def test_read_only_filesystem_gives_one_line_and_keeps_the_store(tmp_path: Path,
             code, out, err = run_cli([*argv, "--store", str(db)], capsys)
             if argv[1] == "import":
                 assert_user_error(code, out, err)
-                assert "results.db" in err, err  # names the store (SQLite says "unable to open database file")
+                assert "results.db" in err, (
+                    err
+                )  # names the store (SQLite says "unable to open database file")
             else:  # reading works, or fails with one line (SQLite cannot create the WAL -shm file there)
                 assert_clean_exit(code, out, err)
                 outcomes.append(f"{argv[1]}: exit {code} {err.strip()}")
@@ -125,14 +133,17 @@ def test_read_only_filesystem_gives_one_line_and_keeps_the_store(tmp_path: Path,
         FIGURES["faults.read_only_survived"] += 1
 
 
-def test_read_only_sqlite_uri_refuses_writes_and_creates_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_read_only_sqlite_uri_refuses_writes_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "results.db"
     Store(str(db)).add_many(_batch("early"))
     batch = tmp_path / "batch.json"
     export_records(_batch("late"), "json", batch)
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(["bench", "import", str(batch), "--store", f"sqlite:///file:{db}?mode=ro&uri=true"], capsys)
+    code, out, err = run_cli(
+        ["bench", "import", str(batch), "--store", f"sqlite:///file:{db}?mode=ro&uri=true"], capsys
+    )
     assert_user_error(code, out, err)
     assert "readonly" in err and _snapshot(db)[0] == "ok" and len(_snapshot(db)[1]) == 3
 

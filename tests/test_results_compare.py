@@ -19,8 +19,14 @@ def record(benchmark: str, name: str, center: float, *, higher_is_better: bool, 
            rel_noise: float = 0.02, status: Status = Status.ok, with_samples: bool = True) -> RunRecord:
     values = list(np.random.default_rng(seed).normal(center, center * rel_noise, n))
     metric = metric_from_samples(name, values, "u", higher_is_better=higher_is_better)
-    return RunRecord(benchmark=benchmark, kind="gemm", status=status, metrics=[metric],
-                     samples={name: values} if with_samples else {}, error=None if status == Status.ok else "x")
+    return RunRecord(
+        benchmark=benchmark,
+        kind="gemm",
+        status=status,
+        metrics=[metric],
+        samples={name: values} if with_samples else {},
+        error=None if status == Status.ok else "x",
+    )
 
 
 @pytest.mark.parametrize(
@@ -34,7 +40,9 @@ def record(benchmark: str, name: str, center: float, *, higher_is_better: bool, 
         (100.0, 100.3, True, SAME),  # significant with n=200 maybe, but below the 1 % minimum effect
     ],
 )
-def test_verdicts_follow_the_shift_and_direction(a_center: float, b_center: float, higher_is_better: bool, expected: str) -> None:
+def test_verdicts_follow_the_shift_and_direction(
+    a_center: float, b_center: float, higher_is_better: bool, expected: str
+) -> None:
     a = record("g", "tflops", a_center, higher_is_better=higher_is_better, seed=1)
     b = record("g", "tflops", b_center, higher_is_better=higher_is_better, seed=2)
     (row,) = compare_runs([a], [b])
@@ -75,10 +83,18 @@ def test_cli_compare_two_run_ids_as_json(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_cli_compare_two_filters_as_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "runs.db"
-    base = [record("g", "tflops", 100, higher_is_better=True, seed=s).model_copy(update={"suite": "old"}) for s in (1, 2)]
-    new = [record("g", "tflops", 80, higher_is_better=True, seed=s).model_copy(update={"suite": "new"}) for s in (3, 4)]
+    base = [
+        record("g", "tflops", 100, higher_is_better=True, seed=s).model_copy(update={"suite": "old"})
+        for s in (1, 2)
+    ]
+    new = [
+        record("g", "tflops", 80, higher_is_better=True, seed=s).model_copy(update={"suite": "new"})
+        for s in (3, 4)
+    ]
     Store(str(db)).add_many(base + new)
     code, out, _ = cli(capsys, "bench", "compare", "--a", "suite=old", "--b", "suite=new", "--store", str(db))
     assert code == 0 and "slower" in out and "2 runs" in out
-    code, _, err = cli(capsys, "bench", "compare", "--a", "suite=old", "--b", "suite=none", "--store", str(db))
+    code, _, err = cli(
+        capsys, "bench", "compare", "--a", "suite=old", "--b", "suite=none", "--store", str(db)
+    )
     assert code == 2 and "nothing to compare" in err

@@ -50,10 +50,14 @@ def _is_true(node: ast.AST | None) -> bool:
 
 
 def _built_sql(node: ast.AST) -> bool:
-    """An f-string, %-format or .format() SQL text, unless every interpolated value is int(...) or a constant."""
+    """An f-string, %-format or .format() SQL text, unless every interpolated value is int(...) or a
+    constant."""
     if isinstance(node, ast.JoinedStr):
         values = [v.value for v in node.values if isinstance(v, ast.FormattedValue)]
-        return not all(isinstance(v, ast.Constant) or (isinstance(v, ast.Call) and _dotted(v.func) == "int") for v in values)
+        return not all(
+            isinstance(v, ast.Constant) or (isinstance(v, ast.Call) and _dotted(v.func) == "int")
+            for v in values
+        )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
         return True
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
@@ -67,9 +71,13 @@ def _findings(path: Path) -> list[str]:
     for node in ast.walk(tree):
         where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
         if isinstance(node, ast.Import | ast.ImportFrom):
-            names = {a.name.split(".")[0] for a in node.names} | ({node.module.split(".")[0]} if getattr(node, "module", None) else set())
+            names = {a.name.split(".")[0] for a in node.names} | (
+                {node.module.split(".")[0]} if getattr(node, "module", None) else set()
+            )
             out += [f"{where}: imports {n}" for n in names & UNSAFE_IMPORTS]
-        elif isinstance(node, ast.Attribute) and _dotted(node.value) == "yaml" and node.attr in UNSAFE_LOADERS:
+        elif (
+            isinstance(node, ast.Attribute) and _dotted(node.value) == "yaml" and node.attr in UNSAFE_LOADERS
+        ):
             out.append(f"{where}: yaml.{node.attr} (use yaml.safe_load)")
         elif isinstance(node, ast.Call):
             name = _dotted(node.func)
@@ -86,10 +94,19 @@ def _findings(path: Path) -> list[str]:
                 out.append(f"{where}: torch.load without weights_only=True")
             elif tail == "load" and _is_true(_kw(node, "allow_pickle")):
                 out.append(f"{where}: {name}(allow_pickle=True)")
-            elif tail in SQL_CALLS and node.args and _built_sql(node.args[0]) and "noqa: S608" not in lines[node.lineno - 1]:
-                out.append(f"{where}: {name}() with SQL built from strings (bind parameters; a reviewed constant "
-                           "identifier may carry '# noqa: S608')")
-            elif _is_true(_kw(node, "unsafe_allow_html")) and not (node.args and isinstance(node.args[0], ast.Constant)):
+            elif (
+                tail in SQL_CALLS
+                and node.args
+                and _built_sql(node.args[0])
+                and "noqa: S608" not in lines[node.lineno - 1]
+            ):
+                out.append(
+                    f"{where}: {name}() with SQL built from strings (bind parameters; a reviewed constant "
+                    "identifier may carry '# noqa: S608')"
+                )
+            elif _is_true(_kw(node, "unsafe_allow_html")) and not (
+                node.args and isinstance(node.args[0], ast.Constant)
+            ):
                 out.append(f"{where}: {name}(unsafe_allow_html=True) with non-constant content")
     return out
 
@@ -107,8 +124,10 @@ def test_scanner_catches_what_it_claims(tmp_path: Path, monkeypatch: pytest.Monk
     bad.write_text(
         "import pickle, yaml, subprocess, torch, streamlit as st\n"
         "yaml.load(s, Loader=yaml.Loader)\neval(x)\nsubprocess.run(c, shell=True)\ntorch.load(f)\n"
-        "conn.execute(f\"SELECT * FROM runs WHERE id = '{rid}'\")\nst.markdown(user_text, unsafe_allow_html=True)\n"
-        "conn.execute(f'PRAGMA busy_timeout={int(ms)}')\nst.markdown('<b>fixed</b>', unsafe_allow_html=True)\n"
+        "conn.execute(f\"SELECT * FROM runs WHERE id = '{rid}'\")\nst.markdown(user_text, "
+        "unsafe_allow_html=True)\n"
+        "conn.execute(f'PRAGMA busy_timeout={int(ms)}')\nst.markdown('<b>fixed</b>', "
+        "unsafe_allow_html=True)\n"
     )
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
     found = " | ".join(_findings(bad))
@@ -133,8 +152,13 @@ def test_dashboard_defaults_are_private_and_protected() -> None:
     upload = re.search(r'"--server\.maxUploadSize",\s*"(\d+)"', src)
     assert upload and 0 < int(upload.group(1)) <= 50  # MB
     dirs = [ROOT / d for d in (*SOURCE_DIRS, ".streamlit", "examples") if (ROOT / d).is_dir()]
-    texts = [p for p in [*ROOT.iterdir(), *(f for d in dirs for f in d.rglob("*"))]
-             if p.is_file() and p.suffix in (".py", ".toml", ".yaml", ".yml", ".sh", ".cfg", "") and p.stat().st_size < 2_000_000]
+    texts = [
+        p
+        for p in [*ROOT.iterdir(), *(f for d in dirs for f in d.rglob("*"))]
+        if p.is_file()
+        and p.suffix in (".py", ".toml", ".yaml", ".yml", ".sh", ".cfg", "")
+        and p.stat().st_size < 2_000_000
+    ]
     off = re.compile(r"enableXsrfProtection\W+(false|0)\b|enable_xsrf_protection\W+(false|0)\b", re.I)
     assert [str(p) for p in texts if off.search(p.read_text(errors="replace"))] == []
     binds = re.compile(r"server\.address\W+[\"']?(0\.0\.0\.0|::)")
@@ -156,14 +180,26 @@ PG_URLS = [
     f"postgresql://alice:{SECRET}@[::1/capplan",
     f"mysql://alice:{SECRET}@127.0.0.1:1/capplan",
 ]
-COMMANDS = [["bench", "list"], ["bench", "show", "run1"], ["bench", "export", "-o", "OUT"], ["bench", "import", "IN"],
-            ["bench", "compare", "run1", "run2"], ["bench", "run", "--suite", "SUITE"], ["dashboard"]]
+COMMANDS = [
+    ["bench", "list"],
+    ["bench", "show", "run1"],
+    ["bench", "export", "-o", "OUT"],
+    ["bench", "import", "IN"],
+    ["bench", "compare", "run1", "run2"],
+    ["bench", "run", "--suite", "SUITE"],
+    ["dashboard"],
+]
 
 
 @pytest.mark.parametrize("via_env", [False, True], ids=["--store", "CAPPLAN_STORE"])
-def test_store_password_never_reaches_output_or_logs(via_env: bool, tmp_path: Path, filled: Path,
-                                                     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_store_password_never_reaches_output_or_logs(
+    via_env: bool,
+    tmp_path: Path,
+    filled: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     suite = tmp_path / "s.yaml"
     suite.write_text("benchmarks:\n  - {name: a, kind: harness_fixture_kinds:OkKind}\n")
     files = {"OUT": str(tmp_path / "out.json"), "IN": str(tmp_path / "in.json"), "SUITE": str(suite)}
@@ -186,7 +222,9 @@ def test_store_password_never_reaches_output_or_logs(via_env: bool, tmp_path: Pa
 
 def test_sql_looking_values_are_data(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for value in ("' OR 1=1 --", "b1' OR '1'='1", "%", "b%"):
-        code, out, err = run_cli(["bench", "list", "--json", "--filter", f"benchmark={value}", "--store", str(filled)], capsys)
+        code, out, err = run_cli(
+            ["bench", "list", "--json", "--filter", f"benchmark={value}", "--store", str(filled)], capsys
+        )
         assert code == 0 and out.strip() == "[]", (value, out)
     for prefix in ("%", "_", "run%", "' OR 1=1 --"):
         code, out, err = run_cli(["bench", "show", prefix, "--store", str(filled)], capsys)
@@ -201,9 +239,23 @@ def test_dashboard_never_shows_the_store_password(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("CAPPLAN_STORE", PG_URLS[0])
     at = AppTest.from_file(str(ROOT / "dashboards" / "app.py"), default_timeout=120).run()
-    kinds = ("error", "warning", "info", "success", "exception", "markdown", "caption", "title", "header", "subheader",
-             "text", "code")
-    page = " | ".join(str(getattr(e, "value", e)) for kind in kinds for e in getattr(at, kind)).replace("\\", "")
+    kinds = (
+        "error",
+        "warning",
+        "info",
+        "success",
+        "exception",
+        "markdown",
+        "caption",
+        "title",
+        "header",
+        "subheader",
+        "text",
+        "code",
+    )
+    page = " | ".join(str(getattr(e, "value", e)) for kind in kinds for e in getattr(at, kind)).replace(
+        "\\", ""
+    )
     assert "alice:***@127.0.0.1" in page, page  # markdown escapes removed: the page named the store, redacted
     assert SECRET not in page
     FIGURES["security.password_leak_checks"] += 1

@@ -73,7 +73,10 @@ def test_median_ci_covers_the_true_median_about_95_percent_of_the_time() -> None
 
 def test_ci_shrinks_with_more_samples_and_is_undefined_for_one() -> None:
     dist = sps.norm(loc=50, scale=5)
-    small, large = rel_ci_halfwidth(dist.rvs(size=20, random_state=RNG)), rel_ci_halfwidth(dist.rvs(size=2000, random_state=RNG))
+    small, large = (
+        rel_ci_halfwidth(dist.rvs(size=20, random_state=RNG)),
+        rel_ci_halfwidth(dist.rvs(size=2000, random_state=RNG)),
+    )
     assert large < small
     assert math.isinf(rel_ci_halfwidth([1.0]))
     assert "ci95_rel" not in summarize([1.0]) and summarize([1.0])["stdev"] == 0.0
@@ -97,11 +100,18 @@ def test_bad_samples_are_refused() -> None:
 def test_metric_from_time_samples_converts_units_and_direction() -> None:
     seconds = [0.010, 0.011, 0.009, 0.010, 0.012]
     flops = 2e9
-    m = metric_from_samples("tflops", seconds, "TFLOP/s", scale=flops / 1e12, invert=True, peak=1.0, peak_source="test")
+    m = metric_from_samples(
+        "tflops", seconds, "TFLOP/s", scale=flops / 1e12, invert=True, peak=1.0, peak_source="test"
+    )
     assert m.value == pytest.approx(flops / 0.010 / 1e12)  # median of the rates = rate at the median time
     assert m.stats["max"] == pytest.approx(flops / 0.009 / 1e12) and m.pct_of_peak == pytest.approx(20.0)
-    latency = metric_from_samples("latency_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99")
-    assert latency.value == pytest.approx(np.percentile([10, 11, 9, 10, 12], 99)) and not latency.higher_is_better
+    latency = metric_from_samples(
+        "latency_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"
+    )
+    assert (
+        latency.value == pytest.approx(np.percentile([10, 11, 9, 10, 12], 99))
+        and not latency.higher_is_better
+    )
     with pytest.raises(ValueError, match="headline"):
         metric_from_samples("x", seconds, "s", headline="mode")
 

@@ -26,16 +26,25 @@ def full_record(i: int = 0, **over: object) -> RunRecord:
         suite="quick" if i % 2 else "standard",
         config={"m": 1024, "dtype": "bf16", "nested": {"list": [1, 2.5, "x", None], "flag": True}, "i": i},
         host_fingerprint="hostA" if i < 5 else "hostB",
-        inventory={"cpu": {"model": "Zen4", "flags": ["avx512f"]}, "gpus": [{"name": None, "memory_gib": 80.0}]},
+        inventory={
+            "cpu": {"model": "Zen4", "flags": ["avx512f"]},
+            "gpus": [{"name": None, "memory_gib": 80.0}],
+        },
         software={"torch": "2.13.0", "python": "3.11"},
         started_utc=(T0 + timedelta(minutes=i)).astimezone(ist),
         ended_utc=(T0 + timedelta(minutes=i, seconds=2.25)).astimezone(ist),
         status=Status.ok if i % 4 else Status.failed,
         error=None if i % 4 else "RuntimeError: boom\nsecond line",
         metrics=[
-            Metric(name="tflops", value=0.5 + i, unit="TFLOP/s",
-                   stats={"p50": 0.5, "p90": 0.6, "p99": 0.7, "cv": 0.02, "iqr": 0.01, "n": 40.0},
-                   noisy=bool(i % 2), peak=3.2, peak_source="catalog: test row 2026-01-01"),
+            Metric(
+                name="tflops",
+                value=0.5 + i,
+                unit="TFLOP/s",
+                stats={"p50": 0.5, "p90": 0.6, "p99": 0.7, "cv": 0.02, "iqr": 0.01, "n": 40.0},
+                noisy=bool(i % 2),
+                peak=3.2,
+                peak_source="catalog: test row 2026-01-01",
+            ),
             Metric(name="latency_p99_ms", value=1.25, unit="ms", higher_is_better=False),
         ],
         samples={"latency_ms": [1.0, 1.1, 0.9, 1.25e-3, 123456.789]},
@@ -87,10 +96,14 @@ def test_filters_select_and_order(filled: tuple[Store, list[RunRecord]]) -> None
         assert expected and {r.run_id for r in got} == expected, field
         assert store.count(RunFilter(**{field: value})) == len(expected)
     since = T0 + timedelta(minutes=6)
-    assert {r.run_id for r in store.query(RunFilter(since=since))} == {r.run_id for r in records if r.started_utc >= since}
+    assert {r.run_id for r in store.query(RunFilter(since=since))} == {
+        r.run_id for r in records if r.started_utc >= since
+    }
     assert [r.run_id for r in store.query(RunFilter(limit=3))] == [r.run_id for r in newest_first[:3]]
     both = RunFilter(suite="quick", host_fingerprint="hostA")
-    assert store.count(both) == sum(1 for r in records if r.suite == "quick" and r.host_fingerprint == "hostA")
+    assert store.count(both) == sum(
+        1 for r in records if r.suite == "quick" and r.host_fingerprint == "hostA"
+    )
     assert store.count(RunFilter(benchmark="nope")) == 0
 
 
@@ -125,7 +138,9 @@ def test_has_ok_needs_ok_status_on_the_same_host(store: Store) -> None:
 
 
 def test_get_by_prefix_and_errors(store: Store) -> None:
-    store.add_many([full_record(1, run_id="abc123"), full_record(2, run_id="abd456"), full_record(3, run_id="x_%")])
+    store.add_many(
+        [full_record(1, run_id="abc123"), full_record(2, run_id="abd456"), full_record(3, run_id="x_%")]
+    )
     assert store.get("abc").run_id == "abc123"
     assert store.get("abd456").run_id == "abd456"
     with pytest.raises(UserError, match="matches several runs"):
@@ -166,11 +181,17 @@ def test_store_from_newer_schema_version_is_refused_untouched(store_url: str) ->
     Store(store_url).add(full_record(1))
     engine = create_engine(store_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE capplan_meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION + 1)})
+        conn.execute(
+            text("UPDATE capplan_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(SCHEMA_VERSION + 1)},
+        )
     with pytest.raises(UserError, match="newer than this capplan"):
         Store(store_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE capplan_meta SET value = :v WHERE key = 'schema_version'"), {"v": str(SCHEMA_VERSION)})
+        conn.execute(
+            text("UPDATE capplan_meta SET value = :v WHERE key = 'schema_version'"),
+            {"v": str(SCHEMA_VERSION)},
+        )
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(UserError, match="revision 9999"):
         Store(store_url)
@@ -201,7 +222,9 @@ def test_foreign_postgres_database_refused_untouched(pg_url: str) -> None:
     with pytest.raises(UserError, match="not a capplan store"):
         Store(pg_url)
     with engine.connect() as conn:
-        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        tables = (
+            conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        )
     assert tables == ["notes"]
     engine.dispose()
 

@@ -40,7 +40,9 @@ def _store_before_migrations(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         command.upgrade(migrations.alembic_config(conn), migrations.BASELINE)
-        conn.execute(text("INSERT INTO capplan_meta (key, value) VALUES ('app', 'capplan'), ('schema_version', '1')"))
+        conn.execute(
+            text("INSERT INTO capplan_meta (key, value) VALUES ('app', 'capplan'), ('schema_version', '1')")
+        )
         conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
 

@@ -29,13 +29,18 @@ def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(ALLOWED_KINDS_ENV, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no allowed-kinds.txt of the real user
     suite = tmp_path / "shared.yaml"
-    suite.write_text(yaml.safe_dump({"benchmarks": [{"name": "probe", "kind": f"{MARKER_MODULE}:ProbeKind"}]}))
+    suite.write_text(
+        yaml.safe_dump({"benchmarks": [{"name": "probe", "kind": f"{MARKER_MODULE}:ProbeKind"}]})
+    )
     return suite
 
 
 def test_untrusted_kind_is_refused_without_importing_it(probe: Path) -> None:
-    with pytest.raises(UserError, match=r"benchmark 'probe': kind: 'capplan_trust_probe:ProbeKind' imports and runs "
-                                        r"code .*--allow-code"):
+    with pytest.raises(
+        UserError,
+        match=r"benchmark 'probe': kind: 'capplan_trust_probe:ProbeKind' imports and runs "
+        r"code .*--allow-code",
+    ):
         load_suite(str(probe))
     assert not (probe.parent / "imported").exists()
 
@@ -53,9 +58,27 @@ def test_allow_code_and_allow_list_trust_it(probe: Path, monkeypatch: pytest.Mon
 
 def test_cli_refuses_in_one_line_and_exit_2(probe: Path) -> None:
     env = {k: v for k, v in __import__("os").environ.items() if k != ALLOWED_KINDS_ENV}
-    env |= {"PYTHONPATH": f"{probe.parent}:{Path(__file__).parent}", "XDG_CONFIG_HOME": str(probe.parent / "config")}
-    out = subprocess.run([sys.executable, "-m", "capplan", "bench", "run", "--suite", str(probe),
-                          "--store", str(probe.parent / "runs.db")], capture_output=True, text=True, env=env, timeout=120)
+    env |= {
+        "PYTHONPATH": f"{probe.parent}:{Path(__file__).parent}",
+        "XDG_CONFIG_HOME": str(probe.parent / "config"),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "capplan",
+            "bench",
+            "run",
+            "--suite",
+            str(probe),
+            "--store",
+            str(probe.parent / "runs.db"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "--allow-code" in out.stderr and not (probe.parent / "imported").exists()
     assert not (probe.parent / "runs.db").exists()

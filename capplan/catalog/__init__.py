@@ -3,4 +3,12 @@
 from capplan.catalog.loader import Catalog, load_catalog, user_catalog_dir
 from capplan.catalog.models import PRICE_MODELS, Accelerator, CloudInstance, PriceModel
 
-__all__ = ["PRICE_MODELS", "Accelerator", "Catalog", "CloudInstance", "PriceModel", "load_catalog", "user_catalog_dir"]
+__all__ = [
+    "PRICE_MODELS",
+    "Accelerator",
+    "Catalog",
+    "CloudInstance",
+    "PriceModel",
+    "load_catalog",
+    "user_catalog_dir",
+]

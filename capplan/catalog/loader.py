@@ -35,7 +35,9 @@ def user_catalog_dir() -> Path:
 class Catalog:
     """Accelerators and cloud instances with name lookup (case-insensitive, aliases accepted)."""
 
-    def __init__(self, accelerators: list[Accelerator], instances: list[CloudInstance], files: list[str]) -> None:
+    def __init__(
+        self, accelerators: list[Accelerator], instances: list[CloudInstance], files: list[str]
+    ) -> None:
         self.accelerators = accelerators
         self.instances = instances
         self.files = files
@@ -55,7 +57,9 @@ class Catalog:
             close = difflib.get_close_matches(normalise_name(name), list(self._index), n=4, cutoff=0.5)
             names = sorted({self._index[c].name for c in close})
             hint = f"; close matches: {', '.join(names)}" if names else ""
-            raise UserError(f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)")
+            raise UserError(
+                f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)"
+            )
         return found
 
     def instances_for(self, accelerator_name: str) -> list[CloudInstance]:
@@ -66,12 +70,18 @@ class Catalog:
 
 
 def load_catalog(paths: list[Path] | None = None, *, user_dir: bool = True) -> Catalog:
-    """Shipped rows, then files in the user config dir (if ``user_dir``), then ``paths``, merged in that order."""
+    """Shipped rows, then files in the user config dir (if ``user_dir``), then ``paths``, merged in that
+    order."""
     tables: dict[str, dict[Any, BaseModel]] = {name: {} for name in TABLES}
     files = []
     data = resources.files("capplan.catalog") / "data"
     for name in TABLES:
-        _merge(tables, _read_csv_text(data.joinpath(f"{name}.csv").read_text(encoding="utf-8")), name, f"<shipped {name}.csv>")
+        _merge(
+            tables,
+            _read_csv_text(data.joinpath(f"{name}.csv").read_text(encoding="utf-8")),
+            name,
+            f"<shipped {name}.csv>",
+        )
     sources: list[Path] = []
     if user_dir and user_catalog_dir().is_dir():
         sources += _override_files(user_catalog_dir())
@@ -92,7 +102,9 @@ def _override_files(path: Path) -> list[Path]:
     if not path.is_file():
         raise UserError(f"--catalog: {path} does not exist; give a YAML/CSV file or a directory of them")
     if path.suffix.lower() not in OVERRIDE_SUFFIXES:
-        raise UserError(f"--catalog: {path} has suffix {path.suffix!r}; allowed: {', '.join(OVERRIDE_SUFFIXES)}")
+        raise UserError(
+            f"--catalog: {path} has suffix {path.suffix!r}; allowed: {', '.join(OVERRIDE_SUFFIXES)}"
+        )
     return [path]
 
 
@@ -118,7 +130,9 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
-        raise UserError(f"{path}: expected one top-level key, accelerators: or instances:, holding a list of rows")
+        raise UserError(
+            f"{path}: expected one top-level key, accelerators: or instances:, holding a list of rows"
+        )
     table, rows = next(iter(doc.items()))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise UserError(f"{path}: {table}: expected a list of mappings (one per row)")
@@ -127,13 +141,19 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
 
 def _clean(row: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     """Drop empty cells; YAML dates become ISO text; split CSV alias lists (';'-separated)."""
-    out = {str(k).strip(): v.isoformat() if isinstance(v, date) else v for k, v in row.items() if v is not None and v != ""}
+    out = {
+        str(k).strip(): v.isoformat() if isinstance(v, date) else v
+        for k, v in row.items()
+        if v is not None and v != ""
+    }
     if isinstance(out.get("aliases"), str) and "aliases" in model.model_fields:
         out["aliases"] = [a.strip() for a in out["aliases"].split(";") if a.strip()]
     return out
 
 
-def _merge(tables: dict[str, dict[Any, BaseModel]], rows: Iterable[dict[str, Any]], table: str, origin: str) -> None:
+def _merge(
+    tables: dict[str, dict[Any, BaseModel]], rows: Iterable[dict[str, Any]], table: str, origin: str
+) -> None:
     model = TABLES[table]
     current = tables[table]
     for number, raw in enumerate(rows, start=1):

@@ -30,7 +30,8 @@ DTYPE_PEAK_FIELDS: dict[str, str] = {
 
 
 def normalise_name(name: str) -> str:
-    """Lower-case name with vendor prefix, punctuation and spaces dropped: 'NVIDIA A100-80GB' -> 'a10080gb'."""
+    """Lower-case name with vendor prefix, punctuation and spaces dropped: 'NVIDIA A100-80GB' ->
+    'a10080gb'."""
     text = name.lower().strip()
     text = re.sub(r"^(nvidia|amd|intel)\s+", "", text)
     text = text.replace("instinct ", "")
@@ -47,9 +48,13 @@ class Accelerator(_Row):
     name: str = Field(min_length=1, description="canonical name, e.g. 'NVIDIA H100 SXM'")
     vendor: str = Field(min_length=1)
     kind: Literal["gpu", "cpu", "accelerator"] = "gpu"
-    arch: str | None = Field(None, description="micro-architecture (Hopper, Ampere, Zen 4...); groups similar devices")
+    arch: str | None = Field(
+        None, description="micro-architecture (Hopper, Ampere, Zen 4...); groups similar devices"
+    )
     form_factor: str | None = None
-    memory_gib: float | None = Field(None, gt=0, description="device memory as the vendor publishes it (GB figure)")
+    memory_gib: float | None = Field(
+        None, gt=0, description="device memory as the vendor publishes it (GB figure)"
+    )
     mem_bw_gbps: float | None = Field(None, gt=0, description="peak memory bandwidth, GB/s")
     fp32_tflops: float | None = Field(None, gt=0, description="FP32 peak, TFLOP/s (non-tensor unless noted)")
     tf32_tflops: float | None = Field(None, gt=0, description="TF32 tensor dense peak, TFLOP/s")
@@ -58,9 +63,13 @@ class Accelerator(_Row):
     fp8_tflops_dense: float | None = Field(None, gt=0, description="FP8 tensor dense peak, TFLOP/s")
     int8_tops_dense: float | None = Field(None, gt=0, description="INT8 tensor dense peak, TOP/s")
     tdp_w: float | None = Field(None, gt=0, description="board/socket power, W")
-    interconnect_gbps: float | None = Field(None, gt=0, description="device-to-device aggregate, GB/s bidirectional")
+    interconnect_gbps: float | None = Field(
+        None, gt=0, description="device-to-device aggregate, GB/s bidirectional"
+    )
     pcie_gen: int | None = Field(None, ge=1, le=7)
-    approx_list_price_usd: float | None = Field(None, gt=0, description="approximate purchase price per device, USD")
+    approx_list_price_usd: float | None = Field(
+        None, gt=0, description="approximate purchase price per device, USD"
+    )
     price_note: str | None = Field(None, description="what the price is (list, street, range) and its source")
     aliases: list[str] = Field(default_factory=list, description="other names this device is known by")
     source: str = Field(min_length=1, description="datasheet or page the figures come from")

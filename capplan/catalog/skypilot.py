@@ -20,16 +20,44 @@ from capplan.catalog.loader import Catalog
 from capplan.catalog.models import CloudInstance
 from capplan.errors import UserError
 
-AWS_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "SpotPrice", "Region")
-GCP_COLUMNS = ("InstanceType", "vCPUs", "MemoryGiB", "AcceleratorName", "AcceleratorCount", "Region", "Price", "SpotPrice")
+AWS_COLUMNS = (
+    "InstanceType",
+    "AcceleratorName",
+    "AcceleratorCount",
+    "vCPUs",
+    "MemoryGiB",
+    "Price",
+    "SpotPrice",
+    "Region",
+)
+GCP_COLUMNS = (
+    "InstanceType",
+    "vCPUs",
+    "MemoryGiB",
+    "AcceleratorName",
+    "AcceleratorCount",
+    "Region",
+    "Price",
+    "SpotPrice",
+)
 # GCP machine families with built-in GPUs -> SkyPilot accelerator name (GCP machine-type docs).
-GCP_FAMILY_GPU = {"a2-highgpu": "A100", "a2-megagpu": "A100", "a2-ultragpu": "A100-80GB", "a3-highgpu": "H100",
-                  "a3-megagpu": "H100-MEGA", "a3-edgegpu": "H100", "a3-ultragpu": "H200", "g2-standard": "L4"}
+GCP_FAMILY_GPU = {
+    "a2-highgpu": "A100",
+    "a2-megagpu": "A100",
+    "a2-ultragpu": "A100-80GB",
+    "a3-highgpu": "H100",
+    "a3-megagpu": "H100-MEGA",
+    "a3-edgegpu": "H100",
+    "a3-ultragpu": "H200",
+    "g2-standard": "L4",
+}
 # g2 sizes -> L4 count, from skypilot-org/skypilot sky/catalog/gcp_catalog.py _ACC_INSTANCE_TYPE_DICTS.
 G2_L4_COUNT = {4: 1, 8: 1, 12: 1, 16: 1, 32: 1, 24: 2, 48: 4, 96: 8}
 
 
-def convert_skypilot_csv(path: Path, catalog: Catalog, source_note: str | None = None) -> tuple[list[CloudInstance], int]:
+def convert_skypilot_csv(
+    path: Path, catalog: Catalog, source_note: str | None = None
+) -> tuple[list[CloudInstance], int]:
     """Instances with GPUs found in ``path`` and the number of rows skipped (no GPU, no price)."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -46,7 +74,11 @@ def convert_skypilot_csv(path: Path, catalog: Catalog, source_note: str | None =
         )
     rows = list(reader)
     today = datetime.now(UTC).date().isoformat()
-    source = f"SkyPilot catalog CSV {path.name}" + (f" ({source_note})" if source_note else "") + f", converted by capplan {today}"
+    source = (
+        f"SkyPilot catalog CSV {path.name}"
+        + (f" ({source_note})" if source_note else "")
+        + f", converted by capplan {today}"
+    )
     convert = layouts[provider][1]
     return convert(rows, catalog, source, today, path)
 
@@ -65,7 +97,9 @@ def _gpu_name(catalog: Catalog, name: str) -> tuple[str, str | None]:
     return (acc.name, None) if acc else (name, f"GPU {name!r} is not in the capplan catalog")
 
 
-def _aws_rows(rows: list[dict[str, str]], catalog: Catalog, source: str, today: str, path: Path) -> tuple[list[CloudInstance], int]:
+def _aws_rows(
+    rows: list[dict[str, str]], catalog: Catalog, source: str, today: str, path: Path
+) -> tuple[list[CloudInstance], int]:
     groups: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = defaultdict(list)
     skipped = 0
     for line, row in enumerate(rows, start=2):
@@ -78,8 +112,22 @@ def _aws_rows(rows: list[dict[str, str]], catalog: Catalog, source: str, today: 
         line, first = members[0]
         spots = [s for ln, r in members if (s := _num(r.get("SpotPrice"), path, ln, "SpotPrice")) is not None]
         gpu, note = _gpu_name(catalog, first["AcceleratorName"])
-        out.append(_instance("AWS", itype, region, gpu, first, path, line, _num(first["Price"], path, line, "Price"),
-                             min(spots) if spots else None, source, today, note))
+        out.append(
+            _instance(
+                "AWS",
+                itype,
+                region,
+                gpu,
+                first,
+                path,
+                line,
+                _num(first["Price"], path, line, "Price"),
+                min(spots) if spots else None,
+                source,
+                today,
+                note,
+            )
+        )
     return out, skipped
 
 
@@ -92,7 +140,9 @@ def _gcp_gpu(itype: str) -> tuple[str, int] | None:
     return (GCP_FAMILY_GPU[match.group(1)], count) if count else None
 
 
-def _gcp_rows(rows: list[dict[str, str]], catalog: Catalog, source: str, today: str, path: Path) -> tuple[list[CloudInstance], int]:
+def _gcp_rows(
+    rows: list[dict[str, str]], catalog: Catalog, source: str, today: str, path: Path
+) -> tuple[list[CloudInstance], int]:
     gpu_price: dict[tuple[str, int, str], tuple[float | None, float | None]] = {}
     hosts: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = defaultdict(list)
     skipped = 0
@@ -133,8 +183,20 @@ def _min(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-def _instance(provider: str, itype: str, region: str, gpu: str, row: dict[str, Any], path: Path, line: int,
-              price: float | None, spot: float | None, source: str, today: str, note: str | None) -> CloudInstance:
+def _instance(
+    provider: str,
+    itype: str,
+    region: str,
+    gpu: str,
+    row: dict[str, Any],
+    path: Path,
+    line: int,
+    price: float | None,
+    spot: float | None,
+    source: str,
+    today: str,
+    note: str | None,
+) -> CloudInstance:
     vcpus = _num(row.get("vCPUs"), path, line, "vCPUs")
     return CloudInstance(
         provider=provider, instance=itype, region=region, gpu_name=gpu,

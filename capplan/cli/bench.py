@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from capplan.harness.runner import RunEvent
     from capplan.harness.suite import Suite
 
-app = typer.Typer(help="Run, list, inspect, compare, export and import benchmark results.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run, list, inspect, compare, export and import benchmark results.", no_args_is_help=True
+)
 
 FILTER_KEYS = ("benchmark", "suite", "kind", "status", "host", "source")
 
@@ -68,8 +70,19 @@ def list_runs(
         t.add_column(col)
     for r in records:
         head = r.metrics[0] if r.metrics else None
-        headline = f"{head.name} = {head.value:.4g} {head.unit}" + (" (noisy)" if head.noisy else "") if head else (r.error or "")[:60]
-        t.add_row(r.run_id[:12], r.started_utc.strftime("%Y-%m-%d %H:%M:%S"), r.suite or "-", r.benchmark, r.status.value, headline)
+        headline = (
+            f"{head.name} = {head.value:.4g} {head.unit}" + (" (noisy)" if head.noisy else "")
+            if head
+            else (r.error or "")[:60]
+        )
+        t.add_row(
+            r.run_id[:12],
+            r.started_utc.strftime("%Y-%m-%d %H:%M:%S"),
+            r.suite or "-",
+            r.benchmark,
+            r.status.value,
+            headline,
+        )
     console.print(t)
 
 
@@ -98,8 +111,14 @@ def show(
     if as_json:
         print_json(r.model_dump(mode="json"))
         return
-    console.print(f"[bold]{r.benchmark}[/] ({r.kind}, suite {r.suite or '-'})  run {r.run_id}  status [bold]{r.status.value}[/]")
-    console.print(f"started {r.started_utc.isoformat()}  took {r.duration_s:.2f} s  host {r.host_fingerprint}  source {r.source.value}")
+    console.print(
+        f"[bold]{r.benchmark}[/] ({r.kind}, suite {r.suite or '-'})  run {r.run_id}  status "
+        f"[bold]{r.status.value}[/]"
+    )
+    console.print(
+        f"started {r.started_utc.isoformat()}  took {r.duration_s:.2f} s  host {r.host_fingerprint}  source "
+        f"{r.source.value}"
+    )
     if r.error:
         console.print(f"[red]error:[/] {r.error}", markup=True, highlight=False)
     console.print("config: " + ", ".join(f"{k}={v}" for k, v in r.config.items()), markup=False)
@@ -115,7 +134,12 @@ def show(
         )
     console.print(t)
     if r.telemetry:
-        console.print("telemetry: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.telemetry.items()))
+        console.print(
+            "telemetry: "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.telemetry.items()
+            )
+        )
 
 
 @app.command("export")
@@ -135,24 +159,37 @@ def export(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="A capplan export (JSON/CSV/Parquet) or a supported external result file.")],
+    file: Annotated[
+        Path, typer.Argument(help="A capplan export (JSON/CSV/Parquet) or a supported external result file.")
+    ],
     store: StoreOpt = None,
 ) -> None:
     """Import runs from a file; runs already in the store (same run id) are skipped."""
     records = read_import_file(file)  # parse fully before touching the store
     st = open_store(store)
     added = st.add_many(records, skip_existing=True)
-    console.print(f"imported {added} runs from {file} ({len(records) - added} already present) into {st.display_url}")
+    console.print(
+        f"imported {added} runs from {file} ({len(records) - added} already present) into {st.display_url}"
+    )
 
 
 @app.command("run")
 def run(
-    suite: Annotated[str, typer.Option("--suite", "-s", help="quick, standard, full, or a suite YAML file.")] = "quick",
-    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this benchmark (repeatable).")] = None,
-    device: Annotated[
-        str | None, typer.Option("--device", help="Run every benchmark on this device: cpu or cuda[:N].", show_default=False)
+    suite: Annotated[
+        str, typer.Option("--suite", "-s", help="quick, standard, full, or a suite YAML file.")
+    ] = "quick",
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this benchmark (repeatable).")
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip benchmarks with an ok run of the same config on this host.")] = False,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device", help="Run every benchmark on this device: cpu or cuda[:N].", show_default=False
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip benchmarks with an ok run of the same config on this host.")
+    ] = False,
     allow_code: AllowCodeOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -168,7 +205,9 @@ def run(
 
     if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise UserError(f"--device: {device!r}; allowed: cpu, cuda, cuda:N")
-    plan = load_suite(suite, only=only, device=device, allow_code=allow_code)  # validate before touching the store
+    plan = load_suite(
+        suite, only=only, device=device, allow_code=allow_code
+    )  # validate before touching the store
     st = open_store(store)
     if nproc is not None or nnodes > 1:  # torchrun: distributed benchmarks on this and other nodes
         return distributed.launch_suite(plan, st, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
@@ -195,8 +234,15 @@ def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> 
     from capplan.harness.runner import run_benchmarks
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"),
-        TimeRemainingColumn(), console=err_console, disable=quiet, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
     ) as progress:
         task = progress.add_task(f"suite {plan.name}", total=len(plan.benchmarks))
 
@@ -213,10 +259,16 @@ def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> 
 
 @app.command("compare")
 def compare(
-    run_a: Annotated[str | None, typer.Argument(help="Run id A (baseline); a unique prefix is enough.")] = None,
+    run_a: Annotated[
+        str | None, typer.Argument(help="Run id A (baseline); a unique prefix is enough.")
+    ] = None,
     run_b: Annotated[str | None, typer.Argument(help="Run id B (candidate).")] = None,
-    a: Annotated[list[str] | None, typer.Option("--a", help="Filter for group A, key=value (repeatable).")] = None,
-    b: Annotated[list[str] | None, typer.Option("--b", help="Filter for group B, key=value (repeatable).")] = None,
+    a: Annotated[
+        list[str] | None, typer.Option("--a", help="Filter for group A, key=value (repeatable).")
+    ] = None,
+    b: Annotated[
+        list[str] | None, typer.Option("--b", help="Filter for group B, key=value (repeatable).")
+    ] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -232,19 +284,29 @@ def compare(
         group_a, group_b, by_benchmark = st.query(parse_filters(a)), st.query(parse_filters(b)), True
         title = f"B ({' '.join(b)}: {len(group_b)} runs) vs A ({' '.join(a)}: {len(group_a)} runs)"
     else:
-        raise UserError("compare: give two run ids (RUN_A RUN_B) or two filters (--a key=value --b key=value)")
+        raise UserError(
+            "compare: give two run ids (RUN_A RUN_B) or two filters (--a key=value --b key=value)"
+        )
     rows = compare_runs(group_a, group_b, by_benchmark=by_benchmark)
     if not rows:
         raise UserError("compare: the two sides share no metric of an ok run; nothing to compare")
     if as_json:
         print_json({"alpha": ALPHA, "min_effect": MIN_EFFECT, "comparisons": [r.as_dict() for r in rows]})
         return
-    t = Table(title=title, caption=f"Mann-Whitney U on raw samples, alpha {ALPHA}, minimum effect {MIN_EFFECT:.0%}")
+    t = Table(
+        title=title, caption=f"Mann-Whitney U on raw samples, alpha {ALPHA}, minimum effect {MIN_EFFECT:.0%}"
+    )
     for col in ("benchmark", "metric", "unit", "A", "B", "B/A", "p", "verdict"):
         t.add_column(col)
     for r in rows:
         t.add_row(
-            r.benchmark, r.metric, r.unit, f"{r.a_value:.4g}", f"{r.b_value:.4g}",
-            f"{r.ratio:.3f}" if r.ratio is not None else "-", f"{r.p_value:.2g}" if r.p_value is not None else "-", r.verdict,
+            r.benchmark,
+            r.metric,
+            r.unit,
+            f"{r.a_value:.4g}",
+            f"{r.b_value:.4g}",
+            f"{r.ratio:.3f}" if r.ratio is not None else "-",
+            f"{r.p_value:.2g}" if r.p_value is not None else "-",
+            r.verdict,
         )
     console.print(t)

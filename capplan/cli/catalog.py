@@ -14,7 +14,9 @@ from capplan.catalog import Catalog, load_catalog
 from capplan.cli.common import JsonOpt, console, print_json
 from capplan.errors import UserError
 
-app = typer.Typer(help="Accelerator and cloud-instance catalog (sourced, dated; user overrides).", no_args_is_help=True)
+app = typer.Typer(
+    help="Accelerator and cloud-instance catalog (sourced, dated; user overrides).", no_args_is_help=True
+)
 
 CatalogOpt = Annotated[
     list[Path] | None,
@@ -52,18 +54,37 @@ def list_rows(
     cat = open_catalog(catalog)
     if table is CatalogTable.accelerators:
         rows = [a.model_dump() for a in cat.accelerators]
-        cols = {"name": "name", "kind": "kind", "memory_gib": "mem GiB", "mem_bw_gbps": "GB/s",
-                "bf16_tflops_dense": "BF16 TF", "fp16_tflops_dense": "FP16 TF", "fp32_tflops": "FP32 TF", "tdp_w": "W"}
+        cols = {
+            "name": "name",
+            "kind": "kind",
+            "memory_gib": "mem GiB",
+            "mem_bw_gbps": "GB/s",
+            "bf16_tflops_dense": "BF16 TF",
+            "fp16_tflops_dense": "FP16 TF",
+            "fp32_tflops": "FP32 TF",
+            "tdp_w": "W",
+        }
     else:
         insts = cat.instances_for(gpu) if gpu else cat.instances
         rows = [i.model_dump() for i in insts]
-        cols = {"provider": "provider", "instance": "instance", "region": "region", "gpu_name": "GPU", "gpu_count": "n",
-                "on_demand_usd_per_hour": "$/h", "reserved_1y_usd_per_hour": "1y $/h", "reserved_3y_usd_per_hour": "3y $/h",
-                "spot_usd_per_hour": "spot $/h", "notes": "notes"}
+        cols = {
+            "provider": "provider",
+            "instance": "instance",
+            "region": "region",
+            "gpu_name": "GPU",
+            "gpu_count": "n",
+            "on_demand_usd_per_hour": "$/h",
+            "reserved_1y_usd_per_hour": "1y $/h",
+            "reserved_3y_usd_per_hour": "3y $/h",
+            "spot_usd_per_hour": "spot $/h",
+            "notes": "notes",
+        }
     if as_json:
         print_json(rows)
         return
-    t = Table(title=f"{len(rows)} {table.value}" + (f" (overrides: {', '.join(cat.files)})" if cat.files else ""))
+    t = Table(
+        title=f"{len(rows)} {table.value}" + (f" (overrides: {', '.join(cat.files)})" if cat.files else "")
+    )
     for label in cols.values():
         t.add_column(label, overflow="fold")
     for row in rows:
@@ -75,9 +96,12 @@ def list_rows(
 @app.command("import-skypilot")
 def import_skypilot(
     file: Annotated[Path, typer.Argument(help="SkyPilot catalog vms.csv (AWS or GCP layout).")],
-    out: Annotated[Path | None, typer.Option("-o", "--out", help="Write capplan instance CSV here (default stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("-o", "--out", help="Write capplan instance CSV here (default stdout).")
+    ] = None,
     note: Annotated[
-        str | None, typer.Option("--note", help="Provenance to record in each row's source, e.g. the catalog commit.")
+        str | None,
+        typer.Option("--note", help="Provenance to record in each row's source, e.g. the catalog commit."),
     ] = None,
     catalog: CatalogOpt = None,
 ) -> None:
@@ -93,4 +117,6 @@ def import_skypilot(
                 write_instances_csv(rows, fh)
         except OSError as exc:
             raise UserError(f"-o: cannot write {out}: {exc.strerror or exc}") from exc
-    typer.echo(f"{len(rows)} GPU instance rows converted, {skipped} rows skipped (no GPU or no price)", err=True)
+    typer.echo(
+        f"{len(rows)} GPU instance rows converted, {skipped} rows skipped (no GPU or no price)", err=True
+    )

@@ -27,8 +27,11 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 AllowCodeOpt = Annotated[
     bool,
-    typer.Option("--allow-code", help="Trust package.module:Class kinds named by the suite or run (importing them "
-                 "runs their code); without it they must be in $CAPPLAN_ALLOWED_KINDS or allowed-kinds.txt."),
+    typer.Option(
+        "--allow-code",
+        help="Trust package.module:Class kinds named by the suite or run (importing them "
+        "runs their code); without it they must be in $CAPPLAN_ALLOWED_KINDS or allowed-kinds.txt.",
+    ),
 ]
 
 

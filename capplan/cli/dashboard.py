@@ -29,7 +29,9 @@ def app_path() -> Path:
 def dashboard(
     store: StoreOpt = None,
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to serve on.")] = 8501,
-    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private to this machine.")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Address to bind; 127.0.0.1 keeps it private to this machine.")
+    ] = "127.0.0.1",
 ) -> None:
     """Open the dashboard (Streamlit) on http://HOST:PORT, reading the given store."""
     app = app_path()
@@ -39,10 +41,25 @@ def dashboard(
     env = dict(os.environ, CAPPLAN_STORE=opened.url)
     opened.close()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.address", host, "--server.port", str(port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.maxUploadSize", "5", "--server.enableXsrfProtection", "true", "--client.toolbarMode", "viewer",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        "5",
+        "--server.enableXsrfProtection",
+        "true",
+        "--client.toolbarMode",
+        "viewer",
     ]
     print(f"capplan dashboard on http://{host}:{port}  (Ctrl-C to stop)")
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -16,15 +16,25 @@ if TYPE_CHECKING:
 
 NprocOpt = Annotated[
     int | None,
-    typer.Option("--nproc", min=1, help="Run the suite's distributed benchmarks (collective, ddp) under torchrun "
-                 "with this many processes per node: one per GPU.", show_default=False),
+    typer.Option(
+        "--nproc",
+        min=1,
+        help="Run the suite's distributed benchmarks (collective, ddp) under torchrun "
+        "with this many processes per node: one per GPU.",
+        show_default=False,
+    ),
 ]
-NnodesOpt = Annotated[int, typer.Option("--nnodes", min=1, help="Nodes taking part; run the same command on each.")]
+NnodesOpt = Annotated[
+    int, typer.Option("--nnodes", min=1, help="Nodes taking part; run the same command on each.")
+]
 NodeRankOpt = Annotated[int, typer.Option("--node-rank", min=0, help="This node's index, 0..nnodes-1.")]
 RdzvOpt = Annotated[
     str | None,
-    typer.Option("--rdzv-endpoint", help="HOST:PORT of the c10d rendezvous on node 0 (needed with --nnodes > 1).",
-                 show_default=False),
+    typer.Option(
+        "--rdzv-endpoint",
+        help="HOST:PORT of the c10d rendezvous on node 0 (needed with --nnodes > 1).",
+        show_default=False,
+    ),
 ]
 
 
@@ -47,10 +57,13 @@ def launch_suite(
         raise UserError(f"--nproc: suite {plan.name} has no distributed benchmarks (kinds collective, ddp)")
     if resume:
         fingerprint = RunEnvironment.collect().fingerprint
-        items = [p for p in items if not st.has_ok(config_hash(launch_config(p.spec, p.params, opts)), fingerprint)]
+        items = [
+            p for p in items if not st.has_ok(config_hash(launch_config(p.spec, p.params, opts)), fingerprint)
+        ]
     if skipped and not as_json:
         err_console.print(f"not distributed, run them without --nproc: {', '.join(skipped)}", markup=False)
-    where = f"{opts.world_size} ranks ({opts.nproc} per node x {opts.nnodes} nodes, this is node {opts.node_rank})"
+    where = (f"{opts.world_size} ranks ({opts.nproc} per node x {opts.nnodes} nodes, "
+             f"this is node {opts.node_rank})")
     if not as_json:
         err_console.print(f"torchrun: {len(items)} benchmarks on {where}", markup=False)
     records = launch_benchmarks(items, st, opts, suite=plan.name)

@@ -15,8 +15,13 @@ from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_jso
 
 def plan(
     plan_file: Annotated[Path, typer.Argument(help="Plan YAML (see examples/).", show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", help="Write report.md, report.html, result.json and CSV tables here.")] = None,
-    no_sensitivity: Annotated[bool, typer.Option("--no-sensitivity", help="Skip the tornado and scenario re-optimisations.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write report.md, report.html, result.json and CSV tables here."),
+    ] = None,
+    no_sensitivity: Annotated[
+        bool, typer.Option("--no-sensitivity", help="Skip the tornado and scenario re-optimisations.")
+    ] = False,
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
@@ -27,7 +32,12 @@ def plan(
 
     p = load_plan(plan_file)
     needs_store = store is not None or any(w.model.run_id for w in p.workloads)
-    result = run_plan(p, open_catalog(catalog), open_store(store, create=False) if needs_store else None, sensitivity=not no_sensitivity)
+    result = run_plan(
+        p,
+        open_catalog(catalog),
+        open_store(store, create=False) if needs_store else None,
+        sensitivity=not no_sensitivity,
+    )
     written = write_reports(result, out) if out is not None else []
     if as_json:
         print_json(result.model_dump(mode="json"))
@@ -36,7 +46,10 @@ def plan(
     t.add_row("Recommended (net)", f"${result.recommended_net_usd:,.0f}")
     t.add_row("All-cloud (net)", f"${result.all_cloud_net_usd:,.0f}")
     t.add_row("All-on-prem (net)", f"${result.all_onprem_net_usd:,.0f}")
-    t.add_row("Break-even vs all-cloud", f"month {result.break_even_month}" if result.break_even_month else "not within horizon")
+    t.add_row(
+        "Break-even vs all-cloud",
+        f"month {result.break_even_month}" if result.break_even_month else "not within horizon",
+    )
     t.add_row("NPV of savings vs all-cloud", f"${result.npv_savings_vs_all_cloud_usd:,.0f}")
     t.add_row("Cloud share of demand", f"{100 * result.cloud_share:.0f} %")
     console.print(t)

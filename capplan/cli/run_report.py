@@ -8,7 +8,9 @@ from capplan.cli.common import console
 from capplan.results.schema import RunRecord
 
 
-def run_row(benchmark: str, record: RunRecord | None, status_if_none: str, error_if_none: str | None = None) -> dict:
+def run_row(
+    benchmark: str, record: RunRecord | None, status_if_none: str, error_if_none: str | None = None
+) -> dict:
     """One line of a run report (JSON and table): status, run id, headline or error."""
     return {
         "benchmark": benchmark,
@@ -25,7 +27,9 @@ def print_run_rows(title: str, rows: list[dict]) -> None:
     for col in ("benchmark", "status", "run id", "headline / error"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80])
+        t.add_row(
+            r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80]
+        )
     console.print(t)
 
 

@@ -61,7 +61,10 @@ class CloudAssumptions(AssumptionSet):
         source="industry surveys (monitoring/retraining 25-35 % of ops; low end used)",
     )
     price_multiplier: float = assumption(
-        1.0, unit="x", description="scenario knob scaling every cloud price", source="scenario/sensitivity knob"
+        1.0,
+        unit="x",
+        description="scenario knob scaling every cloud price",
+        source="scenario/sensitivity knob",
     )
 
 
@@ -94,7 +97,9 @@ def cloud_price(inst: CloudInstance, model: PricingModel, a: CloudAssumptions) -
         discount = getattr(a, f"{model}_discount_fraction")
         price = on_demand * (1.0 - discount)
         derived = True
-        source = f"derived: on-demand x (1 - {discount:g}) [assumption cloud.{model}_discount_fraction]; " + source
+        source = (
+            f"derived: on-demand x (1 - {discount:g}) [assumption cloud.{model}_discount_fraction]; " + source
+        )
     if price is None:
         return None
     price *= a.price_multiplier
@@ -118,6 +123,8 @@ def cloud_gpu_hour_cost_usd(price: CloudPrice, a: CloudAssumptions) -> float:
     return price.usd_per_gpu_hour * overhead * (1.0 + a.monitoring_retraining_share_of_ops)
 
 
-def cloud_data_cost_usd_per_month(storage_gb: float, egress_gb_per_month: float, a: CloudAssumptions) -> float:
+def cloud_data_cost_usd_per_month(
+    storage_gb: float, egress_gb_per_month: float, a: CloudAssumptions
+) -> float:
     """Storage plus egress per month for a workload kept in the cloud."""
     return storage_gb * a.storage_usd_per_gb_month + egress_gb_per_month * a.egress_usd_per_gb

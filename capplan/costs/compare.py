@@ -41,12 +41,21 @@ def unit_costs(
     )
 
 
-def break_even_utilisation(tco: ServerTCO, a: OnPremAssumptions, cloud_usd_per_gpu_hour: float) -> float | None:
-    """Busy share of owned GPUs above which on-prem is cheaper per busy GPU-hour; None if never within 100 %."""
+def break_even_utilisation(
+    tco: ServerTCO, a: OnPremAssumptions, cloud_usd_per_gpu_hour: float
+) -> float | None:
+    """Busy share of owned GPUs above which on-prem is cheaper per busy GPU-hour; None if never within 100
+    %."""
     g = tco.hidden_gross_up
-    energy_per_busy_gpu_hour = tco.energy_usd_per_quarter / a.utilisation_fraction / HOURS_PER_QUARTER / tco.gpus * g
-    # cost per busy hour = fixed / u + energy per busy hour; fixed = everything but energy, per GPU-hour at u = 1
-    fixed = onprem_gpu_hour_cost_usd(tco, a, utilisation=1.0) - tco.energy_usd_per_quarter / HOURS_PER_QUARTER / tco.gpus * g
+    energy_per_busy_gpu_hour = (
+        tco.energy_usd_per_quarter / a.utilisation_fraction / HOURS_PER_QUARTER / tco.gpus * g
+    )
+    # cost per busy hour = fixed / u + energy per busy hour; fixed = everything but energy, per GPU-hour at u
+    # = 1
+    fixed = (
+        onprem_gpu_hour_cost_usd(tco, a, utilisation=1.0)
+        - tco.energy_usd_per_quarter / HOURS_PER_QUARTER / tco.gpus * g
+    )
     margin = cloud_usd_per_gpu_hour - energy_per_busy_gpu_hour
     if margin <= 0:
         return None
@@ -73,7 +82,9 @@ class Comparison(BaseModel):
 
 
 def _series(label: str, monthly: np.ndarray, source: str) -> CostSeries:
-    return CostSeries(label=label, monthly_usd=monthly.tolist(), cumulative_usd=np.cumsum(monthly).tolist(), source=source)
+    return CostSeries(
+        label=label, monthly_usd=monthly.tolist(), cumulative_usd=np.cumsum(monthly).tolist(), source=source
+    )
 
 
 def compare_onprem_cloud(
@@ -92,7 +103,9 @@ def compare_onprem_cloud(
     g = tco.hidden_gross_up
     # capex up front; hidden costs accrue monthly on amortised capex plus opex (as in the $/GPU-hour figure)
     amortised_per_month = tco.capex_usd / (12.0 * tco.amortisation_years)
-    onprem_monthly = np.full(months, servers * (tco.opex_usd_per_quarter / 3.0 * g + amortised_per_month * (g - 1.0)))
+    onprem_monthly = np.full(
+        months, servers * (tco.opex_usd_per_quarter / 3.0 * g + amortised_per_month * (g - 1.0))
+    )
     onprem_monthly[0] += servers * tco.capex_usd
     busy_hours = gpus * HOURS_PER_MONTH * onprem.utilisation_fraction
     cloud_monthly = np.full(months, busy_hours * cloud_gpu_hour_cost_usd(price, cloud))

@@ -54,11 +54,15 @@ def compare_hardware(
     inferences_per_s_per_gpu: float | None = None,
     tokens_per_s_per_gpu: float | None = None,
 ) -> HardwareComparison:
-    """Cost of ``gpus`` x ``acc`` owned (if a price is known) vs rented, with the series and break-even month."""
+    """Cost of ``gpus`` x ``acc`` owned (if a price is known) vs rented, with the series and break-even
+    month."""
     notes = []
     offers: list[CloudOffer] = []
     best_on_demand = None
-    rates = {"inferences_per_s_per_gpu": inferences_per_s_per_gpu, "tokens_per_s_per_gpu": tokens_per_s_per_gpu}
+    rates = {
+        "inferences_per_s_per_gpu": inferences_per_s_per_gpu,
+        "tokens_per_s_per_gpu": tokens_per_s_per_gpu,
+    }
     instances = catalog.instances_for(acc.name)
     for model in pricing_models:
         prices = [p for p in (cloud_price(i, model, cloud) for i in instances) if p is not None]
@@ -81,14 +85,33 @@ def compare_hardware(
         if model == "on_demand":
             best_on_demand = best
     price = gpu_price_usd if gpu_price_usd is not None else acc.approx_list_price_usd
-    source = price_source if gpu_price_usd is not None else f"catalog approx_list_price_usd ({acc.price_note or acc.source})"
+    source = (
+        price_source
+        if gpu_price_usd is not None
+        else f"catalog approx_list_price_usd ({acc.price_note or acc.source})"
+    )
     if price is None or acc.tdp_w is None:
-        notes.append(f"{acc.name}: no cited purchase price or TDP; on-prem not costed (pass --gpu-price with a source)")
-        return HardwareComparison(
-            accelerator=acc.name, accelerator_source=f"{acc.source} ({acc.source_date})", onprem_usd_per_gpu_hour=None,
-            onprem_price_source=None, onprem_unit=None, cloud=offers, break_even_utilisation=None, comparison=None, notes=notes,
+        notes.append(
+            f"{acc.name}: no cited purchase price or TDP; on-prem not costed (pass --gpu-price with a source)"
         )
-    server = ServerConfig(accelerator=acc.name, gpus_per_server=gpus, gpu_price_usd=price, gpu_tdp_w=acc.tdp_w, price_source=source)
+        return HardwareComparison(
+            accelerator=acc.name,
+            accelerator_source=f"{acc.source} ({acc.source_date})",
+            onprem_usd_per_gpu_hour=None,
+            onprem_price_source=None,
+            onprem_unit=None,
+            cloud=offers,
+            break_even_utilisation=None,
+            comparison=None,
+            notes=notes,
+        )
+    server = ServerConfig(
+        accelerator=acc.name,
+        gpus_per_server=gpus,
+        gpu_price_usd=price,
+        gpu_tdp_w=acc.tdp_w,
+        price_source=source,
+    )
     tco = server_tco(server, onprem)
     per_hour = onprem_gpu_hour_cost_usd(tco, onprem)
     comparison = None
@@ -96,7 +119,14 @@ def compare_hardware(
     if best_on_demand is not None:
         be_util = break_even_utilisation(tco, onprem, cloud_gpu_hour_cost_usd(best_on_demand, cloud))
         comparison = compare_onprem_cloud(
-            tco, onprem, best_on_demand, cloud, gpus=gpus, months=months, label_onprem=acc.name, server_source=source
+            tco,
+            onprem,
+            best_on_demand,
+            cloud,
+            gpus=gpus,
+            months=months,
+            label_onprem=acc.name,
+            server_source=source,
         )
     return HardwareComparison(
         accelerator=acc.name,

@@ -14,14 +14,23 @@ class OnPremAssumptions(AssumptionSet):
     host_capex_fraction_of_gpu_capex: float = assumption(
         0.35,
         unit="fraction",
-        description="chassis, CPUs, RAM, NICs per server as a share of its GPU price (when no server price is given)",
+        description="chassis, CPUs, RAM, NICs per server as a share of its GPU price (when no server price "
+                    "is given)",
         source=PLANNING_ASSUMPTION,
     )
     networking_fraction_of_capex: float = assumption(
-        0.10, unit="fraction", le=2.0, description="fabric/switch share added to server capex", source=PLANNING_ASSUMPTION
+        0.10,
+        unit="fraction",
+        le=2.0,
+        description="fabric/switch share added to server capex",
+        source=PLANNING_ASSUMPTION,
     )
     storage_fraction_of_capex: float = assumption(
-        0.05, unit="fraction", le=2.0, description="shared storage share added to server capex", source=PLANNING_ASSUMPTION
+        0.05,
+        unit="fraction",
+        le=2.0,
+        description="shared storage share added to server capex",
+        source=PLANNING_ASSUMPTION,
     )
     amortisation_years: float = assumption(
         5.0,
@@ -32,7 +41,11 @@ class OnPremAssumptions(AssumptionSet):
         source="hyperscaler 10-K server useful lives (Amazon 5 y from 2025; Microsoft, Alphabet 6 y)",
     )
     discount_rate_per_year: float = assumption(
-        0.08, unit="fraction/year", le=1.0, description="cost of capital for NPV and financing", source=PLANNING_ASSUMPTION
+        0.08,
+        unit="fraction/year",
+        le=1.0,
+        description="cost of capital for NPV and financing",
+        source=PLANNING_ASSUMPTION,
     )
     residual_value_fraction: float = assumption(
         0.10,
@@ -67,13 +80,15 @@ class OnPremAssumptions(AssumptionSet):
         0.081,
         unit="USD/kWh",
         description="electricity price",
-        source="US EIA Electric Power Monthly, average retail price to industrial customers, 2024 (~8.1 cents/kWh)",
+        source="US EIA Electric Power Monthly, average retail price to industrial customers, 2024 (~8.1 "
+               "cents/kWh)",
     )
     rack_space_usd_per_kw_month: float = assumption(
         184.0,
         unit="USD/kW-month",
         description="colocation space and power capacity per kW of server peak power",
-        source="CBRE North America Data Center Trends H1 2024 (average asking rent, 250-500 kW, primary markets)",
+        source="CBRE North America Data Center Trends H1 2024 (average asking rent, 250-500 kW, primary "
+               "markets)",
     )
     support_fraction_per_year: float = assumption(
         0.10,
@@ -83,7 +98,11 @@ class OnPremAssumptions(AssumptionSet):
         source=PLANNING_ASSUMPTION,
     )
     servers_per_fte: float = assumption(
-        25.0, unit="servers/FTE", ge=0.1, description="servers one operations engineer looks after", source=PLANNING_ASSUMPTION
+        25.0,
+        unit="servers/FTE",
+        ge=0.1,
+        description="servers one operations engineer looks after",
+        source=PLANNING_ASSUMPTION,
     )
     loaded_salary_usd_per_year: float = assumption(
         136_000.0,
@@ -103,11 +122,15 @@ class OnPremAssumptions(AssumptionSet):
         0.40,
         unit="fraction",
         le=0.95,
-        description="integration, monitoring and retraining as a share of total on-prem cost (grosses the total up)",
+        description="integration, monitoring and retraining as a share of total on-prem cost (grosses the "
+                    "total up)",
         source="industry surveys (hidden costs 40-60 % of total; low end used)",
     )
     gpu_price_multiplier: float = assumption(
-        1.0, unit="x", description="scenario knob scaling every GPU purchase price", source="scenario/sensitivity knob"
+        1.0,
+        unit="x",
+        description="scenario knob scaling every GPU purchase price",
+        source="scenario/sensitivity knob",
     )
 
     @property
@@ -128,7 +151,9 @@ class ServerConfig(BaseModel):
         None, ge=0, allow_inf_nan=False, description="host price without GPUs; default: host capex fraction"
     )
     gpu_tdp_w: float = Field(gt=0, allow_inf_nan=False, description="GPU board power")
-    price_source: str = Field(min_length=1, description="where the prices come from (quote, list price, catalog row)")
+    price_source: str = Field(
+        min_length=1, description="where the prices come from (quote, list price, catalog row)"
+    )
     lead_time_weeks: float | None = Field(None, ge=0, le=260, allow_inf_nan=False)
 
 
@@ -147,7 +172,12 @@ class ServerTCO(BaseModel):
 
     @property
     def opex_usd_per_quarter(self) -> float:
-        return self.energy_usd_per_quarter + self.rack_usd_per_quarter + self.support_usd_per_quarter + self.staff_usd_per_quarter
+        return (
+            self.energy_usd_per_quarter
+            + self.rack_usd_per_quarter
+            + self.support_usd_per_quarter
+            + self.staff_usd_per_quarter
+        )
 
     def book_value_usd(self, quarters_owned: float) -> float:
         """Straight-line book value after ``quarters_owned``, floored at the residual value."""
@@ -159,13 +189,21 @@ class ServerTCO(BaseModel):
 def server_tco(server: ServerConfig, a: OnPremAssumptions) -> ServerTCO:
     """Cost components of one server under the assumptions."""
     gpu_capex = server.gpus_per_server * server.gpu_price_usd * a.gpu_price_multiplier
-    host = server.server_price_usd if server.server_price_usd is not None else a.host_capex_fraction_of_gpu_capex * gpu_capex
+    host = (
+        server.server_price_usd
+        if server.server_price_usd is not None
+        else a.host_capex_fraction_of_gpu_capex * gpu_capex
+    )
     base = gpu_capex + host
     peak_kw = server.gpus_per_server * server.gpu_tdp_w * (1.0 + a.host_power_fraction_of_gpu_tdp) / 1000.0
     return ServerTCO(
         gpus=server.gpus_per_server,
         capex_usd=base * (1.0 + a.networking_fraction_of_capex + a.storage_fraction_of_capex),
-        energy_usd_per_quarter=peak_kw * a.utilisation_fraction * a.pue * HOURS_PER_QUARTER * a.electricity_usd_per_kwh,
+        energy_usd_per_quarter=peak_kw
+        * a.utilisation_fraction
+        * a.pue
+        * HOURS_PER_QUARTER
+        * a.electricity_usd_per_kwh,
         rack_usd_per_quarter=peak_kw * a.rack_space_usd_per_kw_month * 3.0,
         support_usd_per_quarter=a.support_fraction_per_year * base / 4.0,
         staff_usd_per_quarter=a.loaded_salary_usd_per_year / a.servers_per_fte / 4.0,
@@ -175,8 +213,11 @@ def server_tco(server: ServerConfig, a: OnPremAssumptions) -> ServerTCO:
     )
 
 
-def onprem_gpu_hour_cost_usd(tco: ServerTCO, a: OnPremAssumptions, *, utilisation: float | None = None) -> float:
-    """Effective cost of one busy GPU-hour: financed capex (capital recovery) plus opex, hidden costs included."""
+def onprem_gpu_hour_cost_usd(
+    tco: ServerTCO, a: OnPremAssumptions, *, utilisation: float | None = None
+) -> float:
+    """Effective cost of one busy GPU-hour: financed capex (capital recovery) plus opex, hidden costs
+    included."""
     u = a.utilisation_fraction if utilisation is None else utilisation
     if u <= 0:
         raise ValueError("utilisation must be > 0 for a cost per busy GPU-hour")

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from capplan.errors import UserError
 from capplan.results.store import Store, backend_name
 
-ADDRESS_HELP = "auto (a running cluster on this machine), ray://HOST:PORT (Ray Client), or local (start one here)"
+ADDRESS_HELP = (
+    "auto (a running cluster on this machine), ray://HOST:PORT (Ray Client), or local (start one here)"
+)
 
 
 class FleetOptions(BaseModel):
@@ -20,16 +22,24 @@ class FleetOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    suite: str = Field(min_length=1, description="quick, standard, full, or a suite YAML path valid on every node")
+    suite: str = Field(
+        min_length=1, description="quick, standard, full, or a suite YAML path valid on every node"
+    )
     address: str = Field("auto", description=ADDRESS_HELP)
     only: list[str] = Field(default_factory=list, description="run only these benchmarks of the suite")
-    device: str | None = Field(None, pattern=r"^(cpu|cuda(:\d+)?)$", description="override every benchmark's device")
-    gpu_type: str | None = Field(None, min_length=1, description="only nodes with this accelerator type (e.g. H100)")
+    device: str | None = Field(
+        None, pattern=r"^(cpu|cuda(:\d+)?)$", description="override every benchmark's device"
+    )
+    gpu_type: str | None = Field(
+        None, min_length=1, description="only nodes with this accelerator type (e.g. H100)"
+    )
     gpus_per_run: float = Field(0, ge=0, description="GPUs Ray reserves for each run (CUDA_VISIBLE_DEVICES)")
     cpus_per_run: float = Field(1, gt=0, description="CPUs Ray reserves for each run")
     runs_per_node: int = Field(1, ge=1, le=64, description="independent runs of the suite on each node")
     max_nodes: int | None = Field(None, ge=1, description="use at most this many of the matching nodes")
-    allow_code: bool = Field(False, description="trust package.module:Class kinds the suite names (runs their code)")
+    allow_code: bool = Field(
+        False, description="trust package.module:Class kinds the suite names (runs their code)"
+    )
 
     @field_validator("address")
     @classmethod
@@ -58,9 +68,13 @@ def check_shared_store(url: str, nodes: int) -> None:
 
 
 def _accelerator_matches(node: dict[str, Any], gpu_type: str) -> bool:
-    """Ray tags GPU nodes with an ``accelerator_type:<T>`` resource and a ``ray.io/accelerator-type`` label."""
+    """Ray tags GPU nodes with an ``accelerator_type:<T>`` resource and a ``ray.io/accelerator-type``
+    label."""
     labels = node.get("Labels") or {}
-    return f"accelerator_type:{gpu_type}" in node["Resources"] or labels.get("ray.io/accelerator-type") == gpu_type
+    return (
+        f"accelerator_type:{gpu_type}" in node["Resources"]
+        or labels.get("ray.io/accelerator-type") == gpu_type
+    )
 
 
 def select_nodes(nodes: list[dict[str, Any]], opts: FleetOptions) -> list[FleetNode]:
@@ -70,7 +84,10 @@ def select_nodes(nodes: list[dict[str, Any]], opts: FleetOptions) -> list[FleetN
         res = node["Resources"]
         if not node["Alive"]:
             continue
-        if res.get("CPU", 0) < opts.cpus_per_run or res.get("GPU", 0) < opts.gpus_per_run * opts.runs_per_node:
+        if (
+            res.get("CPU", 0) < opts.cpus_per_run
+            or res.get("GPU", 0) < opts.gpus_per_run * opts.runs_per_node
+        ):
             continue
         if opts.gpu_type and not _accelerator_matches(node, opts.gpu_type):
             continue
@@ -78,7 +95,9 @@ def select_nodes(nodes: list[dict[str, Any]], opts: FleetOptions) -> list[FleetN
     if not out:
         wanted = f"{opts.cpus_per_run:g} CPU, {opts.gpus_per_run * opts.runs_per_node:g} GPU" + (
             f" of type {opts.gpu_type}" if opts.gpu_type else "")
-        raise UserError(f"--gpu-type/--gpus-per-run: no alive Ray node has {wanted}; the cluster has {len(nodes)} nodes")
+        raise UserError(
+            f"--gpu-type/--gpus-per-run: no alive Ray node has {wanted}; the cluster has {len(nodes)} nodes"
+        )
     return out[: opts.max_nodes]
 
 
@@ -110,7 +129,9 @@ def _connect(address: str) -> Any:
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address=None if address == "local" else address, include_dashboard=False, log_to_driver=False
+        )
     return ray
 
 
@@ -125,7 +146,9 @@ def run_fleet(opts: FleetOptions, store_url: str) -> dict[str, Any]:
     except ImportError as exc:
         raise UserError("fleet: Ray is not installed; pip install 'capplan[fleet]'") from exc
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise UserError(f"--address {opts.address}: cannot connect to a Ray cluster: {str(exc).splitlines()[0]}") from exc
+        raise UserError(
+            f"--address {opts.address}: cannot connect to a Ray cluster: {str(exc).splitlines()[0]}"
+        ) from exc
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = select_nodes(ray.nodes(), opts)
@@ -150,7 +173,9 @@ def run_fleet(opts: FleetOptions, store_url: str) -> dict[str, Any]:
         try:
             rows = ray.get(future)
         except ray.exceptions.RayError as exc:  # a lost node or a crash outside the harness: report, go on
-            errors.append({"node": node.address, "slot": slot, "error": str(exc).strip().splitlines()[-1][:300]})
+            errors.append(
+                {"node": node.address, "slot": slot, "error": str(exc).strip().splitlines()[-1][:300]}
+            )
             continue
         for row in rows:
             host = hosts.setdefault(row["host_fingerprint"], {"hostname": row["hostname"], "runs": []})

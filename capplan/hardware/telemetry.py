@@ -65,7 +65,9 @@ def read_rapl_uj() -> dict[Path, tuple[int, int]] | None:
     return out or None
 
 
-def rapl_delta_j(before: dict[Path, tuple[int, int]] | None, after: dict[Path, tuple[int, int]] | None) -> float | None:
+def rapl_delta_j(
+    before: dict[Path, tuple[int, int]] | None, after: dict[Path, tuple[int, int]] | None
+) -> float | None:
     """Joules consumed between two RAPL readings (handles counter wrap-around)."""
     if not before or not after or before.keys() != after.keys():
         return None
@@ -107,7 +109,10 @@ class _GpuProbe:
         self.power.add(power_mw / 1e3 if power_mw is not None else None)
         self.temp.add(_nvml(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU))
         self.clock.add(_nvml(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM))
-        reasons_fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None) or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        reasons_fn = (
+            getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+            or nv.nvmlDeviceGetCurrentClocksThrottleReasons
+        )
         self.throttle |= _nvml(reasons_fn, h) or 0
         if power_mw is not None:
             self.power_trace.append((now, power_mw / 1e3))
@@ -118,7 +123,11 @@ class _GpuProbe:
             energy, from_counter = (end_mj - self.energy_start_mj) / 1e3, 1.0
         else:
             trace = self.power_trace  # trapezoidal integral of sampled power
-            energy = sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(trace, trace[1:], strict=False)) if len(trace) > 1 else None
+            energy = (
+                sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(trace, trace[1:], strict=False))
+                if len(trace) > 1
+                else None
+            )
             from_counter = 0.0
         return {
             "gpu_util_pct_mean": self.util.mean(),

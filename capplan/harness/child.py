@@ -27,8 +27,14 @@ from capplan.results.schema import Status
 _OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
 
 
-def child_main(spec_json: str, result_conn: Connection, output_conn: Connection, threads: int, runner_pid: int,
-               cookie: str) -> None:
+def child_main(
+    spec_json: str,
+    result_conn: Connection,
+    output_conn: Connection,
+    threads: int,
+    runner_pid: int,
+    cookie: str,
+) -> None:
     """Entry point of the benchmark subprocess."""
     os.setpgid(0, 0)  # own process group: the parent kills it (and any ranks it spawns) at once
     tag_environment(cookie)  # and programs that leave the group (setsid) still carry the run's cookie
@@ -66,7 +72,9 @@ def _cap_address_space(headroom_mb: int) -> None:
         vm_bytes = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     limit = vm_bytes + headroom_mb * 2**20
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    resource.setrlimit(
+        resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard)
+    )
 
 
 def _seed_and_threads(seed: int, threads: int) -> None:
@@ -91,7 +99,9 @@ def check_requirements(spec: BenchmarkSpec) -> None:
             raise BenchmarkSkipped("requires cuda: no CUDA device visible to torch")
         index = int(spec.device.partition(":")[2] or 0)
         if index >= torch.cuda.device_count():
-            raise BenchmarkSkipped(f"device {spec.device}: only {torch.cuda.device_count()} CUDA devices visible")
+            raise BenchmarkSkipped(
+                f"device {spec.device}: only {torch.cuda.device_count()} CUDA devices visible"
+            )
     if "nvml" in needs:
         from capplan.hardware.nvml import nvml_session
 
@@ -104,7 +114,11 @@ def error_line(exc: BaseException) -> str:
     """The traceback's last line (type: message), with the innermost frame's location."""
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    where = (
+        f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno} in {frames[-1].name})"
+        if frames
+        else ""
+    )
     return last + where
 
 
@@ -120,7 +134,9 @@ def _device_peak_mb(device: str) -> float | None:
         return None
     import torch
 
-    return torch.cuda.max_memory_allocated(torch.device(device)) / 1e6 if torch.cuda.is_initialized() else None
+    return (
+        torch.cuda.max_memory_allocated(torch.device(device)) / 1e6 if torch.cuda.is_initialized() else None
+    )
 
 
 def _check_finite(result: KindResult) -> None:
@@ -152,5 +168,8 @@ def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
     return {
         "status": Status.ok.value,
         "result": result.model_dump(mode="json"),
-        "child": {"max_rss_mb": usage.ru_maxrss * 1024 / 1e6, "peak_device_mem_mb": _device_peak_mb(spec.device)},
+        "child": {
+            "max_rss_mb": usage.ru_maxrss * 1024 / 1e6,
+            "peak_device_mem_mb": _device_peak_mb(spec.device),
+        },
     }

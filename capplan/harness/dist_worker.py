@@ -35,7 +35,9 @@ def collective_under_group(
     try:
         CollectiveParams.model_validate(params.model_dump() | {"world_size": world})
     except ValidationError as exc:
-        raise ValueError(f"{exc.errors()[0]['msg'].removeprefix('Value error, ')} (torchrun group of {world})") from None
+        raise ValueError(
+            f"{exc.errors()[0]['msg'].removeprefix('Value error, ')} (torchrun group of {world})"
+        ) from None
     samples = {op: run_collective(op, params.sizes_bytes, world, rank, device=device, dtype=spec.dtype,
                                   warmup_iters=params.warmup_iters, iters=params.iters) for op in params.ops}
     if rank != 0:
@@ -46,7 +48,9 @@ def collective_under_group(
             label = size_label(nbytes)
             add_metric(result, f"{op}_busbw_gbps_{label}", by_size[nbytes], "GB/s",
                        scale=nbytes * bus_factor(op, world) / 1e9, invert=True)
-            add_metric(result, f"{op}_algbw_gbps_{label}", by_size[nbytes], "GB/s", scale=nbytes / 1e9, invert=True)
+            add_metric(
+                result, f"{op}_algbw_gbps_{label}", by_size[nbytes], "GB/s", scale=nbytes / 1e9, invert=True
+            )
     return result
 
 
@@ -68,7 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     backend = "nccl" if cuda else "gloo"
     dist.init_process_group(backend, timeout=timedelta(seconds=job["timeout_s"]))
     (args.out / f"{RANK_PREFIX}{rank}").touch()
-    facts = {"process_group": backend, "nnodes": job["nnodes"], "threads_per_rank": job["threads"], "launcher": "torchrun"}
+    facts = {
+        "process_group": backend,
+        "nnodes": job["nnodes"],
+        "threads_per_rank": job["threads"],
+        "launcher": "torchrun",
+    }
     try:
         for i, item in enumerate(job["items"]):
             try:

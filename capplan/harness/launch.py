@@ -57,14 +57,18 @@ class LaunchOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nproc: int = Field(1, ge=1, le=1024, description="processes per node: one per GPU (CPU ranks share the cores)")
+    nproc: int = Field(
+        1, ge=1, le=1024, description="processes per node: one per GPU (CPU ranks share the cores)"
+    )
     nnodes: int = Field(1, ge=1, le=4096, description="nodes taking part; every node runs the same command")
     node_rank: int = Field(0, ge=0, description="this node's index, 0..nnodes-1")
     rdzv_endpoint: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_.\-]+:\d{1,5}$",
         description="HOST:PORT of the c10d rendezvous on node 0 (required with more than one node)",
     )
-    rdzv_id: str = Field("capplan", pattern=r"^[A-Za-z0-9_.\-]+$", description="job id, the same on every node")
+    rdzv_id: str = Field(
+        "capplan", pattern=r"^[A-Za-z0-9_.\-]+$", description="job id, the same on every node"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> LaunchOptions:
@@ -86,7 +90,9 @@ def launch_options(**values: Any) -> LaunchOptions:
     except ValidationError as exc:
         err = exc.errors()[0]
         message = err["msg"].removeprefix("Value error, ")  # cross-field checks name their flags themselves
-        raise UserError(f"--{str(err['loc'][0]).replace('_', '-')}: {message}" if err["loc"] else message) from exc
+        raise UserError(
+            f"--{str(err['loc'][0]).replace('_', '-')}: {message}" if err["loc"] else message
+        ) from exc
 
 
 def is_distributed(spec: BenchmarkSpec) -> bool:
@@ -169,8 +175,13 @@ def _torchrun(items: Sequence[PlannedBenchmark], opts: LaunchOptions, tmp: Path)
     }))
     limit_s = sum(it.spec.timeout_s for it in items) + STARTUP_ALLOWANCE_S
     timed_out = False
-    proc = subprocess.Popen(torchrun_argv(opts, job, out_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=os.environ | {"OMP_NUM_THREADS": str(threads)})
+    proc = subprocess.Popen(
+        torchrun_argv(opts, job, out_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=os.environ | {"OMP_NUM_THREADS": str(threads)},
+    )
     with sample_telemetry(pid=proc.pid) as telemetry:
         try:
             output, _ = proc.communicate(timeout=limit_s)
@@ -188,7 +199,9 @@ def _torchrun(items: Sequence[PlannedBenchmark], opts: LaunchOptions, tmp: Path)
     outcome.telemetry = dict(telemetry) | {"torchrun_job_benchmarks": float(len(items))}
     outcome.output_tail = tail
     ranks = {int(p.name.removeprefix(RANK_PREFIX)) for p in out_dir.glob(f"{RANK_PREFIX}*")}
-    return _Job(outcome, _read_json_files(out_dir, RESULT_PREFIX), _read_json_files(out_dir, ERROR_PREFIX), ranks)
+    return _Job(
+        outcome, _read_json_files(out_dir, RESULT_PREFIX), _read_json_files(out_dir, ERROR_PREFIX), ranks
+    )
 
 
 def _failure(job: _Job, index: int) -> Outcome:
@@ -225,7 +238,9 @@ def run_distributed(items: Sequence[PlannedBenchmark], opts: LaunchOptions) -> l
                 failed = items[len(outcomes)].spec.name
                 outcomes.append(_failure(job, i))
                 if opts.nnodes > 1:
-                    not_run = Outcome(Status.failed, f"not run: {failed} failed earlier in the same multi-node job")
+                    not_run = Outcome(
+                        Status.failed, f"not run: {failed} failed earlier in the same multi-node job"
+                    )
                     outcomes += [not_run] * (len(items) - len(outcomes))
                 break
     return outcomes
@@ -260,10 +275,16 @@ def launch_benchmarks(
     return records
 
 
-def _record(item: PlannedBenchmark, outcome: Outcome, opts: LaunchOptions, env: RunEnvironment, suite: str | None) -> RunRecord:
+def _record(
+    item: PlannedBenchmark, outcome: Outcome, opts: LaunchOptions, env: RunEnvironment, suite: str | None
+) -> RunRecord:
     """The RunRecord of one item; times are the worker's own when it finished, else now."""
     span = (outcome.result or {}).pop("span_utc", None) or {}
     now = datetime.now(UTC)
     started = datetime.fromisoformat(span["started_utc"]) if "started_utc" in span else now
-    record = build_record(item.spec, launch_config(item.spec, item.params, opts), outcome, env, suite=suite, started=started)
-    return record.model_copy(update={"ended_utc": datetime.fromisoformat(span.get("ended_utc", now.isoformat()))})
+    record = build_record(
+        item.spec, launch_config(item.spec, item.params, opts), outcome, env, suite=suite, started=started
+    )
+    return record.model_copy(
+        update={"ended_utc": datetime.fromisoformat(span.get("ended_utc", now.isoformat()))}
+    )

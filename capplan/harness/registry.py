@@ -51,7 +51,9 @@ def kind_target(kind: str) -> str:
         return KINDS[kind]
     if _IMPORT_PATH.match(kind):
         return kind
-    raise UserError(f"kind: unknown kind {kind!r}; allowed: {', '.join(sorted(KINDS))} or package.module:Class")
+    raise UserError(
+        f"kind: unknown kind {kind!r}; allowed: {', '.join(sorted(KINDS))} or package.module:Class"
+    )
 
 
 def resolve_kind(kind: str) -> BenchmarkKind:
@@ -60,10 +62,14 @@ def resolve_kind(kind: str) -> BenchmarkKind:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure of a plugin module, reported per benchmark
-        raise KindImportError(f"kind {kind!r}: cannot import {module_name}: {type(exc).__name__}: {exc}") from exc
+        raise KindImportError(
+            f"kind {kind!r}: cannot import {module_name}: {type(exc).__name__}: {exc}"
+        ) from exc
     cls = getattr(module, class_name, None)
     if cls is None or not all(hasattr(cls, attr) for attr in ("name", "task", "role", "Params", "run")):
-        raise UserError(f"kind: {kind!r} does not name a benchmark kind class (needs name, task, role, Params and run)")
+        raise UserError(
+            f"kind: {kind!r} does not name a benchmark kind class (needs name, task, role, Params and run)"
+        )
     if cls.task not in TASKS or cls.role not in ROLES:
         raise UserError(f"kind: {kind!r} declares task {cls.task!r} and role {cls.role!r}; "
                         f"allowed tasks: {', '.join(TASKS)}; roles: {', '.join(ROLES)}")
@@ -104,7 +110,11 @@ def _declared_statically(target: str) -> dict[str, str] | None:
     found: dict[str, str] = {}
     for stmt in cls.body if cls else []:
         target_node = stmt.target if isinstance(stmt, ast.AnnAssign) else None
-        if isinstance(target_node, ast.Name) and target_node.id in DECLARED and isinstance(stmt.value, ast.Constant):
+        if (
+            isinstance(target_node, ast.Name)
+            and target_node.id in DECLARED
+            and isinstance(stmt.value, ast.Constant)
+        ):
             found[target_node.id] = stmt.value.value
     return found if "task" in found and "role" in found else None
 
@@ -126,8 +136,14 @@ def kinds_where(*, task: str | None = None, role: str | None = None, measures: s
                 exclude_task: str | None = None) -> tuple[str, ...]:
     """Registered kind names whose declarations match every given field."""
     infos = [kind_info(name) for name in KINDS]
-    return tuple(i.name for i in infos if (task is None or i.task == task) and (role is None or i.role == role)
-                 and (measures is None or i.measures == measures) and (exclude_task is None or i.task != exclude_task))
+    return tuple(
+        i.name
+        for i in infos
+        if (task is None or i.task == task)
+        and (role is None or i.role == role)
+        and (measures is None or i.measures == measures)
+        and (exclude_task is None or i.task != exclude_task)
+    )
 
 
 def record_kind_task(kind: str, config: dict[str, Any]) -> str | None:

@@ -35,8 +35,14 @@ from capplan.results.store import Store
 # Modules the forkserver imports once; every benchmark child inherits them already imported.
 # torch._dynamo: optimizers and FLOP counting import it, 2-4 s per model benchmark otherwise.
 PRELOAD = [
-    "torch", "torch._dynamo", "numpy",
-    "capplan.hardware.inventory", "capplan.harness.child", "capplan.results.stats", "capplan.harness.metrics", "capplan.harness.timing",
+    "torch",
+    "torch._dynamo",
+    "numpy",
+    "capplan.hardware.inventory",
+    "capplan.harness.child",
+    "capplan.results.stats",
+    "capplan.harness.metrics",
+    "capplan.harness.timing",
 ]
 OUTPUT_TAIL_BYTES = 8192  # kept of a child's stdout+stderr; a flooding child cannot bloat the parent
 EXIT_GRACE_S = 10.0  # after replying, a child gets this long to exit before it is killed
@@ -121,7 +127,9 @@ def _death_outcome(spec: BenchmarkSpec, exitcode: int | None, tail: str) -> Outc
     if exitcode is not None and exitcode < 0:
         sig = signal.Signals(-exitcode)
         if sig == signal.SIGKILL and spec.memory_limit_mb:
-            return Outcome(Status.oom, f"killed by SIGKILL under a {spec.memory_limit_mb} MiB memory cap{suffix}")
+            return Outcome(
+                Status.oom, f"killed by SIGKILL under a {spec.memory_limit_mb} MiB memory cap{suffix}"
+            )
         return Outcome(Status.failed, f"killed by signal {sig.name}{suffix}")
     return Outcome(Status.failed, f"exited with code {exitcode} without a result{suffix}")
 
@@ -134,8 +142,11 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
     res_r, res_w = ctx.Pipe(duplex=False)
     out_r, out_w = ctx.Pipe(duplex=False)
     cookie = new_cookie()
-    proc = ctx.Process(target=child_main, args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid(), cookie),
-                       name=f"bench-{spec.name}")
+    proc = ctx.Process(
+        target=child_main,
+        args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid(), cookie),
+        name=f"bench-{spec.name}",
+    )
     proc.start()
     res_w.close()
     out_w.close()
@@ -171,7 +182,9 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
     elif reply is None:
         outcome = _death_outcome(spec, proc.exitcode, tail)
     else:
-        outcome = Outcome(Status(reply["status"]), reply.get("error"), reply.get("result"), reply.get("child", {}))
+        outcome = Outcome(
+            Status(reply["status"]), reply.get("error"), reply.get("result"), reply.get("child", {})
+        )
     outcome.telemetry = dict(telemetry)
     outcome.output_tail = tail
     return outcome

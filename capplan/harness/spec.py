@@ -33,7 +33,9 @@ class Budget(BaseModel):
     max_iters: int = Field(10_000, ge=1, description="timed iterations at most")
     min_time_s: float = Field(0.5, ge=0, description="measure at least this long")
     max_time_s: float = Field(5.0, gt=0, description="measure at most this long (excluding warm-up)")
-    target_rel_ci: float = Field(0.02, gt=0, description="stop when the 95% CI half-width / median is below this")
+    target_rel_ci: float = Field(
+        0.02, gt=0, description="stop when the 95% CI half-width / median is below this"
+    )
 
 
 class BenchmarkSpec(BaseModel):
@@ -42,19 +44,28 @@ class BenchmarkSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$", description="unique name within the suite")
-    kind: str = Field(min_length=1, description="registry key of the benchmark kind (gemm, membw, infer, ...)")
+    kind: str = Field(
+        min_length=1, description="registry key of the benchmark kind (gemm, membw, infer, ...)"
+    )
     device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?)$", description="cpu or cuda[:N]")
     dtype: str = Field("fp32", description="fp32, tf32, bf16, fp16, int8 (kinds say which they accept)")
     backend: str = Field("eager", description="eager, compile, onnxruntime (model kinds)")
     params: dict[str, Any] = Field(default_factory=dict, description="kind-specific parameters")
     budget: Budget = Field(default_factory=Budget)
-    timeout_s: float = Field(120.0, gt=0, description="the subprocess is killed after this and recorded as timeout")
+    timeout_s: float = Field(
+        120.0, gt=0, description="the subprocess is killed after this and recorded as timeout"
+    )
     memory_limit_mb: int | None = Field(
-        None, gt=0, description="address-space cap (RLIMIT_AS) of the subprocess, in MiB above its baseline after importing torch"
+        None,
+        gt=0,
+        description="address-space cap (RLIMIT_AS) of the subprocess, in MiB above its baseline after "
+                    "importing torch",
     )
     seed: int = Field(0, description="seed for synthetic inputs and weights")
     tags: dict[str, str] = Field(default_factory=dict)
-    requires: list[str] = Field(default_factory=list, description="capabilities needed: cuda, nvml, multi_gpu")
+    requires: list[str] = Field(
+        default_factory=list, description="capabilities needed: cuda, nvml, multi_gpu"
+    )
 
 
 class BenchmarkSkipped(Exception):
@@ -75,7 +86,9 @@ class KindResult(BaseModel):
 
     metrics: list[Metric]
     samples: dict[str, list[float]] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict, description="facts to store with the record (model, FLOPs, batch)")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="facts to store with the record (model, FLOPs, batch)"
+    )
 
 
 class BenchmarkKind(Protocol):

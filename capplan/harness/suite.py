@@ -47,7 +47,9 @@ def suite_path(name_or_path: str) -> Path:
         return SUITES_DIR / f"{name_or_path}.yaml"
     path = Path(name_or_path).expanduser()
     if path.suffix not in (".yaml", ".yml") or not path.is_file():
-        raise UserError(f"--suite: {name_or_path!r} is neither {', '.join(BUILTIN_SUITES)} nor an existing .yaml file")
+        raise UserError(
+            f"--suite: {name_or_path!r} is neither {', '.join(BUILTIN_SUITES)} nor an existing .yaml file"
+        )
     return path
 
 
@@ -55,7 +57,9 @@ def _merge(defaults: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
     """Entry over defaults; nested dicts (budget, params, tags) merge one level deep."""
     out = dict(defaults)
     for key, value in entry.items():
-        out[key] = {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            {**out[key], **value} if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
     return out
 
 
@@ -101,7 +105,10 @@ def _plan(spec: BenchmarkSpec, where: str, allow_code: bool) -> PlannedBenchmark
     """Validate the kind's params (and dtype/backend where the kind declares them)."""
     bad_caps = set(spec.requires) - set(CAPABILITIES)
     if bad_caps:
-        raise UserError(f"{where}: requires: unknown capability {sorted(bad_caps)[0]!r}; allowed: {', '.join(CAPABILITIES)}")
+        raise UserError(
+            f"{where}: requires: unknown capability {sorted(bad_caps)[0]!r}; allowed: "
+            f"{', '.join(CAPABILITIES)}"
+        )
     try:
         kind_target(spec.kind)  # an unknown name is refused before any trust question
         check_trusted(spec.kind, allow_code)  # before importing anything the suite names
@@ -113,7 +120,10 @@ def _plan(spec: BenchmarkSpec, where: str, allow_code: bool) -> PlannedBenchmark
     for attr in ("dtype", "backend"):
         allowed = getattr(kind, attr + "s", None)
         if allowed is not None and getattr(spec, attr) not in allowed:
-            raise UserError(f"{where}: {attr}: {getattr(spec, attr)!r} is not supported by kind {spec.kind}; allowed: {', '.join(allowed)}")
+            raise UserError(
+                f"{where}: {attr}: {getattr(spec, attr)!r} is not supported by kind {spec.kind}; allowed: "
+                f"{', '.join(allowed)}"
+            )
     try:
         params = kind.Params.model_validate(spec.params)
     except ValidationError as exc:
@@ -146,6 +156,8 @@ def load_suite(name_or_path: str, *, only: list[str] | None = None, device: str 
     if only:
         missing = [n for n in only if n not in seen]
         if missing:
-            raise UserError(f"--only: no benchmark {missing[0]!r} in {path}; allowed: {', '.join(sorted(seen))}")
+            raise UserError(
+                f"--only: no benchmark {missing[0]!r} in {path}; allowed: {', '.join(sorted(seen))}"
+            )
         planned = [p for p in planned if p.spec.name in only]
     return Suite(name=str(doc.get("suite") or path.stem), path=path, benchmarks=planned)

@@ -46,5 +46,7 @@ def check_trusted(kind: str, allow_code: bool) -> None:
     module = kind.partition(":")[0]
     if kind in allowed_kinds() or module in allowed_kinds():
         return
-    raise UserError(f"kind: {kind!r} imports and runs code from module {module!r}; pass --allow-code to trust it, "
-                    f"or add it to {ALLOWED_KINDS_ENV} or {allowlist_path()}")
+    raise UserError(
+        f"kind: {kind!r} imports and runs code from module {module!r}; pass --allow-code to trust it, "
+        f"or add it to {ALLOWED_KINDS_ENV} or {allowlist_path()}"
+    )

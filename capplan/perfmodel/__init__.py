@@ -5,5 +5,16 @@ from capplan.perfmodel.projection import Projection, project
 from capplan.perfmodel.validate import ValidationReport, leave_one_out
 from capplan.perfmodel.workloads import WORKLOADS, WorkloadDesc, describe_record, describe_run, named_workload
 
-__all__ = ["WORKLOADS", "CalibrationPoint", "Projection", "ValidationReport", "WorkloadDesc", "describe_record", "describe_run",
-           "gather_points", "leave_one_out", "named_workload", "project"]
+__all__ = [
+    "WORKLOADS",
+    "CalibrationPoint",
+    "Projection",
+    "ValidationReport",
+    "WorkloadDesc",
+    "describe_record",
+    "describe_run",
+    "gather_points",
+    "leave_one_out",
+    "named_workload",
+    "project",
+]

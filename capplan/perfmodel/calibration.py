@@ -89,7 +89,11 @@ def published_records() -> list[RunRecord]:
 def resolve_device(record: RunRecord, catalog: Catalog) -> tuple[Accelerator, int] | None:
     """The catalog device a record ran on and how many, from tags, config or the hardware inventory."""
     cfg = {**record.config, **(record.config.get("facts") or {})}
-    names: list[Any] = [record.tags.get("accelerator"), cfg.get("accelerator"), *(cfg.get("accelerator_candidates") or [])]
+    names: list[Any] = [
+        record.tags.get("accelerator"),
+        cfg.get("accelerator"),
+        *(cfg.get("accelerator_candidates") or []),
+    ]
     device = str(cfg.get("device") or "")
     inventory = record.inventory or {}
     if device.startswith("cuda"):
@@ -114,7 +118,9 @@ def point_from_record(record: RunRecord, catalog: Catalog) -> CalibrationPoint |
         return None
     acc, count = found
     usable = [m for m in record.metrics if m.unit.lower() in THROUGHPUT_UNITS[desc.task] and m.value > 0]
-    metric = next((m for m in usable if m.name == THROUGHPUT_METRICS[desc.task]), usable[0] if usable else None)
+    metric = next(
+        (m for m in usable if m.name == THROUGHPUT_METRICS[desc.task]), usable[0] if usable else None
+    )
     if metric is None:
         return None
     try:
@@ -131,8 +137,11 @@ def point_from_record(record: RunRecord, catalog: Catalog) -> CalibrationPoint |
     )
 
 
-def gather_points(catalog: Catalog, records: Iterable[RunRecord] = (), *, published: bool = True) -> list[CalibrationPoint]:
-    """Points from ``records`` plus the shipped published results (a stored copy wins over the shipped one)."""
+def gather_points(
+    catalog: Catalog, records: Iterable[RunRecord] = (), *, published: bool = True
+) -> list[CalibrationPoint]:
+    """Points from ``records`` plus the shipped published results (a stored copy wins over the shipped
+    one)."""
     seen: dict[str, CalibrationPoint] = {}
     sources = [*records, *(published_records() if published else [])]
     for record in sources:
@@ -163,6 +172,13 @@ def select(desc: WorkloadDesc, target: Accelerator, points: list[CalibrationPoin
             if len(chosen) < MIN_POINTS_FOR_SPREAD:
                 low, high = min(low, mid * (1 - MIN_REL_HALF_BAND)), max(high, mid * (1 + MIN_REL_HALF_BAND))
             mid = min(mid, MAX_EFFICIENCY)
-            return Calibration(efficiency=mid, low=min(low, mid), high=max(high, mid), tier=tier, points=chosen)
-    return Calibration(efficiency=DEFAULT_EFFICIENCY, low=DEFAULT_EFFICIENCY_BAND[0], high=DEFAULT_EFFICIENCY_BAND[1],
-                       tier="uncalibrated (default efficiency)", points=[])
+            return Calibration(
+                efficiency=mid, low=min(low, mid), high=max(high, mid), tier=tier, points=chosen
+            )
+    return Calibration(
+        efficiency=DEFAULT_EFFICIENCY,
+        low=DEFAULT_EFFICIENCY_BAND[0],
+        high=DEFAULT_EFFICIENCY_BAND[1],
+        tier="uncalibrated (default efficiency)",
+        points=[],
+    )

@@ -38,7 +38,8 @@ class MemoryFit(BaseModel):
 
 
 def memory_fit(desc: WorkloadDesc, acc: Accelerator) -> MemoryFit:
-    """Memory one replica of ``desc`` needs, and the devices of ``acc`` it takes (1 when memory is unknown)."""
+    """Memory one replica of ``desc`` needs, and the devices of ``acc`` it takes (1 when memory is
+    unknown)."""
     nbytes = DTYPE_BYTES[desc.dtype]
     weights = desc.param_count * nbytes
     state = 0.0

@@ -57,7 +57,9 @@ class Projection(BaseModel):
     throughput_unit: str
     band_low: float = Field(description="throughput at the lowest calibration efficiency")
     band_high: float = Field(description="throughput at the highest calibration efficiency")
-    latency_ms: float = Field(description="one step (batch) or, for generate, one request: prefill + all decode steps")
+    latency_ms: float = Field(
+        description="one step (batch) or, for generate, one request: prefill + all decode steps"
+    )
     latency_low_ms: float
     latency_high_ms: float
     bound: Bound
@@ -75,7 +77,9 @@ class Projection(BaseModel):
     notes: list[str]
 
 
-def resolve_workload(workload: str | RunRecord | WorkloadDesc, store: Store | None) -> tuple[WorkloadDesc, RunRecord | None]:
+def resolve_workload(
+    workload: str | RunRecord | WorkloadDesc, store: Store | None
+) -> tuple[WorkloadDesc, RunRecord | None]:
     """A WorkloadDesc from a name, a description, a record, or a run id in ``store``."""
     if isinstance(workload, WorkloadDesc):
         return workload, None
@@ -93,14 +97,19 @@ def resolve_workload(workload: str | RunRecord | WorkloadDesc, store: Store | No
     desc = describe_run(record)
     if desc is None:
         raise UserError(
-            f"run {record.run_id} ({record.benchmark}): its config has no flops_per_sample and no known model "
+            f"run {record.run_id} ({record.benchmark}): its config has no flops_per_sample and no known "
+            f"model "
             "name; cannot describe the workload"
         )
     return desc, record
 
 
 def _find_run(store: Store, run_id: str) -> RunRecord:
-    matches = [r for r in store.iter_records(RunFilter()) if r.run_id.startswith(run_id)] if len(run_id) >= 6 else []
+    matches = (
+        [r for r in store.iter_records(RunFilter()) if r.run_id.startswith(run_id)]
+        if len(run_id) >= 6
+        else []
+    )
     if len(matches) != 1:
         what = "is ambiguous" if matches else "is neither a known workload nor a stored run id"
         raise UserError(f"{run_id!r} {what}; workloads: bert-base, bert-large, resnet50, gpt2, llama-7b, ... "
@@ -151,28 +160,57 @@ def project(
         notes.append(f"a step of {latency:.3g} ms is below {LAUNCH_BOUND_MS} ms: kernel-launch and framework "
                      "overheads, which the roofline leaves out, dominate; expect lower throughput")
     return Projection(
-        workload=desc.name, workload_source=desc.source if record is None else f"run {record.run_id}: {desc.source}",
-        task=desc.task, dtype=desc.dtype, batch=desc.batch, accelerator=acc.name, count=count,
-        throughput_per_s=per_replica * replicas, throughput_unit=f"{head.item_unit}/s",
+        workload=desc.name,
+        workload_source=desc.source if record is None else f"run {record.run_id}: {desc.source}",
+        task=desc.task,
+        dtype=desc.dtype,
+        batch=desc.batch,
+        accelerator=acc.name,
+        count=count,
+        throughput_per_s=per_replica * replicas,
+        throughput_unit=f"{head.item_unit}/s",
         band_low=per_replica * replicas * cal.low / cal.efficiency,
         band_high=per_replica * replicas * cal.high / cal.efficiency,
-        latency_ms=latency, latency_low_ms=latency * cal.efficiency / cal.high,
-        latency_high_ms=latency * cal.efficiency / cal.low, bound=head.bound,
-        efficiency=cal.efficiency, efficiency_low=cal.low, efficiency_high=cal.high,
-        calibration_tier=cal.tier, calibration_points=cal.points, min_devices=shards, replicas=replicas,
+        latency_ms=latency,
+        latency_low_ms=latency * cal.efficiency / cal.high,
+        latency_high_ms=latency * cal.efficiency / cal.low,
+        bound=head.bound,
+        efficiency=cal.efficiency,
+        efficiency_low=cal.low,
+        efficiency_high=cal.high,
+        calibration_tier=cal.tier,
+        calibration_points=cal.points,
+        min_devices=shards,
+        replicas=replicas,
         memory_required_gib=fit.required_gib,
         device_memory_gib=None if fit.device_bytes is None else fit.device_bytes / 2**30,
-        fits=replicas >= 1, phases=[_phase(p, cal.efficiency) for p in phases], notes=notes,
+        fits=replicas >= 1,
+        phases=[_phase(p, cal.efficiency) for p in phases],
+        notes=notes,
     )
 
 
 def _phase(p: PhaseTime, efficiency: float) -> PhaseProjection:
-    return PhaseProjection(name=p.name, bound=p.bound, time_ms=p.ideal_ms / efficiency, flops=p.flops, bytes=p.bytes,
-                           arithmetic_intensity_flop_per_byte=p.flops / p.bytes if p.bytes else float("inf"))
+    return PhaseProjection(
+        name=p.name,
+        bound=p.bound,
+        time_ms=p.ideal_ms / efficiency,
+        flops=p.flops,
+        bytes=p.bytes,
+        arithmetic_intensity_flop_per_byte=p.flops / p.bytes if p.bytes else float("inf"),
+    )
 
 
-def _notes(desc: WorkloadDesc, kind: str, record: RunRecord | None, cal: Calibration, shards: int, replicas: int,
-           count: int, name: str) -> list[str]:
+def _notes(
+    desc: WorkloadDesc,
+    kind: str,
+    record: RunRecord | None,
+    cal: Calibration,
+    shards: int,
+    replicas: int,
+    count: int,
+    name: str,
+) -> list[str]:
     notes = []
     if replicas < 1:
         notes.append(f"does not fit: one replica needs {shards} x {name} (memory); got {count}")
@@ -181,16 +219,27 @@ def _notes(desc: WorkloadDesc, kind: str, record: RunRecord | None, cal: Calibra
     if replicas > 1:
         notes.append(f"{replicas} replicas assumed to scale linearly (no interconnect term)")
     if record is not None and str(record.config.get("device", "cpu")).startswith("cpu") and kind != "cpu":
-        notes.append(f"measured on CPU: FLOPs/bytes come from the run; efficiency from {kind} points, not from the CPU run")
+        notes.append(
+            f"measured on CPU: FLOPs/bytes come from the run; efficiency from {kind} points, not from the "
+            f"CPU run"
+        )
     if cal.tier.startswith("uncalibrated"):
-        notes.append("no calibration point for this workload class: default efficiency assumed, treat as rough")
+        notes.append(
+            "no calibration point for this workload class: default efficiency assumed, treat as rough"
+        )
     if any(p.efficiency > 1 for p in cal.points):
-        notes.append("some calibration efficiencies exceed 1 (those runs did less work than counted: MLPerf BERT "
-                     "skips sequence padding, FLOPs are counted at 384 tokens): the central figure is capped at the roofline, "
-                     "the band's top keeps them")
+        notes.append(
+            "some calibration efficiencies exceed 1 (those runs did less work than counted: MLPerf BERT "
+            "skips sequence padding, FLOPs are counted at 384 tokens): the central figure is capped at the "
+            "roofline, "
+            "the band's top keeps them"
+        )
     if any(p.desc.batch != desc.batch for p in cal.points):
-        notes.append(f"calibration points ran at other batch sizes (e.g. MLPerf Offline, assumed {OFFLINE_NOMINAL_BATCH}); "
-                     "small batches usually reach a lower efficiency than large ones")
+        notes.append(
+            f"calibration points ran at other batch sizes (e.g. MLPerf Offline, assumed "
+            f"{OFFLINE_NOMINAL_BATCH}); "
+            "small batches usually reach a lower efficiency than large ones"
+        )
     if desc.dtype == "fp32" and kind == "gpu":
         notes.append("fp32 uses the non-tensor FP32 peak; pass --dtype bf16/fp16/tf32 for mixed precision")
     return notes

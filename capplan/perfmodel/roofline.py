@@ -52,15 +52,19 @@ def peak_flops(acc: Accelerator, dtype: str) -> float:
     if not tflops:
         have = [d for d in DTYPE_BYTES if acc.peak_tflops(d)]
         raise UserError(
-            f"{acc.name}: no cited {dtype} peak in the catalog; dtypes with a peak: {', '.join(have) or 'none'}"
+            f"{acc.name}: no cited {dtype} peak in the catalog; dtypes with a peak: "
+            f"{', '.join(have) or 'none'}"
         )
     return tflops * 1e12
 
 
 def phase_times(desc: WorkloadDesc, acc: Accelerator, devices: int = 1) -> list[PhaseTime]:
-    """Ideal time of each phase of one step, with ``devices`` sharing the work (compute and bandwidth add up)."""
+    """Ideal time of each phase of one step, with ``devices`` sharing the work (compute and bandwidth add
+    up)."""
     if desc.task == "generate" and desc.kv_elems_per_token is None:
-        raise UserError(f"workload {desc.name!r}: task generate needs a decoder with a KV cache (gpt2, llama-7b...)")
+        raise UserError(
+            f"workload {desc.name!r}: task generate needs a decoder with a KV cache (gpt2, llama-7b...)"
+        )
     if not acc.mem_bw_gbps:
         raise UserError(f"{acc.name}: no cited memory bandwidth in the catalog; cannot project onto it")
     flops_s = peak_flops(acc, desc.dtype) * devices
@@ -74,7 +78,11 @@ def phase_times(desc: WorkloadDesc, acc: Accelerator, devices: int = 1) -> list[
                          memory_ms=1e3 * moved / bytes_s, items=items, item_unit=unit)
 
     if desc.task == "train":
-        moved = 3 * weights + desc.param_count * ADAM_TRAFFIC_BYTES_PER_PARAM + 2 * b * desc.io_elems_per_sample * nbytes
+        moved = (
+            3 * weights
+            + desc.param_count * ADAM_TRAFFIC_BYTES_PER_PARAM
+            + 2 * b * desc.io_elems_per_sample * nbytes
+        )
         return [phase("train_step", b * desc.train_flops, moved, b, "samples")]
     forward = phase("prefill" if desc.task == "generate" else "forward", b * desc.flops_per_sample,
                     weights + b * desc.io_elems_per_sample * nbytes, b, "samples")

@@ -42,16 +42,28 @@ def leave_one_out(points: list[CalibrationPoint], catalog: Catalog) -> Validatio
         others = [p for p in points if p.run_id != held.run_id]
         proj = project(held.desc, held.accelerator, catalog=catalog, points=others)
         if not proj.fits:  # compare per device when the model needs several
-            proj = project(held.desc, held.accelerator, count=proj.min_devices, catalog=catalog, points=others)
+            proj = project(
+                held.desc, held.accelerator, count=proj.min_devices, catalog=catalog, points=others
+            )
         scale = 1.0 / proj.count
         error = 100.0 * (proj.throughput_per_s * scale - held.measured_per_device) / held.measured_per_device
-        rows.append(ValidationRow(
-            run_id=held.run_id, origin=held.origin, workload=held.workload, accelerator=held.accelerator,
-            measured=held.measured_per_device, projected=proj.throughput_per_s * scale, band_low=proj.band_low * scale,
-            band_high=proj.band_high * scale, unit=held.unit, error_pct=error,
-            in_band=proj.band_low * scale <= held.measured_per_device <= proj.band_high * scale, tier=proj.calibration_tier,
-            points_used=len(proj.calibration_points),
-        ))
+        rows.append(
+            ValidationRow(
+                run_id=held.run_id,
+                origin=held.origin,
+                workload=held.workload,
+                accelerator=held.accelerator,
+                measured=held.measured_per_device,
+                projected=proj.throughput_per_s * scale,
+                band_low=proj.band_low * scale,
+                band_high=proj.band_high * scale,
+                unit=held.unit,
+                error_pct=error,
+                in_band=proj.band_low * scale <= held.measured_per_device <= proj.band_high * scale,
+                tier=proj.calibration_tier,
+                points_used=len(proj.calibration_points),
+            )
+        )
     errors = [abs(r.error_pct) for r in rows]
     return ValidationReport(
         rows=rows, median_abs_error_pct=statistics.median(errors) if errors else None,

@@ -41,18 +41,28 @@ class WorkloadDesc(BaseModel):
     """What the roofline needs to know about one workload at one batch size and dtype."""
 
     name: str
-    family: str = Field(description="model family used to match calibration points: bert, resnet, gpt, llama...")
+    family: str = Field(
+        description="model family used to match calibration points: bert, resnet, gpt, llama..."
+    )
     task: Task = "infer"
     dtype: str = "fp32"
     batch: int = Field(1, ge=1)
     seq_len: int | None = Field(None, ge=1, description="tokens per sample (prompt length for generate)")
     gen_tokens: int | None = Field(None, ge=1, description="new tokens per sequence (generate)")
     flops_per_sample: float = Field(gt=0, description="forward FLOPs for one sample")
-    train_flops_per_sample: float | None = Field(None, gt=0, description="forward+backward FLOPs; default 3x forward")
+    train_flops_per_sample: float | None = Field(
+        None, gt=0, description="forward+backward FLOPs; default 3x forward"
+    )
     param_count: float = Field(gt=0)
-    io_elems_per_sample: float = Field(0, ge=0, description="activation elements read+written per sample, forward")
-    live_elems_per_sample: float = Field(0, ge=0, description="largest activation working set per sample (inference)")
-    saved_elems_per_sample: float = Field(0, ge=0, description="activations kept for backward per sample (training)")
+    io_elems_per_sample: float = Field(
+        0, ge=0, description="activation elements read+written per sample, forward"
+    )
+    live_elems_per_sample: float = Field(
+        0, ge=0, description="largest activation working set per sample (inference)"
+    )
+    saved_elems_per_sample: float = Field(
+        0, ge=0, description="activations kept for backward per sample (training)"
+    )
     kv_elems_per_token: float | None = Field(None, ge=0, description="KV-cache elements per token (decoders)")
     source: str = Field(description="where the figures come from")
 
@@ -76,7 +86,8 @@ class WorkloadDesc(BaseModel):
 def transformer(name: str, family: str, *, layers: int, d_model: int, d_ff: int, vocab: int, seq_len: int,
                 positions: int = 0, kv_dim: int | None = None, gated_ffn: bool = False, lm_head: bool = False,
                 tied_head: bool = True, source: str) -> WorkloadDesc:
-    """Encoder/decoder stack: per layer Q,O (d x d), K,V (d x kv_dim), FFN 2 (or 3 gated) d x d_ff matrices."""
+    """Encoder/decoder stack: per layer Q,O (d x d), K,V (d x kv_dim), FFN 2 (or 3 gated) d x d_ff
+    matrices."""
     kv = kv_dim or d_model
     layer_params = 2 * d_model * d_model + 2 * d_model * kv + (3 if gated_ffn else 2) * d_model * d_ff
     matmul_params = layers * layer_params + (vocab * d_model if lm_head else 0)
@@ -137,27 +148,95 @@ _GPT2 = "GPT-2 (Radford et al. 2019) shapes"
 _LLAMA2 = "Llama 2 (Touvron et al. 2023) shapes"
 _RESNET = "ResNet v1.5 (He et al. 2016; torchvision resnet50/101) shapes"
 WORKLOADS: dict[str, Any] = {
-    "bert-base": lambda seq: transformer("bert-base", "bert", layers=12, d_model=768, d_ff=3072, vocab=30522,
-                                         positions=512, seq_len=seq or 128, source=_BERT),
-    "bert-large": lambda seq: transformer("bert-large", "bert", layers=24, d_model=1024, d_ff=4096, vocab=30522,
-                                          positions=512, seq_len=seq or 384, source=_BERT),
-    "gpt2": lambda seq: transformer("gpt2", "gpt", layers=12, d_model=768, d_ff=3072, vocab=50257, positions=1024,
-                                    lm_head=True, seq_len=seq or 512, source=_GPT2),
-    "gpt2-medium": lambda seq: transformer("gpt2-medium", "gpt", layers=24, d_model=1024, d_ff=4096, vocab=50257,
-                                           positions=1024, lm_head=True, seq_len=seq or 512, source=_GPT2),
-    "llama-7b": lambda seq: transformer("llama-7b", "llama", layers=32, d_model=4096, d_ff=11008, vocab=32000,
-                                        gated_ffn=True, lm_head=True, tied_head=False, seq_len=seq or 1024,
-                                        source=_LLAMA2),
-    "llama-70b": lambda seq: transformer("llama-70b", "llama", layers=80, d_model=8192, d_ff=28672, vocab=32000,
-                                         kv_dim=1024, gated_ffn=True, lm_head=True, tied_head=False, seq_len=seq or 1024,
-                                         source=_LLAMA2 + " (grouped-query attention, 8 KV heads)"),
+    "bert-base": lambda seq: transformer(
+        "bert-base",
+        "bert",
+        layers=12,
+        d_model=768,
+        d_ff=3072,
+        vocab=30522,
+        positions=512,
+        seq_len=seq or 128,
+        source=_BERT,
+    ),
+    "bert-large": lambda seq: transformer(
+        "bert-large",
+        "bert",
+        layers=24,
+        d_model=1024,
+        d_ff=4096,
+        vocab=30522,
+        positions=512,
+        seq_len=seq or 384,
+        source=_BERT,
+    ),
+    "gpt2": lambda seq: transformer(
+        "gpt2",
+        "gpt",
+        layers=12,
+        d_model=768,
+        d_ff=3072,
+        vocab=50257,
+        positions=1024,
+        lm_head=True,
+        seq_len=seq or 512,
+        source=_GPT2,
+    ),
+    "gpt2-medium": lambda seq: transformer(
+        "gpt2-medium",
+        "gpt",
+        layers=24,
+        d_model=1024,
+        d_ff=4096,
+        vocab=50257,
+        positions=1024,
+        lm_head=True,
+        seq_len=seq or 512,
+        source=_GPT2,
+    ),
+    "llama-7b": lambda seq: transformer(
+        "llama-7b",
+        "llama",
+        layers=32,
+        d_model=4096,
+        d_ff=11008,
+        vocab=32000,
+        gated_ffn=True,
+        lm_head=True,
+        tied_head=False,
+        seq_len=seq or 1024,
+        source=_LLAMA2,
+    ),
+    "llama-70b": lambda seq: transformer(
+        "llama-70b",
+        "llama",
+        layers=80,
+        d_model=8192,
+        d_ff=28672,
+        vocab=32000,
+        kv_dim=1024,
+        gated_ffn=True,
+        lm_head=True,
+        tied_head=False,
+        seq_len=seq or 1024,
+        source=_LLAMA2 + " (grouped-query attention, 8 KV heads)",
+    ),
     "resnet50": lambda seq: resnet("resnet50", source=_RESNET),
     "resnet101": lambda seq: resnet("resnet101", blocks=(3, 4, 23, 3), source=_RESNET),
 }
 # Harness model names (capplan.workloads presets) and MLPerf benchmark names -> closed forms above.
-ALIASES = {"bert-99": "bert-large", "bert-99.9": "bert-large", "gpt-base": "gpt2", "gpt-large": "gpt2-medium",
-           "resnet-base": "resnet50", "resnet-large": "resnet101", "llama2-7b": "llama-7b", "llama2-70b": "llama-70b",
-           "llama2-70b-99": "llama-70b", "llama2-70b-99.9": "llama-70b"}
+ALIASES = {
+    "bert-99": "bert-large",
+    "bert-99.9": "bert-large",
+    "gpt-base": "gpt2",
+    "gpt-large": "gpt2-medium",
+    "resnet-base": "resnet50",
+    "resnet-large": "resnet101",
+    "llama2-7b": "llama-7b",
+    "llama2-70b": "llama-70b",
+    "llama2-70b-99": "llama-70b",
+    "llama2-70b-99.9": "llama-70b",
+}
 
 
 def named_workload(name: str, *, task: Task = "infer", dtype: str = "fp32", batch: int = 1,
@@ -168,9 +247,13 @@ def named_workload(name: str, *, task: Task = "infer", dtype: str = "fp32", batc
         known = sorted([*WORKLOADS, *ALIASES])
         close = difflib.get_close_matches(name.lower(), known, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise UserError(f"workload {name!r} is unknown{hint}; allowed: {', '.join(sorted(WORKLOADS))} or a stored run id")
+        raise UserError(
+            f"workload {name!r} is unknown{hint}; allowed: {', '.join(sorted(WORKLOADS))} or a stored run id"
+        )
     desc: WorkloadDesc = WORKLOADS[key](seq_len)
-    return desc.model_copy(update={"task": task, "dtype": canonical_dtype(dtype), "batch": batch, "gen_tokens": gen_tokens})
+    return desc.model_copy(
+        update={"task": task, "dtype": canonical_dtype(dtype), "batch": batch, "gen_tokens": gen_tokens}
+    )
 
 
 def _first(values: Any) -> Any:
@@ -201,7 +284,9 @@ def describe_record(config: dict[str, Any], task: str | None) -> WorkloadDesc | 
     offline = OFFLINE_NOMINAL_BATCH if config.get("scenario") == "Offline" else 1
     # The headline throughput is at the best batch of a sweep; without ``best_batch`` the largest swept one.
     swept = max(config.get("batches") or [0])
-    batch = int(config.get("best_batch") or config.get("batch") or config.get("batch_size") or swept or offline)
+    batch = int(
+        config.get("best_batch") or config.get("batch") or config.get("batch_size") or swept or offline
+    )
     seq = config.get("seq_len") or _first(config.get("prompt_lens"))
     gen = config.get("gen_tokens") or _first(config.get("output_lens")) or config.get("max_new_tokens")
     if config.get("flops_per_sample"):
@@ -222,7 +307,9 @@ FACTS_DTYPE_BYTES = 4
 
 
 def _measured(config: dict[str, Any], name: str, family: str, dtype: str) -> WorkloadDesc:
-    params = float(config.get("param_count") or float(config.get("param_bytes", 0)) / FACTS_DTYPE_BYTES or 1.0)
+    params = float(
+        config.get("param_count") or float(config.get("param_bytes", 0)) / FACTS_DTYPE_BYTES or 1.0
+    )
     saved = float(config.get("activation_bytes_per_sample") or 0) / FACTS_DTYPE_BYTES
     shape = config.get("model_shape") or config.get("shape")
     shape = shape if isinstance(shape, dict) else {}
@@ -230,12 +317,19 @@ def _measured(config: dict[str, Any], name: str, family: str, dtype: str) -> Wor
     kv = 2 * layers * d_model if layers and d_model and family in {"gpt", "llama"} else None
     seq = config.get("seq_len") or _first(config.get("prompt_lens"))
     return WorkloadDesc(
-        name=name, family=family or "other", dtype=dtype, seq_len=int(seq) if seq else None,
+        name=name,
+        family=family or "other",
+        dtype=dtype,
+        seq_len=int(seq) if seq else None,
         flops_per_sample=float(config["flops_per_sample"]),
-        train_flops_per_sample=float(config["train_flops_per_sample"]) if config.get("train_flops_per_sample") else None,
+        train_flops_per_sample=float(config["train_flops_per_sample"])
+        if config.get("train_flops_per_sample")
+        else None,
         param_count=params,
         # Forward traffic ~ twice the saved activations (each written once, read once); live set ~ saved.
-        io_elems_per_sample=2 * saved, live_elems_per_sample=saved, saved_elems_per_sample=saved,
+        io_elems_per_sample=2 * saved,
+        live_elems_per_sample=saved,
+        saved_elems_per_sample=saved,
         kv_elems_per_token=kv,
         source="measured counts stored with the run (torch.utils.flop_counter)",
     )

@@ -1,4 +1,5 @@
-"""Capacity planner: plan.yaml -> SLO-aware sizing -> hybrid placement (MILP) -> timeline, reasons, reports."""
+"""Capacity planner: plan.yaml -> SLO-aware sizing -> hybrid placement (MILP) -> timeline, reasons,
+reports."""
 
 from capplan.planner.plan import Plan, load_plan
 from capplan.planner.result import PlanResult

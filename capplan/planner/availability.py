@@ -15,7 +15,8 @@ def replica_availability(devices_per_replica: int, mtbf_h: float, mttr_h: float)
 
 
 def spares_for_availability(needed: np.ndarray, replica_avail: float, target: float) -> np.ndarray:
-    """Per entry, the smallest k with P(at most k of needed + k independent replicas down) >= target (binomial).
+    """Per entry, the smallest k with P(at most k of needed + k independent replicas down) >= target
+    (binomial).
 
     Capped at MAX_SPARES; 0 where nothing is needed.
     """

@@ -67,7 +67,9 @@ def _lower(items: list[str] | None) -> set[str] | None:
     return None if items is None else {i.lower() for i in items}
 
 
-def _server(plan: Plan, cat: Catalog, cand: OnPremCandidate, where: str, existing: int = 0) -> ServerOption | str:
+def _server(
+    plan: Plan, cat: Catalog, cand: OnPremCandidate, where: str, existing: int = 0
+) -> ServerOption | str:
     acc = cat.find_accelerator(cand.accelerator)
     if acc is None:
         cat.accelerator(cand.accelerator)  # raises UserError with close matches
@@ -75,13 +77,18 @@ def _server(plan: Plan, cat: Catalog, cand: OnPremCandidate, where: str, existin
     price, source = cand.gpu_price_usd, cand.price_source
     if price is None and acc.approx_list_price_usd is not None:
         price = acc.approx_list_price_usd
-        source = f"catalog: {acc.name} approx_list_price_usd ({acc.price_note or 'no note'}; {acc.source}, {acc.source_date})"
+        source = (f"catalog: {acc.name} approx_list_price_usd ({acc.price_note or 'no note'}; "
+                  f"{acc.source}, {acc.source_date})")
     if price is None and not existing:
         return f"on-prem {acc.name}: no cited purchase price (give gpu_price_usd and price_source in {where})"
     if acc.tdp_w is None:
         return f"on-prem {acc.name}: catalog has no TDP, so power cannot be costed"
     if existing:
-        source = "existing fleet (capex sunk; support priced from " + (source or "no price: support not costed") + ")"
+        source = (
+            "existing fleet (capex sunk; support priced from "
+            + (source or "no price: support not costed")
+            + ")"
+        )
     config = ServerConfig(
         accelerator=acc.name,
         gpus_per_server=cand.gpus_per_server,
@@ -91,7 +98,11 @@ def _server(plan: Plan, cat: Catalog, cand: OnPremCandidate, where: str, existin
         price_source=source or "plan file",
         lead_time_weeks=cand.lead_time_weeks,
     )
-    lead = cand.lead_time_weeks if cand.lead_time_weeks is not None else plan.assumptions.onprem.procurement_lead_time_weeks
+    lead = (
+        cand.lead_time_weeks
+        if cand.lead_time_weeks is not None
+        else plan.assumptions.onprem.procurement_lead_time_weeks
+    )
     prefix = "existing on-prem" if existing else "on-prem"
     return ServerOption(
         label=f"{prefix} {acc.name} ({cand.gpus_per_server}-GPU server)",
@@ -115,7 +126,11 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         only.add(acc.name)  # type: ignore[union-attr]
     cands = plan.candidates.onprem
     if cands is None:
-        cands = [OnPremCandidate(accelerator=a.name) for a in cat.accelerators if a.approx_list_price_usd and a.kind == "gpu"]
+        cands = [
+            OnPremCandidate(accelerator=a.name)
+            for a in cat.accelerators
+            if a.approx_list_price_usd and a.kind == "gpu"
+        ]
     for i, cand in enumerate(cands):
         opt = _server(plan, cat, cand, f"candidates.onprem[{i}]")
         if isinstance(opt, str):
@@ -123,7 +138,9 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         elif only is None or opt.accelerator.name in only:
             out.servers.append(opt)
     for i, ex in enumerate(plan.existing.onprem):
-        known = next((c for c in cands if normalise_name(c.accelerator) == normalise_name(ex.accelerator)), None)
+        known = next(
+            (c for c in cands if normalise_name(c.accelerator) == normalise_name(ex.accelerator)), None
+        )
         cand = OnPremCandidate(
             accelerator=ex.accelerator,
             gpus_per_server=ex.gpus_per_server,

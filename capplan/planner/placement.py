@@ -29,8 +29,12 @@ from capplan.planner.sizing import Fit, Sizing
 Mode = Literal["recommended", "all_cloud", "all_onprem"]
 CATEGORIES = ("infrastructure", "personnel", "hidden")
 INFRA, STAFF, HIDDEN = range(3)
-UNSERVED_PENALTY_X = 10.0  # 10x the dearest way to serve it (new units included): left unserved only when unavoidable
-OVER_BUDGET_PENALTY_PER_USD = 100.0  # a dollar over budget is worse than leaving that dollar's demand unserved
+UNSERVED_PENALTY_X = (
+    10.0  # 10x the dearest way to serve it (new units included): left unserved only when unavoidable
+)
+OVER_BUDGET_PENALTY_PER_USD = (
+    100.0  # a dollar over budget is worse than leaving that dollar's demand unserved
+)
 
 
 @dataclass
@@ -115,7 +119,9 @@ class Solution:
 def _quarters_of_lead(plan: Plan, weeks: float) -> int:
     """First quarter whose start is at least ``weeks`` after the plan start."""
     ready = plan.start + timedelta(weeks=weeks)
-    return next((q for q in range(plan.horizon_quarters) if plan.quarter_start(q) >= ready), plan.horizon_quarters)
+    return next(
+        (q for q in range(plan.horizon_quarters) if plan.quarter_start(q) >= ready), plan.horizon_quarters
+    )
 
 
 def order_by(plan: Plan, quarter: int, weeks: float) -> str:
@@ -128,7 +134,8 @@ def _server_pool(plan: Plan, s: ServerOption) -> Pool:
     run_infra = t.energy_usd_per_quarter + t.rack_usd_per_quarter + t.support_usd_per_quarter
     unit = np.zeros((nq, nq, 3))
     residual = np.zeros(nq)
-    # hidden costs accrue while the server is in use, on its amortised capex plus opex (same basis as $/GPU-hour)
+    # hidden costs accrue while the server is in use, on its amortised capex plus opex (same basis as
+    # $/GPU-hour)
     hidden_per_quarter = (g - 1.0) * (t.capex_usd / (4.0 * t.amortisation_years) + t.opex_usd_per_quarter)
     for st in range(nq):
         unit[st, st:, INFRA] = run_infra
@@ -211,8 +218,10 @@ def build_pools(plan: Plan, cands: Candidates) -> list[Pool]:
     for i, ex in enumerate(plan.existing.reserved):
         if f"{ex.provider} {ex.instance} {ex.region} {ex.pricing_model}".lower() not in labels:
             raise UserError(
-                f"existing.reserved[{i}]: no {ex.pricing_model} price for {ex.provider} {ex.instance} {ex.region} "
-                "among the candidate cloud offers (check the catalog, candidates.cloud and derive_reserved_from_on_demand)"
+                f"existing.reserved[{i}]: no {ex.pricing_model} price for {ex.provider} {ex.instance} "
+                f"{ex.region} "
+                "among the candidate cloud offers (check the catalog, candidates.cloud and "
+                "derive_reserved_from_on_demand)"
             )
     return pools
 
@@ -232,20 +241,28 @@ def _region_ok(w: Workload, region: str | None) -> bool:
 def _data_cash(plan: Plan, w: Workload) -> np.ndarray:
     a = plan.assumptions.cloud
     out = np.zeros((plan.horizon_quarters, 3))
-    out[:, INFRA] = 3.0 * (w.storage_gb * a.storage_usd_per_gb_month + w.egress_gb_per_month * a.egress_usd_per_gb)
+    out[:, INFRA] = 3.0 * (
+        w.storage_gb * a.storage_usd_per_gb_month + w.egress_gb_per_month * a.egress_usd_per_gb
+    )
     return out
 
 
 def _rent_cash(plan: Plan, c: CloudOption, gpu_hours: np.ndarray) -> np.ndarray:
     a = plan.assumptions.cloud
-    bill = gpu_hours * c.price.usd_per_gpu_hour * (1.0 + (a.spot_interruption_overhead_fraction if c.price.pricing_model == "spot" else 0.0))
+    bill = (
+        gpu_hours
+        * c.price.usd_per_gpu_hour
+        * (1.0 + (a.spot_interruption_overhead_fraction if c.price.pricing_model == "spot" else 0.0))
+    )
     out = np.zeros((gpu_hours.size, 3))
     out[:, INFRA] = bill
     out[:, HIDDEN] = bill * a.monitoring_retraining_share_of_ops
     return out
 
 
-def workload_options(plan: Plan, wi: int, fits: dict[str, Fit], pools: list[Pool], cands: Candidates) -> list[Option]:
+def workload_options(
+    plan: Plan, wi: int, fits: dict[str, Fit], pools: list[Pool], cands: Candidates
+) -> list[Option]:
     """All options for one workload (the recommended mode allows the most), cheapest few per kind kept."""
     w = plan.workloads[wi]
     onprem_ok, cloud_ok = _venues(w, "recommended")
@@ -260,7 +277,21 @@ def workload_options(plan: Plan, wi: int, fits: dict[str, Fit], pools: list[Pool
         if c.price.pricing_model == "spot" and not w.spot_ok:
             continue
         cash = _rent_cash(plan, c, fit.gpu_hours) + data
-        rentals.append(Option(wi, c.label, "elastic", "rent", c.accelerator.name, None, fit.gpu_hours / HOURS_PER_QUARTER, cash, True, float(cash.sum()), c.source))
+        rentals.append(
+            Option(
+                wi,
+                c.label,
+                "elastic",
+                "rent",
+                c.accelerator.name,
+                None,
+                fit.gpu_hours / HOURS_PER_QUARTER,
+                cash,
+                True,
+                float(cash.sum()),
+                c.source,
+            )
+        )
         if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
             b = _rent_cash(plan, c, fit.burst_gpu_hours)
             if burst is None or b.sum() < burst.sum():
@@ -279,7 +310,11 @@ def workload_options(plan: Plan, wi: int, fits: dict[str, Fit], pools: list[Pool
         for variant, devices, cash, via in variants:
             marginal = 0.0 if p.existing_gpus.any() and not p.cloud else p.gpu_quarter_usd
             cost = float(cash.sum() + devices.sum() * marginal)
-            owned.append(Option(wi, p.label, kind, variant, p.accelerator, pi, devices, cash, p.cloud, cost, p.source, via))
+            owned.append(
+                Option(
+                    wi, p.label, kind, variant, p.accelerator, pi, devices, cash, p.cloud, cost, p.source, via
+                )
+            )
     # Prune per (kind, variant): the cheapest few stand-alone, plus whatever is already owned and the
     # soonest-available pool (so lead times never leave demand unserved that a faster pool could take).
     keep = plan.solver.max_options_per_kind
@@ -373,7 +408,8 @@ class PlacementModel:
 
 
 def solve_placement(plan: Plan, cands: Candidates, sizing: Sizing, mode: Mode = "recommended") -> Solution:
-    """Build and solve the placement MILP; constraints on budget and cloud share apply to ``recommended`` only."""
+    """Build and solve the placement MILP; constraints on budget and cloud share apply to ``recommended``
+    only."""
     return PlacementModel.build(plan, cands, sizing).solve(mode)
 
 
@@ -439,7 +475,8 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
 
 
 def _serve_cost_bound(o: Option, q: int, pools: list[Pool]) -> float:
-    """Upper bound on serving one workload-quarter with an option: its own costs plus whole new units for it."""
+    """Upper bound on serving one workload-quarter with an option: its own costs plus whole new units for
+    it."""
     if o.pool is None:
         return float(o.cash[q].sum())
     pool = pools[o.pool]
@@ -449,7 +486,8 @@ def _serve_cost_bound(o: Option, q: int, pools: list[Pool]) -> float:
 
 
 def _demand_weights(plan: Plan, sizing: Sizing) -> np.ndarray:
-    """Per workload and quarter: GPUs on its leanest accelerator (weights the cloud-share limit); 0 = no demand."""
+    """Per workload and quarter: GPUs on its leanest accelerator (weights the cloud-share limit); 0 = no
+    demand."""
     out = np.zeros((len(plan.workloads), plan.horizon_quarters))
     for wi, w in enumerate(plan.workloads):
         fits = sizing.for_workload(w.name)
@@ -469,9 +507,14 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
     nq = plan.horizon_quarters
     cash = sparse.csr_array((b.cash_vals, (b.cash_rows, b.cash_cols)), shape=(nq * 3, len(b.cost)))
     split = plan.budget.split
-    groups: list[tuple[tuple[int, ...], float]] = [((INFRA, STAFF, HIDDEN), 1.0 - (split.contingency if split else 0.0))]
+    groups: list[tuple[tuple[int, ...], float]] = [
+        ((INFRA, STAFF, HIDDEN), 1.0 - (split.contingency if split else 0.0))
+    ]
     if split:
-        groups += [((INFRA,), split.infrastructure), ((STAFF, HIDDEN), split.personnel + split.project_management)]
+        groups += [
+            ((INFRA,), split.infrastructure),
+            ((STAFF, HIDDEN), split.personnel + split.project_management),
+        ]
     over: dict[int, int] = {}
     for year in range(math.ceil(nq / 4)):
         quarters = range(4 * year, min(4 * year + 4, nq))
@@ -489,7 +532,11 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
 
 
 def _solve(
-    plan: Plan, b: _Builder, pools: list[Pool], buy_index: dict[int, tuple[int, int]], cap_row: dict[tuple[int, int], int]
+    plan: Plan,
+    b: _Builder,
+    pools: list[Pool],
+    buy_index: dict[int, tuple[int, int]],
+    cap_row: dict[tuple[int, int], int],
 ) -> tuple[np.ndarray, str]:
     """Exact MILP for small problems; otherwise (or if that is worse) LP relaxation with purchases rounded up.
 
@@ -502,15 +549,24 @@ def _solve(
         return np.zeros(0), "nothing to place (no demand in the horizon)"
     a = sparse.csr_array((b.vals, (b.rows, b.cols)), shape=(len(b.row_lo), n))
     cost, lb, ub = np.asarray(b.cost), np.asarray(b.lb), np.asarray(b.ub)
-    constraints = [optimize.LinearConstraint(a, np.asarray(b.row_lo), np.asarray(b.row_hi))] if len(b.row_lo) else []
+    constraints = (
+        [optimize.LinearConstraint(a, np.asarray(b.row_lo), np.asarray(b.row_hi))] if len(b.row_lo) else []
+    )
     integer = np.asarray(b.integer)
     opts = {"time_limit": plan.solver.time_limit_s, "disp": False}
     if integer.sum() <= plan.solver.exact_max_integer_vars:
-        res = optimize.milp(cost, integrality=integer, bounds=optimize.Bounds(lb, ub), constraints=constraints,
-                            options={**opts, "mip_rel_gap": plan.solver.mip_rel_gap})
+        res = optimize.milp(
+            cost,
+            integrality=integer,
+            bounds=optimize.Bounds(lb, ub),
+            constraints=constraints,
+            options={**opts, "mip_rel_gap": plan.solver.mip_rel_gap},
+        )
         if res.x is not None and res.status == 0:
             return res.x, f"exact MILP (HiGHS): {res.message}"
-    relaxed = optimize.milp(cost, integrality=np.zeros(n), bounds=optimize.Bounds(lb, ub), constraints=constraints, options=opts)
+    relaxed = optimize.milp(
+        cost, integrality=np.zeros(n), bounds=optimize.Bounds(lb, ub), constraints=constraints, options=opts
+    )
     if relaxed.x is None:
         raise RuntimeError(f"placement solver found no solution: {relaxed.message}")
     res = relaxed
@@ -518,19 +574,40 @@ def _solve(
         fixed_lb, fixed_ub = lb.copy(), ub.copy()
         for col, units in _round_up(plan, pools, buy_index, cap_row, res.x, a).items():
             fixed_lb[col] = fixed_ub[col] = units
-        res = optimize.milp(cost, integrality=np.zeros(n), bounds=optimize.Bounds(fixed_lb, fixed_ub), constraints=constraints, options=opts)
+        res = optimize.milp(
+            cost,
+            integrality=np.zeros(n),
+            bounds=optimize.Bounds(fixed_lb, fixed_ub),
+            constraints=constraints,
+            options=opts,
+        )
         if res.x is None:
             raise RuntimeError(f"placement solver found no solution after rounding: {res.message}")
     real = np.where(np.asarray(b.penalty), 0.0, cost)
     gap = (real @ res.x - real @ relaxed.x) / max(abs(real @ relaxed.x), 1.0)
     slack = np.asarray(b.penalty)
-    worse = " (more demand left unserved than in the relaxation)" if res.x[slack].sum() > relaxed.x[slack].sum() + 1e-6 else ""
-    return res.x, f"LP relaxation + purchases rounded up: cost {100 * gap:.2f} % above the relaxation's lower bound{worse}"
+    worse = (
+        " (more demand left unserved than in the relaxation)"
+        if res.x[slack].sum() > relaxed.x[slack].sum() + 1e-6
+        else ""
+    )
+    return (
+        res.x,
+        f"LP relaxation + purchases rounded up: cost {100 * gap:.2f} % above the relaxation's lower "
+        f"bound{worse}",
+    )
 
 
-def _round_up(plan: Plan, pools: list[Pool], buy_index: dict[int, tuple[int, int]], cap_row: dict[tuple[int, int], int],
-              x: np.ndarray, a: sparse.csr_array) -> dict[int, int]:
-    """Whole units per purchase variable so each pool's in-service capacity covers the load ``x`` places on it."""
+def _round_up(
+    plan: Plan,
+    pools: list[Pool],
+    buy_index: dict[int, tuple[int, int]],
+    cap_row: dict[tuple[int, int], int],
+    x: np.ndarray,
+    a: sparse.csr_array,
+) -> dict[int, int]:
+    """Whole units per purchase variable so each pool's in-service capacity covers the load ``x`` places on
+    it."""
     nq = plan.horizon_quarters
     placement_only = x.copy()
     placement_only[list(buy_index)] = 0.0
@@ -541,7 +618,9 @@ def _round_up(plan: Plan, pools: list[Pool], buy_index: dict[int, tuple[int, int
     out: dict[int, int] = {}
     for p, cols in by_pool.items():
         pool = pools[p]
-        short = np.array([load[cap_row[(p, q)]] - pool.existing_gpus[q] for q in range(nq)]) / pool.gpus_per_unit
+        short = (
+            np.array([load[cap_row[(p, q)]] - pool.existing_gpus[q] for q in range(nq)]) / pool.gpus_per_unit
+        )
         have = np.zeros(nq)
         for st in sorted(cols):
             units = max(math.ceil(short[st] - have[st] - 1e-6), 0)

@@ -34,10 +34,15 @@ class PlanningAssumptions(AssumptionSet):
         unit="hours",
         ge=1.0,
         description="mean time between failures of one accelerator (with its share of host)",
-        source=f"{_LLAMA3}, sec. 3.3.4: 419 unexpected interruptions in 54 days on 16,384 H100 GPUs (~50,700 GPU-hours each)",
+        source=f"{_LLAMA3}, sec. 3.3.4: 419 unexpected interruptions in 54 days on 16,384 H100 GPUs (~50,700 "
+               f"GPU-hours each)",
     )
     device_mttr_h: float = assumption(
-        24.0, unit="hours", ge=0.0, description="mean time to repair/replace a failed device", source=PLANNING_ASSUMPTION
+        24.0,
+        unit="hours",
+        ge=0.0,
+        description="mean time to repair/replace a failed device",
+        source=PLANNING_ASSUMPTION,
     )
     memory_usable_fraction: float = assumption(
         0.90,
@@ -64,7 +69,10 @@ class PlanningAssumptions(AssumptionSet):
         source=PLANNING_ASSUMPTION,
     )
     growth_multiplier: float = assumption(
-        1.0, unit="x", description="scenario knob scaling every workload's growth rate", source="scenario/sensitivity knob"
+        1.0,
+        unit="x",
+        description="scenario knob scaling every workload's growth rate",
+        source="scenario/sensitivity knob",
     )
 
 
@@ -86,7 +94,9 @@ class ReplicaPerf(_Strict):
     tokens_per_s: float | None = Field(None, gt=0, description="output tokens/s one replica sustains (LLMs)")
     latency_ms: float = Field(gt=0, description="mean service time of one request at that throughput")
     devices: int | None = Field(None, ge=1, description="devices per replica (default: memory-fit minimum)")
-    source: str = Field("plan file", min_length=1, description="where the figures come from (run id, benchmark)")
+    source: str = Field(
+        "plan file", min_length=1, description="where the figures come from (run id, benchmark)"
+    )
 
     @model_validator(mode="after")
     def _one_rate(self) -> ReplicaPerf:
@@ -102,11 +112,19 @@ class ModelRef(_Strict):
     run_id: str | None = Field(None, description="stored run whose record is projected onto each accelerator")
     dtype: str = Field("bf16", description="dtype for projection and FLOPs-based training sizing")
     batch: int | None = Field(None, ge=1, description="batch size for projection (default: the workload's)")
-    task: Literal["infer", "generate"] | None = Field(None, description="projection task (default: the workload's)")
-    per_device: dict[str, ReplicaPerf] = Field(default_factory=dict, description="accelerator -> replica figures")
-    gpu_hours_per_run: dict[str, float] = Field(default_factory=dict, description="accelerator -> GPU-hours per training run")
+    task: Literal["infer", "generate"] | None = Field(
+        None, description="projection task (default: the workload's)"
+    )
+    per_device: dict[str, ReplicaPerf] = Field(
+        default_factory=dict, description="accelerator -> replica figures"
+    )
+    gpu_hours_per_run: dict[str, float] = Field(
+        default_factory=dict, description="accelerator -> GPU-hours per training run"
+    )
     train_flops_per_run: float | None = Field(None, gt=0, description="total FLOPs of one training run")
-    source: str = Field("plan file", min_length=1, description="where gpu_hours_per_run/train_flops_per_run come from")
+    source: str = Field(
+        "plan file", min_length=1, description="where gpu_hours_per_run/train_flops_per_run come from"
+    )
 
     @model_validator(mode="after")
     def _positive_hours(self) -> ModelRef:
@@ -138,7 +156,9 @@ class Demand(_Strict):
 
 class SLO(_Strict):
     p99_latency_ms: float = Field(200.0, gt=0, description="99th percentile end-to-end latency target")
-    availability_pct: float = Field(99.9, gt=0, lt=100, description="share of time the service meets capacity")
+    availability_pct: float = Field(
+        99.9, gt=0, lt=100, description="share of time the service meets capacity"
+    )
 
 
 class Workload(_Strict):
@@ -151,12 +171,20 @@ class Workload(_Strict):
     slo: SLO = Field(default_factory=SLO)
     burstiness: float = Field(1.0, ge=1.0, le=100, description="peak / average demand")
     peak_hours_per_day: float = Field(4.0, ge=0, le=24, description="hours a day demand is at its peak")
-    service_time_cv: float = Field(0.5, ge=0, le=1, description="service-time coefficient of variation (0 = constant, 1 = exponential)")
-    tokens_per_request: float | None = Field(None, gt=0, description="tokens per request, for token demand and $/1M tokens")
-    memory_gib: float | None = Field(None, gt=0, description="weights + activations/KV cache of one replica or run")
+    service_time_cv: float = Field(
+        0.5, ge=0, le=1, description="service-time coefficient of variation (0 = constant, 1 = exponential)"
+    )
+    tokens_per_request: float | None = Field(
+        None, gt=0, description="tokens per request, for token demand and $/1M tokens"
+    )
+    memory_gib: float | None = Field(
+        None, gt=0, description="weights + activations/KV cache of one replica or run"
+    )
     deadline_hours: float | None = Field(None, gt=0, description="a training run must finish within this")
     sensitivity: Literal["none", "on_prem", "region"] = Field("none", description="data residency constraint")
-    allowed_regions: list[str] = Field(default_factory=list, description="cloud regions allowed when sensitivity=region")
+    allowed_regions: list[str] = Field(
+        default_factory=list, description="cloud regions allowed when sensitivity=region"
+    )
     placement: Literal["any", "on_prem", "cloud"] = "any"
     allow_spot: bool | None = Field(None, description="may run on spot (default: training yes, inference no)")
     storage_gb: float = Field(0.0, ge=0, description="data kept next to the workload")
@@ -168,8 +196,12 @@ class Workload(_Strict):
         if self.type == "training" and self.demand.unit != "runs_per_quarter":
             raise ValueError("training demand.unit must be runs_per_quarter")
         if self.type == "inference" and self.demand.unit == "runs_per_quarter":
-            raise ValueError("inference demand.unit must be one of qps, requests_per_day, tokens_per_s, tokens_per_day")
-        needs_tokens = self.demand.unit in token_units or any(p.tokens_per_s for p in self.model.per_device.values())
+            raise ValueError(
+                "inference demand.unit must be one of qps, requests_per_day, tokens_per_s, tokens_per_day"
+            )
+        needs_tokens = self.demand.unit in token_units or any(
+            p.tokens_per_s for p in self.model.per_device.values()
+        )
         if needs_tokens and self.tokens_per_request is None:
             raise ValueError("tokens_per_request is required with token-based demand or tokens_per_s figures")
         if self.sensitivity == "region" and not self.allowed_regions:
@@ -207,7 +239,9 @@ class OnPremCandidate(_Strict):
     gpus_per_server: int = Field(8, ge=1, le=64)
     gpu_price_usd: float | None = Field(None, gt=0)
     server_price_usd: float | None = Field(None, ge=0)
-    price_source: str | None = Field(None, min_length=1, description="required with gpu_price_usd: quote, list price...")
+    price_source: str | None = Field(
+        None, min_length=1, description="required with gpu_price_usd: quote, list price..."
+    )
     lead_time_weeks: float | None = Field(None, ge=0, le=260)
 
     @model_validator(mode="after")
@@ -220,11 +254,15 @@ class OnPremCandidate(_Strict):
 class CloudCandidates(_Strict):
     providers: list[str] | None = Field(None, description="default: every provider in the catalog")
     regions: list[str] | None = Field(None, description="default: every region")
-    pricing_models: list[PricingModel] = Field(default_factory=lambda: ["on_demand", "reserved_1y", "reserved_3y", "spot"])
+    pricing_models: list[PricingModel] = Field(
+        default_factory=lambda: ["on_demand", "reserved_1y", "reserved_3y", "spot"]
+    )
 
 
 class Candidates(_Strict):
-    onprem: list[OnPremCandidate] | None = Field(None, description="default: catalog accelerators with a list price")
+    onprem: list[OnPremCandidate] | None = Field(
+        None, description="default: catalog accelerators with a list price"
+    )
     cloud: CloudCandidates = Field(default_factory=CloudCandidates)
     accelerators: list[str] | None = Field(None, description="restrict to these accelerators")
 
@@ -250,11 +288,15 @@ class Existing(_Strict):
 
 
 class Solver(_Strict):
-    max_options_per_kind: int = Field(3, ge=1, le=50, description="cheapest on-prem/reserved/elastic options kept per workload")
+    max_options_per_kind: int = Field(
+        3, ge=1, le=50, description="cheapest on-prem/reserved/elastic options kept per workload"
+    )
     time_limit_s: float = Field(20.0, gt=0, le=3600)
     mip_rel_gap: float = Field(0.005, ge=0, le=0.5)
     exact_max_integer_vars: int = Field(
-        100, ge=0, description="solve exactly up to this many purchase variables; above it, LP relaxation + rounding"
+        100,
+        ge=0,
+        description="solve exactly up to this many purchase variables; above it, LP relaxation + rounding",
     )
 
 
@@ -266,12 +308,16 @@ class Plan(_Strict):
     horizon_quarters: int = Field(8, ge=1, le=40)
     workloads: list[Workload] = Field(min_length=1)
     budget: Budget = Field(default_factory=Budget)
-    max_cloud_share: float | None = Field(None, ge=0, le=1, description="max share of demand served from cloud")
+    max_cloud_share: float | None = Field(
+        None, ge=0, le=1, description="max share of demand served from cloud"
+    )
     candidates: Candidates = Field(default_factory=Candidates)
     existing: Existing = Field(default_factory=Existing)
     assumptions: Assumptions = Field(default_factory=Assumptions)
     hardware: list[Accelerator] = Field(default_factory=list, description="extra/override accelerator rows")
-    instances: list[CloudInstance] = Field(default_factory=list, description="extra/override cloud instance rows")
+    instances: list[CloudInstance] = Field(
+        default_factory=list, description="extra/override cloud instance rows"
+    )
     solver: Solver = Field(default_factory=Solver)
 
     @model_validator(mode="after")
@@ -282,7 +328,10 @@ class Plan(_Strict):
             raise ValueError(f"workload names must be unique (repeated: {', '.join(dupes)})")
         for w in self.workloads:
             if w.demand.series is not None and len(w.demand.series) != self.horizon_quarters:
-                raise ValueError(f"workload {w.name!r}: demand.series needs {self.horizon_quarters} values (one per quarter)")
+                raise ValueError(
+                    f"workload {w.name!r}: demand.series needs {self.horizon_quarters} values (one per "
+                    f"quarter)"
+                )
         return self
 
     def quarter_start(self, q: int) -> dt.date:
@@ -292,7 +341,11 @@ class Plan(_Strict):
 
     def quarter_label(self, q: int) -> str:
         d = self.quarter_start(q)
-        return f"{d.year}-Q{(d.month - 1) // 3 + 1}" if d.day == 1 and d.month in (1, 4, 7, 10) else f"Q{q + 1} ({d})"
+        return (
+            f"{d.year}-Q{(d.month - 1) // 3 + 1}"
+            if d.day == 1 and d.month in (1, 4, 7, 10)
+            else f"Q{q + 1} ({d})"
+        )
 
 
 def _path(loc: tuple[Any, ...]) -> str:

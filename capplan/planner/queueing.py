@@ -54,7 +54,9 @@ def _wait_plus_service_tail(t: np.ndarray, theta: np.ndarray, s: np.ndarray, cv:
     beta = k / s
     closed = beta > theta
     gap = np.where(closed, beta - theta, 1.0)
-    log_mgf_part = k * np.log(beta / gap) - theta * t + np.log(np.maximum(special.gammainc(k, gap * t), _TINY))
+    log_mgf_part = (
+        k * np.log(beta / gap) - theta * t + np.log(np.maximum(special.gammainc(k, gap * t), _TINY))
+    )
     delta = np.maximum(theta - beta, 1e-12)
     span = -np.expm1(-delta * t)
     x = (_NODES + 1.0) / 2.0 * span[:, None]
@@ -66,9 +68,13 @@ def _wait_plus_service_tail(t: np.ndarray, theta: np.ndarray, s: np.ndarray, cv:
     return out
 
 
-def response_tail(t_s: object, c: object, arrival_per_s: object, mean_service_s: object, cv: object) -> np.ndarray:
+def response_tail(
+    t_s: object, c: object, arrival_per_s: object, mean_service_s: object, cv: object
+) -> np.ndarray:
     """P(response time > t_s) for c servers; 1.0 where the queue is unstable."""
-    t, c, lam, s, cv = np.broadcast_arrays(_arr(t_s), _arr(c), _arr(arrival_per_s), _arr(mean_service_s), _arr(cv))
+    t, c, lam, s, cv = np.broadcast_arrays(
+        _arr(t_s), _arr(c), _arr(arrival_per_s), _arr(mean_service_s), _arr(cv)
+    )
     a = lam * s
     stable = a < c
     p_wait = erlang_c(c, a)

@@ -29,7 +29,11 @@ def workload_reasons(sol: Solution) -> list[ReasonRow]:
         parts = []
         for oi, qs in sorted(used.items(), key=lambda kv: min(kv[1])):
             o = sol.options[oi]
-            how = {"peak": "sized for its peak", "avg+burst": f"sized for the average; peaks burst to {o.burst_via}", "rent": "pay-per-use"}[o.variant]
+            how = {
+                "peak": "sized for its peak",
+                "avg+burst": f"sized for the average; peaks burst to {o.burst_via}",
+                "rent": "pay-per-use",
+            }[o.variant]
             parts.append(f"{o.label} in {_quarters(sol, qs)} ({how})")
         mine = sorted((o for o in sol.options if o.workload == wi), key=lambda o: o.standalone_usd)
         compared = "; ".join(f"{o.label} [{o.variant}] {usd(o.standalone_usd)}" for o in mine[:4])
@@ -39,17 +43,20 @@ def workload_reasons(sol: Solution) -> list[ReasonRow]:
         if w.sensitivity == "on_prem" or w.placement == "on_prem":
             text += " It must stay on-prem (plan: sensitivity/placement)."
         elif w.sensitivity == "region":
-            text += f" Its data may only leave for regions {', '.join(w.allowed_regions)} (plan: sensitivity=region)."
+            text += (f" Its data may only leave for regions {', '.join(w.allowed_regions)} "
+                     "(plan: sensitivity=region).")
         onprem_first = [min(qs) for oi, qs in used.items() if sol.options[oi].kind == "onprem"]
         if onprem_first and min(onprem_first) > 0 and any(sol.options[oi].kind != "onprem" for oi in used):
             pool = next(sol.pools[sol.options[oi].pool] for oi in used if sol.options[oi].kind == "onprem")  # type: ignore[index]
             text += (
                 f" On-prem capacity cannot be in service before {plan.quarter_label(pool.first_start)} "
-                f"({pool.lead_time_weeks:g}-week lead time from {plan.start}), so other capacity bridges the gap."
+                f"({pool.lead_time_weeks:g}-week lead time from {plan.start}), so other capacity bridges the "
+                f"gap."
             )
         missing = sorted(q for (wj, q), v in sol.unserved.items() if wj == wi and v > 0.01)
         if missing:
-            text += f" UNSERVED in {_quarters(sol, missing)}: no allowed option could be used (see excluded options and budget)."
+            text += (f" UNSERVED in {_quarters(sol, missing)}: no allowed option could be used "
+                     "(see excluded options and budget).")
         out.append(ReasonRow(topic=f"workload {w.name}", text=text))
     return out
 
@@ -59,23 +66,40 @@ def purchase_reasons(sol: Solution) -> list[ReasonRow]:
     out = []
     for (p, st), n in sorted(sol.buys.items(), key=lambda kv: kv[0][1]):
         pool = sol.pools[p]
-        need = sum(v * float(sol.options[oi].devices[q]) for (oi, q, _), v in sol.share.items() if sol.options[oi].pool == p and q == st)
+        need = sum(
+            v * float(sol.options[oi].devices[q])
+            for (oi, q, _), v in sol.share.items()
+            if sol.options[oi].pool == p and q == st
+        )
         what = "servers" if not pool.cloud else f"{pool.kind} commitments"
-        cost = usd(n * pool.upfront_usd) + " upfront" if pool.upfront_usd else usd(n * float(pool.unit_cash[st].sum())) + " over the horizon"
+        cost = (
+            usd(n * pool.upfront_usd) + " upfront"
+            if pool.upfront_usd
+            else usd(n * float(pool.unit_cash[st].sum())) + " over the horizon"
+        )
         out.append(
             ReasonRow(
                 topic=f"purchase {pool.label}",
                 text=(
-                    f"Order {n} {what} ({n * pool.gpus_per_unit} GPUs) of {pool.label} by {order_by(plan, st, pool.lead_time_weeks)} "
-                    f"to be in service in {plan.quarter_label(st)}: the plan places {need:.1f} GPUs of work on this pool then, "
-                    f"at {usd(pool.gpu_quarter_usd)} per GPU-quarter stand-alone; {cost} (prices: {pool.source})."
+                    f"Order {n} {what} ({n * pool.gpus_per_unit} GPUs) of {pool.label} by "
+                    f"{order_by(plan, st, pool.lead_time_weeks)} "
+                    f"to be in service in {plan.quarter_label(st)}: the plan places {need:.1f} GPUs of work "
+                    f"on this pool then, "
+                    f"at {usd(pool.gpu_quarter_usd)} per GPU-quarter stand-alone; {cost} (prices: "
+                    f"{pool.source})."
                 ),
             )
         )
     return out
 
 
-def summary_reasons(sol: Solution, alternatives: list[AlternativeRow], break_even_month: int | None, npv_usd: float, rate: float) -> list[ReasonRow]:
+def summary_reasons(
+    sol: Solution,
+    alternatives: list[AlternativeRow],
+    break_even_month: int | None,
+    npv_usd: float,
+    rate: float,
+) -> list[ReasonRow]:
     rec = next(a for a in alternatives if a.alternative == "recommended")
     out = []
     for alt in alternatives:
@@ -87,16 +111,20 @@ def summary_reasons(sol: Solution, alternatives: list[AlternativeRow], break_eve
         out.append(
             ReasonRow(
                 topic=f"vs {alt.alternative}",
-                text=f"{alt.alternative} would cost {usd(alt.net_usd)} net over the horizon vs {usd(rec.net_usd)} for the "
-                f"recommended plan ({usd(abs(delta))}, {abs(pct):.1f} % {'more' if delta >= 0 else 'less'}){note}.",
+                text=f"{alt.alternative} would cost {usd(alt.net_usd)} net over the horizon vs "
+                     f"{usd(rec.net_usd)} for the "
+                f"recommended plan ({usd(abs(delta))}, {abs(pct):.1f} % "
+                f"{'more' if delta >= 0 else 'less'}){note}.",
             )
         )
     when = f"from month {break_even_month} on" if break_even_month else "at no month within the horizon"
     out.append(
         ReasonRow(
             topic="break-even",
-            text=f"Cumulative spend of the recommended plan stays at or below all-cloud {when}; NPV of its savings "
-            f"vs all-cloud at {100 * rate:g} %/year (assumption onprem.discount_rate_per_year): {usd(npv_usd)}.",
+            text=f"Cumulative spend of the recommended plan stays at or below all-cloud {when}; NPV of its "
+                 f"savings "
+            f"vs all-cloud at {100 * rate:g} %/year (assumption onprem.discount_rate_per_year): "
+            f"{usd(npv_usd)}.",
         )
     )
     budget = sol.plan.budget.per_year_usd
@@ -104,13 +132,23 @@ def summary_reasons(sol: Solution, alternatives: list[AlternativeRow], break_eve
         for year in range(-(-sol.plan.horizon_quarters // 4)):
             spend = float(sol.cash[4 * year : 4 * year + 4].sum())
             over = sol.over_budget_usd.get(year)
-            state = f"OVER budget by {usd(over)} (fixed costs or unavoidable demand)" if over else f"{100 * spend / budget:.0f} % of the {usd(budget)} budget"
-            out.append(ReasonRow(topic=f"budget year {year + 1}", text=f"Plan year {year + 1} spends {usd(spend)}: {state}."))
+            state = (
+                f"OVER budget by {usd(over)} (fixed costs or unavoidable demand)"
+                if over
+                else f"{100 * spend / budget:.0f} % of the {usd(budget)} budget"
+            )
+            out.append(
+                ReasonRow(
+                    topic=f"budget year {year + 1}",
+                    text=f"Plan year {year + 1} spends {usd(spend)}: {state}.",
+                )
+            )
     if sol.plan.max_cloud_share is not None:
         out.append(
             ReasonRow(
                 topic="cloud share",
-                text=f"{100 * sol.cloud_share:.0f} % of demand (GPU-weighted) runs in the cloud; the plan allows at most {100 * sol.plan.max_cloud_share:.0f} %.",
+                text=f"{100 * sol.cloud_share:.0f} % of demand (GPU-weighted) runs in the cloud; the plan "
+                     f"allows at most {100 * sol.plan.max_cloud_share:.0f} %.",
             )
         )
     return out

@@ -55,7 +55,9 @@ class PlacementRow(_Row):
     share: float
     gpus: float
     direct_cost_usd: float = Field(description="rent, burst, storage/egress paid for this share")
-    capacity_cost_usd: float = Field(description="owned/reserved GPUs attributed at the pool's stand-alone $/GPU-quarter")
+    capacity_cost_usd: float = Field(
+        description="owned/reserved GPUs attributed at the pool's stand-alone $/GPU-quarter"
+    )
     burst_via: str | None
     source: str
 
@@ -160,7 +162,9 @@ class PlanResult(BaseModel):
     recommended_net_usd: float
     all_cloud_net_usd: float
     all_onprem_net_usd: float
-    break_even_month: int | None = Field(description="first month from which the plan's cumulative cost stays <= all-cloud")
+    break_even_month: int | None = Field(
+        description="first month from which the plan's cumulative cost stays <= all-cloud"
+    )
     npv_savings_vs_all_cloud_usd: float
     discounted_payback_month: int | None
     discount_rate_per_year: float

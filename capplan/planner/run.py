@@ -40,7 +40,8 @@ def prepare(plan: Plan, catalog: Catalog | None = None, store: Any = None) -> tu
 
 
 def _monthly(sol: Solution) -> np.ndarray:
-    """Monthly cash of a solution: capex in the first month of its quarter, the rest spread; residual back at the end."""
+    """Monthly cash of a solution: capex in the first month of its quarter, the rest spread; residual back at
+    the end."""
     per_q = sol.cash.sum(axis=1)
     months = quarters_to_months(per_q - sol.upfront, sol.upfront)
     months[-1] -= sol.residual_usd
@@ -67,11 +68,14 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
         d = fit.details
         for q in range(plan.horizon_quarters):
             if w.type == "training":
-                detail = f"{d['gpu_hours_per_run']:.0f} GPU-h/run; >= {d['devices_for_deadline']} for deadline, >= {d['devices_for_memory']} for memory"
+                detail = (f"{d['gpu_hours_per_run']:.0f} GPU-h/run; "
+                          f">= {d['devices_for_deadline']} for deadline, "
+                          f">= {d['devices_for_memory']} for memory")
             else:
                 detail = (
                     f"{int(d['servers_peak'][q])} M/G/c slots at peak ({d['slots_per_replica']}/replica, "
-                    f"{d['service_time_ms']:.1f} ms service) -> {int(d['replicas_peak'][q])} replicas + {int(d['spares_peak'][q])} spare(s) "
+                    f"{d['service_time_ms']:.1f} ms service) -> {int(d['replicas_peak'][q])} replicas + "
+                    f"{int(d['spares_peak'][q])} spare(s) "
                     f"x {d['devices_per_replica']} device(s)"
                 )
             rows.append(
@@ -91,8 +95,11 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
     return rows
 
 
-def run_plan(plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True) -> PlanResult:
-    """Run the whole plan: recommended placement, all-cloud/all-on-prem alternatives, finance, reasons, sensitivity."""
+def run_plan(
+    plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True
+) -> PlanResult:
+    """Run the whole plan: recommended placement, all-cloud/all-on-prem alternatives, finance, reasons,
+    sensitivity."""
     catalog = catalog if catalog is not None else load_catalog()
     cands, sizing = prepare(plan, catalog, store)
     model = PlacementModel.build(plan, cands, sizing)
@@ -108,15 +115,33 @@ def run_plan(plan: Plan, catalog: Catalog | None = None, store: Any = None, *, s
     npv = npv_usd(savings, rate, 12)
 
     def net_of(p: Plan) -> tuple[float, float]:
-        c, s = prepare(p, catalog, store) if p.assumptions.planning != plan.assumptions.planning else (resolve_candidates(p, catalog), sizing)
+        c, s = (
+            prepare(p, catalog, store)
+            if p.assumptions.planning != plan.assumptions.planning
+            else (resolve_candidates(p, catalog), sizing)
+        )
         sol = solve_placement(p, c, s, "recommended")
         return sol.net_usd, sol.cloud_share
 
     base = (rec.net_usd, rec.cloud_share)
     placement, purchases = placement_rows(rec), purchase_rows(rec)
-    derived = sorted({r.option for r in placement if r.source.startswith("derived")} | {p.what for p in purchases if p.source.startswith("derived")})
-    notes = [ReasonRow(topic="derived prices", text=f"No cited reserved price exists for {', '.join(derived)}: these use on-demand x (1 - discount) "
-                       "from assumptions cloud.reserved_1y/3y_discount_fraction; get a quote or set derive_reserved_from_on_demand: false.")] if derived else []
+    derived = sorted(
+        {r.option for r in placement if r.source.startswith("derived")}
+        | {p.what for p in purchases if p.source.startswith("derived")}
+    )
+    notes = (
+        [
+            ReasonRow(
+                topic="derived prices",
+                text=f"No cited reserved price exists for {', '.join(derived)}: these use on-demand x (1 - "
+                     f"discount) "
+                "from assumptions cloud.reserved_1y/3y_discount_fraction; get a quote or set "
+                "derive_reserved_from_on_demand: false.",
+            )
+        ]
+        if derived
+        else []
+    )
     return PlanResult(
         plan_name=plan.name,
         start=str(plan.start),
@@ -140,8 +165,15 @@ def run_plan(plan: Plan, catalog: Catalog | None = None, store: Any = None, *, s
         purchases=purchases,
         alternatives=alternatives,
         costs_by_quarter=[r for m, s in sols.items() for r in quarter_cost_rows(s, m)],
-        cumulative=[MonthRow(alternative=m, month=i + 1, cumulative_usd=float(v)) for m, c in cumulative.items() for i, v in enumerate(c)],
-        reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate) + notes + why.workload_reasons(rec) + why.purchase_reasons(rec),
+        cumulative=[
+            MonthRow(alternative=m, month=i + 1, cumulative_usd=float(v))
+            for m, c in cumulative.items()
+            for i, v in enumerate(c)
+        ],
+        reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
+        + notes
+        + why.workload_reasons(rec)
+        + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
         unit_costs=unit_cost_rows(rec, sizing),

@@ -12,7 +12,13 @@ from capplan.planner.queueing import service_samples_s
 
 
 def simulate_response_times_s(
-    servers: int, arrival_per_s: float, mean_service_s: float, cv: float, *, requests: int = 20_000, seed: int = 0
+    servers: int,
+    arrival_per_s: float,
+    mean_service_s: float,
+    cv: float,
+    *,
+    requests: int = 20_000,
+    seed: int = 0,
 ) -> np.ndarray:
     """Response times (s) of ``requests`` Poisson arrivals served FIFO by ``servers`` identical servers."""
     rng = np.random.default_rng(seed)

@@ -62,7 +62,13 @@ def _project(w: Workload, acc: Accelerator, catalog: Catalog, store: Any) -> Rep
         return None
     from capplan.perfmodel import project  # lazy: the roofline/calibration stack is only needed here
 
-    kwargs: dict[str, Any] = {"dtype": w.model.dtype, "catalog": catalog, "store": store, "batch": w.model.batch, "task": w.model.task}
+    kwargs: dict[str, Any] = {
+        "dtype": w.model.dtype,
+        "catalog": catalog,
+        "store": store,
+        "batch": w.model.batch,
+        "task": w.model.task,
+    }
     try:
         proj = project(ref, acc.name, 1, **kwargs)
         if proj.min_devices > 1:
@@ -71,14 +77,19 @@ def _project(w: Workload, acc: Accelerator, catalog: Catalog, store: Any) -> Rep
         return f"{w.name} on {acc.name}: cannot project ({exc})"
     if proj.throughput_per_s <= 0 or proj.latency_ms <= 0:
         return f"{w.name} on {acc.name}: projection gives no throughput ({'; '.join(proj.notes)})"
-    points = ", ".join(f"run {p.run_id} ({p.accelerator}, {p.origin})" for p in proj.calibration_points) or "none"
+    points = (
+        ", ".join(f"run {p.run_id} ({p.accelerator}, {p.origin})" for p in proj.calibration_points) or "none"
+    )
     src = (
-        f"projection of {ref} onto {proj.count}x {acc.name}: {proj.throughput_per_s:.4g} {proj.throughput_unit} "
-        f"(band {proj.band_low:.4g}-{proj.band_high:.4g}, tier {proj.calibration_tier}; calibration: {points})"
+        f"projection of {ref} onto {proj.count}x {acc.name}: {proj.throughput_per_s:.4g} "
+        f"{proj.throughput_unit} "
+        f"(band {proj.band_low:.4g}-{proj.band_high:.4g}, tier {proj.calibration_tier}; calibration: "
+        f"{points})"
     )
     tokens = "token" in proj.throughput_unit
     if tokens and w.tokens_per_request is None:
-        return f"{w.name} on {acc.name}: projection is in {proj.throughput_unit}; set tokens_per_request to use it"
+        return (f"{w.name} on {acc.name}: projection is in {proj.throughput_unit}; "
+                "set tokens_per_request to use it")
     return ReplicaPerf(
         throughput_per_s=None if tokens else proj.throughput_per_s,
         tokens_per_s=proj.throughput_per_s if tokens else None,
@@ -116,7 +127,8 @@ def _training_hours(w: Workload, acc: Accelerator, plan: Plan, catalog: Catalog)
         return None
     mfu = plan.assumptions.planning.training_mfu_fraction
     hours = w.model.train_flops_per_run / (peak * 1e12 * mfu) / 3600.0
-    src = f"{w.model.source}: {w.model.train_flops_per_run:.3g} FLOPs / ({acc.name} {w.model.dtype} peak {peak:g} TFLOP/s [catalog: {acc.source}] x MFU {mfu:g})"
+    src = (f"{w.model.source}: {w.model.train_flops_per_run:.3g} FLOPs / ({acc.name} {w.model.dtype} "
+           f"peak {peak:g} TFLOP/s [catalog: {acc.source}] x MFU {mfu:g})")
     return hours, src
 
 
@@ -139,7 +151,10 @@ def size_plan(plan: Plan, catalog: Catalog, accelerators: list[Accelerator], sto
             elif perf is not None:
                 jobs.append((w, acc, perf, demand))
         if not any(k[0] == w.name for k in out.fits) and not any(j[0] is w for j in jobs):
-            out.excluded.append(f"{w.name}: no figures for any candidate accelerator (give model.per_device / gpu_hours_per_run)")
+            out.excluded.append(
+                f"{w.name}: no figures for any candidate accelerator (give model.per_device / "
+                f"gpu_hours_per_run)"
+            )
     if not jobs:
         return out
     # One vectorised queueing solve for every (workload, accelerator, quarter, average|peak).
@@ -151,13 +166,16 @@ def size_plan(plan: Plan, catalog: Catalog, accelerators: list[Accelerator], sto
             svc.append(np.full(demand.size, service_s))
             cv.append(np.full(demand.size, w.service_time_cv))
             slo.append(np.full(demand.size, w.slo.p99_latency_ms / 1000.0))
-    servers = servers_for_quantile(np.concatenate(lam), np.concatenate(svc), np.concatenate(cv), np.concatenate(slo))
+    servers = servers_for_quantile(
+        np.concatenate(lam), np.concatenate(svc), np.concatenate(cv), np.concatenate(slo)
+    )
     q = plan.horizon_quarters
     for j, (w, acc, perf, demand) in enumerate(jobs):
         c_avg, c_peak = servers[2 * j * q : (2 * j + 1) * q], servers[(2 * j + 1) * q : (2 * j + 2) * q]
         if (c_peak < 0).any():
             out.excluded.append(
-                f"{w.name} on {acc.name}: a {perf.latency_ms:g} ms service time (cv {w.service_time_cv:g}) alone misses "
+                f"{w.name} on {acc.name}: a {perf.latency_ms:g} ms service time (cv {w.service_time_cv:g}) "
+                f"alone misses "
                 f"the p99 SLO of {w.slo.p99_latency_ms:g} ms"
             )
             continue
@@ -175,7 +193,13 @@ def _replica_rates(w: Workload, perf: ReplicaPerf) -> tuple[float, float, int]:
 
 
 def _inference_fit(
-    w: Workload, acc: Accelerator, perf: ReplicaPerf, demand: np.ndarray, c_avg: np.ndarray, c_peak: np.ndarray, plan: Plan
+    w: Workload,
+    acc: Accelerator,
+    perf: ReplicaPerf,
+    demand: np.ndarray,
+    c_avg: np.ndarray,
+    c_peak: np.ndarray,
+    plan: Plan,
 ) -> Fit:
     pa = plan.assumptions.planning
     rate, service_s, slots = _replica_rates(w, perf)
@@ -183,7 +207,10 @@ def _inference_fit(
     avail = replica_availability(per_replica, pa.device_mtbf_h, pa.device_mttr_h)
     target = w.slo.availability_pct / 100.0
     rep_avg, rep_peak = np.ceil(c_avg / slots), np.ceil(c_peak / slots)
-    k_avg, k_peak = spares_for_availability(rep_avg, avail, target), spares_for_availability(rep_peak, avail, target)
+    k_avg, k_peak = (
+        spares_for_availability(rep_avg, avail, target),
+        spares_for_availability(rep_peak, avail, target),
+    )
     dev_avg, dev_peak = (rep_avg + k_avg) * per_replica, (rep_peak + k_peak) * per_replica
     peak_share = w.peak_hours_per_day / 24.0 if w.burstiness > 1 else 0.0
     burst = (dev_peak - dev_avg) * HOURS_PER_QUARTER * peak_share
@@ -210,7 +237,9 @@ def _inference_fit(
     )
 
 
-def _size_training(w: Workload, acc: Accelerator, plan: Plan, runs: np.ndarray, hours_per_run: float, source: str) -> Fit:
+def _size_training(
+    w: Workload, acc: Accelerator, plan: Plan, runs: np.ndarray, hours_per_run: float, source: str
+) -> Fit:
     pa = plan.assumptions.planning
     gpu_hours = runs * hours_per_run
     mem = memory_devices(w.memory_gib, acc, pa.memory_usable_fraction)

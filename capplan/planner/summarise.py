@@ -144,13 +144,15 @@ def timeline_rows(sol: Solution) -> list[TimelineRow]:
 
 
 def unit_cost_rows(sol: Solution, sizing: Sizing) -> list[UnitCostRow]:
-    """Attributed cost per unit of work: rentals at their bill, owned/reserved GPUs at their stand-alone $/GPU-quarter."""
+    """Attributed cost per unit of work: rentals at their bill, owned/reserved GPUs at their stand-alone
+    $/GPU-quarter."""
     plan = sol.plan
     cost = np.zeros(len(plan.workloads))
     for (oi, q, wi), v in sol.share.items():
         cost[wi] += v * (float(sol.options[oi].cash[q].sum()) + _capacity_usd(sol, oi, q))
     rows = []
-    basis = "rentals at their bill + owned/reserved GPUs at stand-alone $/GPU-quarter (capex/amortisation + opex + hidden)"
+    basis = ("rentals at their bill + owned/reserved GPUs at stand-alone $/GPU-quarter "
+             "(capex/amortisation + opex + hidden)")
     for wi, w in enumerate(plan.workloads):
         fits = sizing.for_workload(w.name)
         if not fits or cost[wi] <= 0:
@@ -166,5 +168,14 @@ def unit_cost_rows(sol: Solution, sizing: Sizing) -> list[UnitCostRow]:
                 units.append(("1M tokens", requests * w.tokens_per_request / 1e6))
         for unit, n in units:
             if n > 0:
-                rows.append(UnitCostRow(workload=w.name, unit=unit, usd_per_unit=cost[wi] / n, attributed_cost_usd=cost[wi], units=n, basis=basis))
+                rows.append(
+                    UnitCostRow(
+                        workload=w.name,
+                        unit=unit,
+                        usd_per_unit=cost[wi] / n,
+                        attributed_cost_usd=cost[wi],
+                        units=n,
+                        basis=basis,
+                    )
+                )
     return rows

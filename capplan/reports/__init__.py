@@ -15,7 +15,8 @@ from capplan.reports.sections import build_sections
 
 
 def write_reports(result: PlanResult, out_dir: Path) -> list[Path]:
-    """Write report.md, report.html, result.json and <table>.csv files into ``out_dir``; return their paths."""
+    """Write report.md, report.html, result.json and <table>.csv files into ``out_dir``; return their
+    paths."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

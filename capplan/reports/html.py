@@ -28,7 +28,11 @@ def render_html(title: str, sections: list[Section]) -> str:
             if not s.rows:
                 parts.append("<p>(none)</p>")
                 continue
-            parts.append("<table><thead><tr>" + "".join(f"<th>{escape(c)}</th>" for c in s.columns) + "</tr></thead><tbody>")
+            parts.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{escape(c)}</th>" for c in s.columns)
+                + "</tr></thead><tbody>"
+            )
             parts += ["<tr>" + "".join(f"<td>{escape(fmt(v))}</td>" for v in row) + "</tr>" for row in s.rows]
             parts.append("</tbody></table>")
     parts.append("</body></html>")

@@ -1,4 +1,5 @@
-"""The report's content as neutral sections (title, text, table), rendered by the Markdown and HTML writers."""
+"""The report's content as neutral sections (title, text, table), rendered by the Markdown and HTML
+writers."""
 
 from __future__ import annotations
 
@@ -40,13 +41,18 @@ def build_sections(r: PlanResult) -> list[Section]:
     summary = Section(
         "Summary",
         [
-            f"Plan '{r.plan_name}', {r.horizon_quarters} quarters from {r.start} ({', '.join(r.quarters)}). Generated {r.generated_utc}.",
-            f"Recommended plan: ${r.recommended_net_usd:,.0f} net over the horizon (after residual value of owned hardware); "
+            f"Plan '{r.plan_name}', {r.horizon_quarters} quarters from {r.start} ({', '.join(r.quarters)}). "
+            f"Generated {r.generated_utc}.",
+            f"Recommended plan: ${r.recommended_net_usd:,.0f} net over the horizon (after residual value of "
+            f"owned hardware); "
             f"all-cloud ${r.all_cloud_net_usd:,.0f}; all-on-prem ${r.all_onprem_net_usd:,.0f}.",
-            f"Break-even vs all-cloud: {be}. NPV of savings vs all-cloud at {100 * r.discount_rate_per_year:g} %/year: "
-            f"${r.npv_savings_vs_all_cloud_usd:,.0f}. Discounted payback: {pb}. Cloud share of demand: {100 * r.cloud_share:.0f} %.",
+            f"Break-even vs all-cloud: {be}. NPV of savings vs all-cloud at "
+            f"{100 * r.discount_rate_per_year:g} %/year: "
+            f"${r.npv_savings_vs_all_cloud_usd:,.0f}. Discounted payback: {pb}. Cloud share of demand: "
+            f"{100 * r.cloud_share:.0f} %.",
             f"Solver: {r.solver_status}",
-            "Every figure below comes from a catalog row (source column), a measurement or plan figure (source column), "
+            "Every figure below comes from a catalog row (source column), a measurement or plan figure "
+            "(source column), "
             "or an assumption listed in the Assumptions table.",
         ],
     )
@@ -56,35 +62,107 @@ def build_sections(r: PlanResult) -> list[Section]:
         _table(
             "Procurement: what to buy, how many, when to order",
             t["purchases"],
-            ["what", "units", "gpus", "in_service", "order_by", "term_quarters", "upfront_usd", "cost_in_horizon_usd", "source"],
-            "Order-by = in-service quarter start minus procurement lead time. Upfront = capex; cost in horizon adds running and hidden costs.",
+            [
+                "what",
+                "units",
+                "gpus",
+                "in_service",
+                "order_by",
+                "term_quarters",
+                "upfront_usd",
+                "cost_in_horizon_usd",
+                "source",
+            ],
+            "Order-by = in-service quarter start minus procurement lead time. Upfront = capex; cost in "
+            "horizon adds running and hidden costs.",
         ),
         _table(
             "Capacity-gap timeline",
             t["timeline"],
-            ["quarter", "resource_class", "have_gpus", "planned_gpus", "need_gpus", "gap_gpus", "order_by", "status"],
-            "have = owned/committed before this plan; planned = added by this plan and in service; gap = need - have.",
+            [
+                "quarter",
+                "resource_class",
+                "have_gpus",
+                "planned_gpus",
+                "need_gpus",
+                "gap_gpus",
+                "order_by",
+                "status",
+            ],
+            "have = owned/committed before this plan; planned = added by this plan and in service; gap = "
+            "need - have.",
         ),
         _table(
             "Placement",
             t["placement"],
-            ["workload", "quarter", "option", "variant", "share", "gpus", "direct_cost_usd", "capacity_cost_usd", "source"],
-            "direct = rent, burst and data costs; capacity = owned/reserved GPUs at the pool's stand-alone $/GPU-quarter "
+            [
+                "workload",
+                "quarter",
+                "option",
+                "variant",
+                "share",
+                "gpus",
+                "direct_cost_usd",
+                "capacity_cost_usd",
+                "source",
+            ],
+            "direct = rent, burst and data costs; capacity = owned/reserved GPUs at the pool's stand-alone "
+            "$/GPU-quarter "
             "(what the pool costs is in Procurement and Cost per quarter).",
         ),
-        _table("Alternatives", t["alternatives"], ["alternative", "total_usd", "residual_credit_usd", "net_usd", "cloud_share", "unserved_workload_quarters", "note"]),
-        _table("Cost per quarter (USD)", t["costs_by_quarter"], ["alternative", "quarter", "infrastructure_usd", "personnel_usd", "hidden_usd", "total_usd"]),
-        _table("Unit costs", t["unit_costs"], ["workload", "unit", "usd_per_unit", "attributed_cost_usd", "units", "basis"]),
+        _table(
+            "Alternatives",
+            t["alternatives"],
+            [
+                "alternative",
+                "total_usd",
+                "residual_credit_usd",
+                "net_usd",
+                "cloud_share",
+                "unserved_workload_quarters",
+                "note",
+            ],
+        ),
+        _table(
+            "Cost per quarter (USD)",
+            t["costs_by_quarter"],
+            ["alternative", "quarter", "infrastructure_usd", "personnel_usd", "hidden_usd", "total_usd"],
+        ),
+        _table(
+            "Unit costs",
+            t["unit_costs"],
+            ["workload", "unit", "usd_per_unit", "attributed_cost_usd", "units", "basis"],
+        ),
         _table(
             "Sensitivity (tornado, re-optimised)",
             t["tornado"],
-            ["parameter", "unit", "base_value", "low_value", "high_value", "net_low_usd", "net_high_usd", "swing_usd"],
+            [
+                "parameter",
+                "unit",
+                "base_value",
+                "low_value",
+                "high_value",
+                "net_low_usd",
+                "net_high_usd",
+                "swing_usd",
+            ],
         ),
         _table("Scenarios", t["scenarios"], ["scenario", "net_usd", "cloud_share", "settings"]),
         _table(
             "Sizing (per workload, accelerator and quarter)",
             t["sizing"],
-            ["workload", "accelerator", "quarter", "demand", "demand_unit", "devices_avg", "devices_peak", "gpu_hours", "detail", "source"],
+            [
+                "workload",
+                "accelerator",
+                "quarter",
+                "demand",
+                "demand_unit",
+                "devices_avg",
+                "devices_peak",
+                "gpu_hours",
+                "detail",
+                "source",
+            ],
         ),
         _table("Assumptions", t["assumptions"], ["group", "name", "value", "unit", "description", "source"]),
     ]

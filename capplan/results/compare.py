@@ -20,7 +20,12 @@ ALPHA = 0.05
 MIN_EFFECT = 0.01  # 1 % relative change in the headline value
 MIN_SAMPLES = 3  # per side, below which no test is attempted
 
-FASTER, SLOWER, SAME, UNTESTED = "faster", "slower", "no significant difference", "not tested (too few raw samples)"
+FASTER, SLOWER, SAME, UNTESTED = (
+    "faster",
+    "slower",
+    "no significant difference",
+    "not tested (too few raw samples)",
+)
 
 
 @dataclass
@@ -74,7 +79,9 @@ def verdict(a: _Side, b: _Side, ratio: float | None) -> tuple[str, float | None]
     return (FASTER if (ratio > 1.0) == a.higher_is_better else SLOWER), p
 
 
-def compare_runs(a: Iterable[RunRecord], b: Iterable[RunRecord], *, by_benchmark: bool = True) -> list[MetricComparison]:
+def compare_runs(
+    a: Iterable[RunRecord], b: Iterable[RunRecord], *, by_benchmark: bool = True
+) -> list[MetricComparison]:
     """One comparison per (benchmark, metric) present with status ok in both groups.
 
     ``by_benchmark=False`` pairs metrics by name alone (benchmark "*"), e.g. two runs of differently

@@ -95,8 +95,14 @@ def _load_capplan_json(path: Path, data: bytes) -> list[RunRecord]:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8/JSON, over-long integers, deep nesting
         raise UserError(f"{path}: malformed JSON ({_describe(exc)})") from exc
-    if not isinstance(doc, dict) or doc.get("format") != "capplan-results" or not isinstance(doc.get("records"), list):
-        raise UserError(f"{path}: not a capplan export (expected an object with format=capplan-results and records)")
+    if (
+        not isinstance(doc, dict)
+        or doc.get("format") != "capplan-results"
+        or not isinstance(doc.get("records"), list)
+    ):
+        raise UserError(
+            f"{path}: not a capplan export (expected an object with format=capplan-results and records)"
+        )
     version = doc.get("schema_version")
     if not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
         raise UserError(f"{path}: schema_version {version!r} not supported; allowed: 1..{SCHEMA_VERSION}")

@@ -45,7 +45,9 @@ class Metric(BaseModel):
     stats: dict[str, float] = Field(default_factory=dict, description="derived statistics of the raw samples")
     noisy: bool = Field(False, description="spread above the noise threshold; repeat before trusting")
     peak: float | None = Field(None, description="theoretical or reference peak in the same unit")
-    peak_source: str | None = Field(None, description="where the peak comes from (catalog row, measured GEMM)")
+    peak_source: str | None = Field(
+        None, description="where the peak comes from (catalog row, measured GEMM)"
+    )
 
     @property
     def pct_of_peak(self) -> float | None:

@@ -258,14 +258,17 @@ class Store:
             return None, None
         if meta_table.name not in tables:
             raise UserError(
-                f"store: {self.display_url} holds other tables and is not a capplan store; refusing to touch it"
+                f"store: {self.display_url} holds other tables and is not a capplan store; refusing to touch "
+                f"it"
             )
         meta = dict(conn.execute(select(meta_table.c.key, meta_table.c.value)).all())
         if meta.get("app") != APP_ID:
             raise UserError(f"store: {self.display_url} is not a capplan store; refusing to touch it")
         version = int(meta.get("schema_version", "0"))
         revision = migrations.current_revision(conn, tables)
-        if version > SCHEMA_VERSION or (revision not in (None, migrations.HEAD) and revision not in migrations.known_revisions()):
+        if version > SCHEMA_VERSION or (
+            revision not in (None, migrations.HEAD) and revision not in migrations.known_revisions()
+        ):
             raise UserError(
                 f"store: {self.display_url} has schema version {version} (revision {revision}), newer than "
                 f"this capplan ({SCHEMA_VERSION}, revision {migrations.HEAD}); upgrade capplan"
@@ -328,14 +331,18 @@ class Store:
         except IntegrityError as exc:
             raise UserError(f"store: duplicate run id; nothing was written ({_first_line(exc)})") from exc
         except (DBAPIError, SQLAlchemyError) as exc:
-            raise UserError(f"store: write to {self.display_url} failed, nothing was written: {_first_line(exc)}") from exc
+            raise UserError(
+                f"store: write to {self.display_url} failed, nothing was written: {_first_line(exc)}"
+            ) from exc
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
         """The record with ``run_id`` (a unique prefix is accepted)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(runs_table.c.record_json).where(runs_table.c.run_id.startswith(run_id, autoescape=True)).limit(2)
+                select(runs_table.c.record_json)
+                .where(runs_table.c.run_id.startswith(run_id, autoescape=True))
+                .limit(2)
             ).all()
         if not rows:
             raise UserError(f"run_id: no run {run_id!r} in {self.display_url}")
@@ -472,6 +479,10 @@ def _first_line(exc: BaseException) -> str:
 def dumps_records(records: Iterable[RunRecord]) -> str:
     """capplan's own JSON export format."""
     return json.dumps(
-        {"format": "capplan-results", "schema_version": SCHEMA_VERSION, "records": [r.model_dump(mode="json") for r in records]},
+        {
+            "format": "capplan-results",
+            "schema_version": SCHEMA_VERSION,
+            "records": [r.model_dump(mode="json") for r in records],
+        },
         indent=1,
     )

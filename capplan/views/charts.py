@@ -12,7 +12,13 @@ from capplan.results.schema import RunRecord
 from capplan.views.roofline import Roofline
 from capplan.views.runs import run_label
 
-STATUS_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "timeout": "#ef6c00", "oom": "#6a1b9a", "skipped": "#757575"}
+STATUS_COLOURS = {
+    "ok": "#2e7d32",
+    "failed": "#c62828",
+    "timeout": "#ef6c00",
+    "oom": "#6a1b9a",
+    "skipped": "#757575",
+}
 
 
 def status_bar_figure(counts: Mapping[str, int]) -> go.Figure:
@@ -45,10 +51,16 @@ def throughput_latency_figure(points: pd.DataFrame, slo_ms: float) -> go.Figure:
     """Throughput vs p99 latency per series (batch sizes as labels) with the SLO as a horizontal line."""
     fig = go.Figure()
     for series, grp in points.groupby("series", sort=True):
-        fig.add_trace(go.Scatter(
-            x=grp["throughput"], y=grp["latency_p99_ms"], mode="lines+markers+text", name=str(series),
-            text=[f"b{b}" if b is not None and b == b else "" for b in grp["batch"]], textposition="top center",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=grp["throughput"],
+                y=grp["latency_p99_ms"],
+                mode="lines+markers+text",
+                name=str(series),
+                text=[f"b{b}" if b is not None and b == b else "" for b in grp["batch"]],
+                textposition="top center",
+            )
+        )
     fig.add_hline(y=slo_ms, line_dash="dash", line_color="#c62828", annotation_text=f"SLO p99 {slo_ms:g} ms")
     unit = points["throughput_unit"].iloc[0] if len(points) else ""
     fig.update_layout(xaxis_title=f"throughput ({unit})", yaxis_title="p99 latency (ms)", height=460,
@@ -71,8 +83,16 @@ def roofline_figure(roof: Roofline) -> go.Figure:
             ceiling = np.minimum(ceiling, roof.bandwidth_gbps * xs / 1000.0)  # GB/s x FLOP/B = GFLOP/s
         fig.add_trace(go.Scatter(x=xs, y=ceiling, mode="lines", name="ceiling", line={"color": "#424242"}))
     for dtype, grp in pts.groupby("dtype", sort=True):
-        fig.add_trace(go.Scatter(x=grp["intensity_flop_per_byte"], y=grp["tflops"], mode="markers", name=f"GEMM {dtype}",
-                                 text=grp["label"], marker={"size": 10}))
+        fig.add_trace(
+            go.Scatter(
+                x=grp["intensity_flop_per_byte"],
+                y=grp["tflops"],
+                mode="markers",
+                name=f"GEMM {dtype}",
+                text=grp["label"],
+                marker={"size": 10},
+            )
+        )
     fig.update_layout(xaxis_type="log", yaxis_type="log", xaxis_title="arithmetic intensity (FLOP/byte)",
                       yaxis_title="achieved TFLOP/s", height=460, margin={"t": 30})
     return fig

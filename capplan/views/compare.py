@@ -12,7 +12,9 @@ from capplan.results.schema import RunRecord
 COLUMNS = ("benchmark", "metric", "unit", "a_value", "b_value", "ratio", "p_value", "n_a", "n_b", "verdict")
 
 
-def comparison_frame(a: Iterable[RunRecord], b: Iterable[RunRecord], *, by_benchmark: bool = True) -> pd.DataFrame:
+def comparison_frame(
+    a: Iterable[RunRecord], b: Iterable[RunRecord], *, by_benchmark: bool = True
+) -> pd.DataFrame:
     """One row per metric both sides report: medians, B/A, Mann–Whitney p-value on raw samples, verdict.
 
     Two single runs of differently named benchmarks compare with ``by_benchmark=False``.

@@ -96,8 +96,13 @@ def evaluate(s: CostScenario) -> CostResult | None:
     price = cloud_price(s.instance, s.pricing_model, s.cloud)
     if price is None or s.accelerator.tdp_w is None:
         return None
-    server = ServerConfig(accelerator=s.accelerator.name, gpus_per_server=s.gpus_per_server,
-                          gpu_price_usd=s.gpu_price_usd, gpu_tdp_w=s.accelerator.tdp_w, price_source=s.price_source)
+    server = ServerConfig(
+        accelerator=s.accelerator.name,
+        gpus_per_server=s.gpus_per_server,
+        gpu_price_usd=s.gpu_price_usd,
+        gpu_tdp_w=s.accelerator.tdp_w,
+        price_source=s.price_source,
+    )
     tco = server_tco(server, s.onprem)
     comparison = compare_onprem_cloud(tco, s.onprem, price, s.cloud, gpus=s.gpus, months=s.months,
                                       label_onprem=s.accelerator.name, server_source=s.price_source)
@@ -109,7 +114,9 @@ def evaluate(s: CostScenario) -> CostResult | None:
 def cumulative_frame(c: Comparison) -> pd.DataFrame:
     """Month-by-month cumulative cost of both options (USD)."""
     months = range(1, len(c.onprem.cumulative_usd) + 1)
-    return pd.DataFrame({"month": months, c.onprem.label: c.onprem.cumulative_usd, c.cloud.label: c.cloud.cumulative_usd})
+    return pd.DataFrame(
+        {"month": months, c.onprem.label: c.onprem.cumulative_usd, c.cloud.label: c.cloud.cumulative_usd}
+    )
 
 
 def work_unit_costs(usd_per_gpu_hour: float, throughput_per_gpu_s: float | None, unit: str) -> UnitCosts:
@@ -122,10 +129,19 @@ def work_unit_costs(usd_per_gpu_hour: float, throughput_per_gpu_s: float | None,
 def unit_cost_frame(r: CostResult, throughput_per_gpu_s: float | None, unit: str) -> pd.DataFrame:
     """$/GPU-hour and $ per unit of work for both options at the projected throughput per GPU."""
     rows = []
-    for option, hourly in (("on-prem (busy GPU-hour)", r.onprem_usd_per_gpu_hour), ("cloud", r.cloud_usd_per_gpu_hour)):
+    for option, hourly in (
+        ("on-prem (busy GPU-hour)", r.onprem_usd_per_gpu_hour),
+        ("cloud", r.cloud_usd_per_gpu_hour),
+    ):
         u = work_unit_costs(hourly, throughput_per_gpu_s, unit)
-        rows.append({"option": option, "usd_per_gpu_hour": u.usd_per_gpu_hour, "usd_per_1m_tokens": u.usd_per_1m_tokens,
-                     "usd_per_1k_inferences": u.usd_per_1k_inferences})
+        rows.append(
+            {
+                "option": option,
+                "usd_per_gpu_hour": u.usd_per_gpu_hour,
+                "usd_per_1m_tokens": u.usd_per_1m_tokens,
+                "usd_per_1k_inferences": u.usd_per_1k_inferences,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -150,6 +166,8 @@ def tornado_frame(s: CostScenario) -> pd.DataFrame:
         rows.append({"driver": f"{group}.{name}", "range": label, "base_value": value,
                      "low_end_usd": ends[0], "high_end_usd": ends[1], "base_usd": base.horizon_difference_usd,
                      "swing_usd": abs(ends[1] - ends[0])})
-    df = pd.DataFrame(rows, columns=["driver", "range", "base_value", "low_end_usd", "high_end_usd", "base_usd",
-                                     "swing_usd"])
+    df = pd.DataFrame(
+        rows,
+        columns=["driver", "range", "base_value", "low_end_usd", "high_end_usd", "base_usd", "swing_usd"],
+    )
     return df.sort_values("swing_usd", ascending=False).reset_index(drop=True)

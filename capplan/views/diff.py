@@ -41,7 +41,11 @@ def config_diff(a: RunRecord, b: RunRecord) -> pd.DataFrame:
     """Rows only for the facts whose values differ between ``a`` and ``b``."""
     fa, fb = _facts(a), _facts(b)
     keys = sorted(set(fa) | set(fb))
-    rows = [{"field": k, "run A": _text(fa, k), "run B": _text(fb, k)} for k in keys if fa.get(k, fa) != fb.get(k, fb)]
+    rows = [
+        {"field": k, "run A": _text(fa, k), "run B": _text(fb, k)}
+        for k in keys
+        if fa.get(k, fa) != fb.get(k, fb)
+    ]
     return pd.DataFrame(rows, columns=["field", "run A", "run B"])
 
 

@@ -39,27 +39,65 @@ def local_row(records: Iterable[RunRecord], dtype: str, label: str) -> dict[str,
             bandwidth += [m.value for m in r.metrics if m.unit == "GB/s"]
     if not tflops and not bandwidth:
         return None
-    return {"accelerator": label, "kind": "this host", "memory_gib": None,
-            "mem_bw_gbps": max(bandwidth) if bandwidth else None, "peak_tflops": max(tflops) if tflops else None,
-            "tdp_w": None, "source": "measured here (best GEMM / best membw run in the store)", "measured": True}
+    return {
+        "accelerator": label,
+        "kind": "this host",
+        "memory_gib": None,
+        "mem_bw_gbps": max(bandwidth) if bandwidth else None,
+        "peak_tflops": max(tflops) if tflops else None,
+        "tdp_w": None,
+        "source": "measured here (best GEMM / best membw run in the store)",
+        "measured": True,
+    }
 
 
-PROJECTION_COLUMNS = ("accelerator", "count", "throughput_per_s", "band_low", "band_high", "unit", "latency_ms",
-                      "latency_low_ms", "latency_high_ms", "bound", "efficiency", "calibration", "calibration_points",
-                      "memory_required_gib", "device_memory_gib", "min_devices", "fits", "notes")
+PROJECTION_COLUMNS = (
+    "accelerator",
+    "count",
+    "throughput_per_s",
+    "band_low",
+    "band_high",
+    "unit",
+    "latency_ms",
+    "latency_low_ms",
+    "latency_high_ms",
+    "bound",
+    "efficiency",
+    "calibration",
+    "calibration_points",
+    "memory_required_gib",
+    "device_memory_gib",
+    "min_devices",
+    "fits",
+    "notes",
+)
 
 
 def projection_frame(projections: Sequence[Projection]) -> pd.DataFrame:
     """One row per projection: throughput with its band, latency, bound, memory fit and provenance."""
-    rows = [{
-        "accelerator": p.accelerator, "count": p.count, "throughput_per_s": p.throughput_per_s,
-        "band_low": p.band_low, "band_high": p.band_high, "unit": p.throughput_unit, "latency_ms": p.latency_ms,
-        "latency_low_ms": p.latency_low_ms, "latency_high_ms": p.latency_high_ms, "bound": p.bound,
-        "efficiency": p.efficiency, "calibration": p.calibration_tier,
-        "calibration_points": len(p.calibration_points), "memory_required_gib": p.memory_required_gib,
-        "device_memory_gib": p.device_memory_gib, "min_devices": p.min_devices, "fits": p.fits,
-        "notes": "; ".join(p.notes),
-    } for p in projections]
+    rows = [
+        {
+            "accelerator": p.accelerator,
+            "count": p.count,
+            "throughput_per_s": p.throughput_per_s,
+            "band_low": p.band_low,
+            "band_high": p.band_high,
+            "unit": p.throughput_unit,
+            "latency_ms": p.latency_ms,
+            "latency_low_ms": p.latency_low_ms,
+            "latency_high_ms": p.latency_high_ms,
+            "bound": p.bound,
+            "efficiency": p.efficiency,
+            "calibration": p.calibration_tier,
+            "calibration_points": len(p.calibration_points),
+            "memory_required_gib": p.memory_required_gib,
+            "device_memory_gib": p.device_memory_gib,
+            "min_devices": p.min_devices,
+            "fits": p.fits,
+            "notes": "; ".join(p.notes),
+        }
+        for p in projections
+    ]
     return pd.DataFrame(rows, columns=list(PROJECTION_COLUMNS))
 
 
@@ -81,16 +119,24 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
     """
     rows = []
     for p in projections:
-        prices = [c for c in (cloud_price(i, model, assumptions) for i in catalog.instances_for(p.accelerator)) if c]
+        prices = [
+            c for c in (cloud_price(i, model, assumptions) for i in catalog.instances_for(p.accelerator)) if c
+        ]
         per_gpu = throughput_per_device(p)
         if not prices or per_gpu is None:
             continue
         best = min(prices, key=lambda c: cloud_gpu_hour_cost_usd(c, assumptions))
         cost = work_unit_costs(cloud_gpu_hour_cost_usd(best, assumptions), per_gpu, p.throughput_unit)
-        rows.append({
-            "accelerator": p.accelerator, "instance": f"{best.provider} {best.instance} ({best.region})",
-            "usd_per_gpu_hour": cost.usd_per_gpu_hour, "throughput_per_gpu_s": per_gpu, "unit": p.throughput_unit,
-            "usd_per_1m_tokens": cost.usd_per_1m_tokens, "usd_per_1k_inferences": cost.usd_per_1k_inferences,
-            "price_source": best.source,
-        })
+        rows.append(
+            {
+                "accelerator": p.accelerator,
+                "instance": f"{best.provider} {best.instance} ({best.region})",
+                "usd_per_gpu_hour": cost.usd_per_gpu_hour,
+                "throughput_per_gpu_s": per_gpu,
+                "unit": p.throughput_unit,
+                "usd_per_1m_tokens": cost.usd_per_1m_tokens,
+                "usd_per_1k_inferences": cost.usd_per_1k_inferences,
+                "price_source": best.source,
+            }
+        )
     return pd.DataFrame(rows, columns=list(UNIT_COST_COLUMNS))

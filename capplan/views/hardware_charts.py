@@ -31,8 +31,11 @@ def projection_figure(frame: pd.DataFrame) -> go.Figure:
                  "arrayminus": df["throughput_per_s"] - df["band_low"]},
     ))
     unit = df["unit"].iloc[0] if len(df) else ""
-    fig.update_layout(xaxis_title=f"projected throughput ({unit}); bars = calibration band", height=max(300, 40 * len(df)),
-                      margin={"t": 20, "l": 10})
+    fig.update_layout(
+        xaxis_title=f"projected throughput ({unit}); bars = calibration band",
+        height=max(300, 40 * len(df)),
+        margin={"t": 20, "l": 10},
+    )
     return fig
 
 

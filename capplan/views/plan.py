@@ -24,7 +24,8 @@ def example_plans(directory: Path = EXAMPLES_DIR) -> dict[str, Path]:
 
 
 def parse_plan(text: str, file_name: str) -> Plan:
-    """Validate plan YAML text through ``load_plan`` so errors name the file, the field and what is allowed."""
+    """Validate plan YAML text through ``load_plan`` so errors name the file, the field and what is
+    allowed."""
     safe = _SAFE_NAME.sub("_", Path(file_name).name).strip(".") or "plan.yaml"  # "..": no directory names
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / safe

@@ -13,16 +13,39 @@ ALTERNATIVE_COLOURS = {"recommended": "#2e7d32", "all_cloud": "#ef6c00", "all_on
 def gap_timeline_figure(timeline: pd.DataFrame) -> go.Figure:
     """Per resource class and quarter: GPUs owned/committed, added by the plan, and needed."""
     classes = list(dict.fromkeys(timeline["resource_class"]))[:MAX_CLASSES]
-    fig = make_subplots(rows=len(classes), cols=1, shared_xaxes=True, subplot_titles=classes, vertical_spacing=0.08)
+    fig = make_subplots(
+        rows=len(classes), cols=1, shared_xaxes=True, subplot_titles=classes, vertical_spacing=0.08
+    )
     for row, cls in enumerate(classes, start=1):
         df = timeline[timeline["resource_class"] == cls]
         first = row == 1
         fig.add_trace(go.Bar(x=df["quarter"], y=df["have_gpus"], name="have", marker_color="#90a4ae",
                              legendgroup="have", showlegend=first), row=row, col=1)
-        fig.add_trace(go.Bar(x=df["quarter"], y=df["planned_gpus"], name="added by the plan", marker_color="#1565c0",
-                             legendgroup="planned", showlegend=first), row=row, col=1)
-        fig.add_trace(go.Scatter(x=df["quarter"], y=df["need_gpus"], name="need", mode="lines+markers",
-                                 line={"color": "#c62828"}, legendgroup="need", showlegend=first), row=row, col=1)
+        fig.add_trace(
+            go.Bar(
+                x=df["quarter"],
+                y=df["planned_gpus"],
+                name="added by the plan",
+                marker_color="#1565c0",
+                legendgroup="planned",
+                showlegend=first,
+            ),
+            row=row,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=df["quarter"],
+                y=df["need_gpus"],
+                name="need",
+                mode="lines+markers",
+                line={"color": "#c62828"},
+                legendgroup="need",
+                showlegend=first,
+            ),
+            row=row,
+            col=1,
+        )
         fig.update_yaxes(title_text="GPUs", row=row, col=1)
     fig.update_layout(barmode="stack", height=max(320, 260 * len(classes)), margin={"t": 40},
                       legend={"orientation": "h", "y": -0.12})

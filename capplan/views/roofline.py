@@ -51,7 +51,11 @@ def roofline_points(records: Iterable[RunRecord]) -> Roofline:
             if r.kind in MEMBW_KINDS and m.unit == "GB/s":
                 bandwidths.append(m.value)
             shape = GEMM_METRIC.match(m.name)
-            ai = gemm_intensity(*map(int, shape.groups()), dtype) if shape and r.kind in COMPUTE_KINDS else None
+            ai = (
+                gemm_intensity(*map(int, shape.groups()), dtype)
+                if shape and r.kind in COMPUTE_KINDS
+                else None
+            )
             if ai is None:
                 continue
             if m.peak:

@@ -81,7 +81,9 @@ def latest_suite(df: pd.DataFrame) -> LatestSuite | None:
     if local.empty:
         return None
     newest = local.loc[local["started_utc"].idxmax()]
-    mine = local[(local["suite"] == newest["suite"]) & (local["host_fingerprint"] == newest["host_fingerprint"])]
+    mine = local[
+        (local["suite"] == newest["suite"]) & (local["host_fingerprint"] == newest["host_fingerprint"])
+    ]
     runs = mine.sort_values("started_utc").groupby("benchmark", as_index=False).tail(1)
     runs = runs.sort_values("benchmark").reset_index(drop=True)
     counts = runs["status"].value_counts()

@@ -18,8 +18,14 @@ _SWEEP_THROUGHPUT = re.compile(r"^throughput_[a-z]+_per_s_b(\d+)$")
 
 
 def _throughput(record: RunRecord) -> Metric | None:
-    return next((m for m in record.metrics if m.name.startswith("throughput") and not _SWEEP_THROUGHPUT.match(m.name)),
-                None)
+    return next(
+        (
+            m
+            for m in record.metrics
+            if m.name.startswith("throughput") and not _SWEEP_THROUGHPUT.match(m.name)
+        ),
+        None,
+    )
 
 
 def p99_latency_ms(record: RunRecord) -> float | None:
@@ -42,7 +48,9 @@ def series_label(record: RunRecord) -> str:
 def _sweep_points(record: RunRecord) -> list[tuple[int, Metric, float]]:
     """(batch, throughput metric, p99 ms) per batch of a sweep stored in one record
     (``throughput_<unit>_b<N>`` and ``latency_ms_b<N>`` metrics, as the infer kind writes them)."""
-    latency = {int(m.group(1)): r for r in record.metrics if (m := _SWEEP_LATENCY.match(r.name)) and "p99" in r.stats}
+    latency = {
+        int(m.group(1)): r for r in record.metrics if (m := _SWEEP_LATENCY.match(r.name)) and "p99" in r.stats
+    }
     out = []
     for metric in record.metrics:
         m = _SWEEP_THROUGHPUT.match(metric.name)
@@ -77,7 +85,8 @@ def slo_ms(records: Iterable[RunRecord]) -> float:
 
 
 def max_throughput_under_slo(points: pd.DataFrame, slo_ms: float) -> pd.DataFrame:
-    """Per series, the highest-throughput point whose p99 latency meets the SLO (series that never do are left out)."""
+    """Per series, the highest-throughput point whose p99 latency meets the SLO (series that never do are
+    left out)."""
     ok = points[points["latency_p99_ms"] <= slo_ms]
     if ok.empty:
         return ok

@@ -33,8 +33,12 @@ class WorkloadParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: ModelName = Field(description="workload: resnet, bert, gpt, dlrm or mlp")
-    size: Literal["tiny", "base", "large"] = Field("tiny", description="tiny (CI), base (published shape), large")
-    seq_len: int | None = Field(None, ge=1, description="tokens per sample for bert/gpt; model default when omitted")
+    size: Literal["tiny", "base", "large"] = Field(
+        "tiny", description="tiny (CI), base (published shape), large"
+    )
+    seq_len: int | None = Field(
+        None, ge=1, description="tokens per sample for bert/gpt; model default when omitted"
+    )
 
 
 def builder(model: str) -> Callable[[str, int | None], Workload]:
@@ -57,4 +61,6 @@ def torch_dtype(name: str) -> torch.dtype:
     try:
         return TORCH_DTYPES[name]
     except KeyError:
-        raise ValueError(f"dtype {name!r} is not supported by model benchmarks; allowed: {', '.join(TORCH_DTYPES)}") from None
+        raise ValueError(
+            f"dtype {name!r} is not supported by model benchmarks; allowed: {', '.join(TORCH_DTYPES)}"
+        ) from None

@@ -40,8 +40,12 @@ class DlrmShape:
 
 PRESETS: dict[str, DlrmShape] = {
     "tiny": DlrmShape(tables=4, rows=1000, dim=16, bottom=(64, 16), top=(64, 1)),
-    "base": DlrmShape(tables=26, rows=100_000, dim=128, bottom=(512, 256, 128), top=(1024, 1024, 512, 256, 1)),
-    "large": DlrmShape(tables=26, rows=500_000, dim=128, bottom=(512, 256, 128), top=(1024, 1024, 512, 256, 1)),
+    "base": DlrmShape(
+        tables=26, rows=100_000, dim=128, bottom=(512, 256, 128), top=(1024, 1024, 512, 256, 1)
+    ),
+    "large": DlrmShape(
+        tables=26, rows=500_000, dim=128, bottom=(512, 256, 128), top=(1024, 1024, 512, 256, 1)
+    ),
 }
 
 

@@ -87,7 +87,11 @@ def workload_facts(params: WorkloadParams) -> dict[str, int | float]:
     workload modules (an edited model is recounted); counting imports torch's tracing stack (~2 s).
     """
     key = {"params": params.model_dump(), "torch": torch.__version__, "code": _code_digest(params.model)}
-    path = cache_root() / "facts" / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.json"
+    path = (
+        cache_root()
+        / "facts"
+        / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]}.json"
+    )
     with contextlib.suppress(OSError, ValueError):
         return json.loads(path.read_text())
     facts = count_facts(params)

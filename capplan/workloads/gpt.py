@@ -41,7 +41,9 @@ class Gpt(nn.Module):
     def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         start = cache.length if cache is not None else 0
         if start + ids.shape[1] > self.shape.max_positions:
-            raise ValueError(f"sequence of {start + ids.shape[1]} tokens exceeds context {self.shape.max_positions}")
+            raise ValueError(
+                f"sequence of {start + ids.shape[1]} tokens exceeds context {self.shape.max_positions}"
+            )
         positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.tok(ids) + self.pos(positions)
         for i, block in enumerate(self.blocks):

@@ -29,7 +29,9 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(out_ch)
         self.shortcut: nn.Module = nn.Identity()
         if stride != 1 or in_ch != out_ch:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.bn1(self.conv1(x)))
@@ -71,5 +73,10 @@ def build(size: str, seq_len: int | None = None) -> Workload:
         make_inputs=lambda b, g: (torch.randn(b, 3, side, side, generator=g),),
         make_targets=lambda b, g: torch.randint(0, classes, (b,), generator=g),
         loss=F.cross_entropy,
-        shape={"blocks": "-".join(map(str, blocks)), "stem_width": stem, "image_side": side, "classes": classes},
+        shape={
+            "blocks": "-".join(map(str, blocks)),
+            "stem_width": stem,
+            "image_side": side,
+            "classes": classes,
+        },
     )

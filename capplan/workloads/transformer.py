@@ -29,7 +29,9 @@ class TransformerShape:
 class KVCache:
     """Per-layer key/value buffers of shape [batch, heads, max_len, head_dim] and the filled length."""
 
-    def __init__(self, shape: TransformerShape, batch: int, max_len: int, device: torch.device, dtype: torch.dtype):
+    def __init__(
+        self, shape: TransformerShape, batch: int, max_len: int, device: torch.device, dtype: torch.dtype
+    ):
         head_dim = shape.d_model // shape.heads
         dims = (batch, shape.heads, max_len, head_dim)
         self.k = [torch.zeros(dims, device=device, dtype=dtype) for _ in range(shape.layers)]
@@ -44,9 +46,13 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor, causal: bool, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, causal: bool, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1))
+        q, k, v = (
+            z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in self.qkv(x).chunk(3, dim=-1)
+        )
         mask = None
         if cache is not None:
             start = cache.length
@@ -70,9 +76,13 @@ class Block(nn.Module):
         self.attn = SelfAttention(shape.d_model, shape.heads)
         self.norm1 = nn.LayerNorm(shape.d_model)
         self.norm2 = nn.LayerNorm(shape.d_model)
-        self.ff = nn.Sequential(nn.Linear(shape.d_model, shape.d_ff), nn.GELU(), nn.Linear(shape.d_ff, shape.d_model))
+        self.ff = nn.Sequential(
+            nn.Linear(shape.d_model, shape.d_ff), nn.GELU(), nn.Linear(shape.d_ff, shape.d_model)
+        )
 
-    def forward(self, x: torch.Tensor, causal: bool, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, causal: bool, cache: KVCache | None = None, layer: int = 0
+    ) -> torch.Tensor:
         if self.pre_norm:
             x = x + self.attn(self.norm1(x), causal, cache, layer)
             return x + self.ff(self.norm2(x))

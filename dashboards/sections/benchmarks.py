@@ -22,7 +22,9 @@ METRIC_COLUMNS = {
     "p50": st.column_config.NumberColumn("p50", format="%.4g"),
     "p90": st.column_config.NumberColumn("p90", format="%.4g"),
     "p99": st.column_config.NumberColumn("p99", format="%.4g"),
-    "cv": st.column_config.NumberColumn("CV", format="%.3f", help="coefficient of variation of the raw samples"),
+    "cv": st.column_config.NumberColumn(
+        "CV", format="%.3f", help="coefficient of variation of the raw samples"
+    ),
     "pct_of_peak": st.column_config.NumberColumn("% of peak", format="%.1f"),
 }
 
@@ -42,7 +44,9 @@ def render_benchmarks_page(url: str) -> None:
     benchmark = pick("Benchmark", sorted(scoped["benchmark"].unique()), key="bench_benchmark")
     host = pick("Host", sorted(summaries["host_fingerprint"].unique()), key="bench_host")
     first, last = summaries["started_utc"].min().date(), summaries["started_utc"].max().date()
-    dates = side.date_input("Started between (UTC)", (first, last), min_value=first, max_value=last, key="bench_dates")
+    dates = side.date_input(
+        "Started between (UTC)", (first, last), min_value=first, max_value=last, key="bench_dates"
+    )
     start, end = (dates[0], dates[1]) if len(dates) == 2 else (dates[0], None)
     limit = side.number_input("Newest runs to load", 10, MAX_RUNS, 300, step=50, key="bench_limit")
     records = load_records(url, change_token(url), suite, benchmark, host, start, end, int(limit))
@@ -67,7 +71,10 @@ def render_benchmarks_page(url: str) -> None:
         if keys:
             key = st.selectbox("Raw samples", keys, key="bench_sample_key")
             shown = [r for r in records if r.samples.get(key)][:12]
-            st.caption(f"Box = quartiles, dashed line = mean, points = outliers; newest {len(shown)} runs with {md_escape(key)}.")
+            st.caption(
+                f"Box = quartiles, dashed line = mean, points = outliers; newest {len(shown)} runs with "
+                f"{md_escape(key)}."
+            )
             plotly(distribution_figure(shown, key))
         else:
             st.info("None of these runs stored raw samples.")
@@ -84,7 +91,9 @@ def render_benchmarks_page(url: str) -> None:
                 st.dataframe(points, hide_index=True)
     with roof:
         hosts = sorted({r.host_fingerprint for r in records if r.kind in COMPUTE_KINDS})
-        roof_host = st.selectbox("Host (one machine per roofline)", hosts, key="bench_roof_host") if hosts else None
+        roof_host = (
+            st.selectbox("Host (one machine per roofline)", hosts, key="bench_roof_host") if hosts else None
+        )
         roofline = roofline_points([r for r in records if r.host_fingerprint == roof_host])
         if roofline.points.empty:
             st.info("No GEMM runs among these runs; the roofline plots GEMM points under measured ceilings.")

@@ -41,9 +41,15 @@ def render_costs_page(url: str) -> None:
     gpus = int(side.number_input("GPUs needed", 1, 100_000, 8, key="cost_gpus"))
     per_server = int(side.number_input("GPUs per server", 1, 64, 8, key="cost_gpus_per_server"))
     cited = acc.approx_list_price_usd
-    gpu_price = side.number_input("GPU purchase price (USD)", min_value=1.0, value=cited, key=f"cost_gpu_price_{acc.name}",
-                                  help=f"catalog: {acc.price_note or 'approximate list price'} ({acc.source}, "
-                                       f"{acc.source_date})" if cited else "no cited price in the catalog: enter a quote")
+    gpu_price = side.number_input(
+        "GPU purchase price (USD)",
+        min_value=1.0,
+        value=cited,
+        key=f"cost_gpu_price_{acc.name}",
+        help=f"catalog: {acc.price_note or 'approximate list price'} ({acc.source}, {acc.source_date})"
+        if cited
+        else "no cited price in the catalog: enter a quote",
+    )
     instances = cat.instances_for(acc.name)
     inst = instances[side.selectbox(
         "Cloud instance", range(len(instances)), key=f"cost_instance_{acc.name}",
@@ -58,16 +64,24 @@ def render_costs_page(url: str) -> None:
         cloud = assumption_inputs(CloudAssumptions, "cost_cloud", st)
 
     if gpu_price is None:
-        st.info(f"The catalog has no cited purchase price for {md_escape(acc.name)}: enter a quote in the sidebar "
-                "(GPU purchase price) to cost the on-prem option.")
+        st.info(
+            f"The catalog has no cited purchase price for {md_escape(acc.name)}: enter a quote in the "
+            f"sidebar "
+            "(GPU purchase price) to cost the on-prem option."
+        )
         return
-    price_source = f"catalog: {acc.name} approx_list_price_usd" if gpu_price == cited else "entered in the dashboard"
+    price_source = (
+        f"catalog: {acc.name} approx_list_price_usd" if gpu_price == cited else "entered in the dashboard"
+    )
     scenario = CostScenario(acc, gpus, per_server, float(gpu_price), price_source, inst, pricing, months,
                             onprem, cloud)
     result = evaluate(scenario)
     if result is None:
-        st.warning(f"{md_escape(inst.provider)} {md_escape(inst.instance)} has no {pricing} price in the catalog (and none may be derived "
-                   "under the cloud assumptions); pick another pricing model or instance.")
+        st.warning(
+            f"{md_escape(inst.provider)} {md_escape(inst.instance)} has no {pricing} price in the catalog "
+            f"(and none may be derived "
+            "under the cloud assumptions); pick another pricing model or instance."
+        )
         return
 
     c = result.comparison
@@ -90,7 +104,9 @@ def render_costs_page(url: str) -> None:
 
     st.subheader("Sensitivity (tornado)")
     tornado = tornado_frame(scenario)
-    plotly(tornado_figure(tornado, f"cloud minus on-prem after {months} months (USD); right = owning saves more"))
+    plotly(
+        tornado_figure(tornado, f"cloud minus on-prem after {months} months (USD); right = owning saves more")
+    )
     st.dataframe(tornado, hide_index=True)
     with st.expander("Assumptions in use, with sources"):
         st.dataframe([*onprem.table("onprem"), *cloud.table("cloud")], hide_index=True)
@@ -99,7 +115,9 @@ def render_costs_page(url: str) -> None:
 def _render_unit_costs(url: str, desc: WorkloadDesc | None, acc: Accelerator, result: CostResult) -> None:
     if desc is None:
         return
-    st.subheader(f"\\$ per unit of work: {md_escape(desc.name)} ({desc.task}, {desc.dtype}, batch {desc.batch})")
+    st.subheader(
+        f"\\$ per unit of work: {md_escape(desc.name)} ({desc.task}, {desc.dtype}, batch {desc.batch})"
+    )
     try:
         proj = project(desc, acc.name, catalog=catalog(), points=calibration_points(url, change_token(url)))
     except UserError as exc:

@@ -16,8 +16,14 @@ from capplan.views.hardware_charts import peaks_figure, projection_figure, unit_
 from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
 from capplan.views.text import md_escape
 
-DEFAULT_ACCELERATORS = ("NVIDIA H200 SXM", "NVIDIA H100 SXM", "NVIDIA A100 80GB SXM", "NVIDIA L40S", "NVIDIA L4",
-                        "AMD Instinct MI300X")
+DEFAULT_ACCELERATORS = (
+    "NVIDIA H200 SXM",
+    "NVIDIA H100 SXM",
+    "NVIDIA A100 80GB SXM",
+    "NVIDIA L40S",
+    "NVIDIA L4",
+    "AMD Instinct MI300X",
+)
 PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 
 
@@ -41,8 +47,13 @@ def render_hardware_page(url: str) -> None:
     hosts = sorted(summaries["host_fingerprint"].unique())
     here = host_inventory().fingerprint
     if hosts:
-        host = st.selectbox("Measured host", hosts, index=hosts.index(here) if here in hosts else 0, key="hw_host",
-                            help="fingerprint of the machine whose GEMM and memory-bandwidth runs are shown")
+        host = st.selectbox(
+            "Measured host",
+            hosts,
+            index=hosts.index(here) if here in hosts else 0,
+            key="hw_host",
+            help="fingerprint of the machine whose GEMM and memory-bandwidth runs are shown",
+        )
         runs = [r for kind in (*COMPUTE_KINDS, *MEMBW_KINDS) for r in host_runs(url, token, host, kind)]
         local = local_row(runs, dtype, f"host {host[:8]} (measured)")
         if local:
@@ -61,7 +72,10 @@ def render_hardware_page(url: str) -> None:
     if not chosen:
         st.info("Pick accelerators in the sidebar.")
         return
-    st.caption(f"Workload figures: {md_escape(desc.source)}. Calibration: stored model runs plus shipped published results.")
+    st.caption(
+        f"Workload figures: {md_escape(desc.source)}. Calibration: stored model runs plus shipped published "
+        f"results."
+    )
     points = calibration_points(url, token)
     projections, problems = [], []
     for name in chosen:

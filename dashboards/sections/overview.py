@@ -37,8 +37,11 @@ def render_overview_page(url: str) -> None:
                    + ", ".join(f"{n:,} {s}" for s, n in summary.status_counts.items() if n))
         if latest is not None:
             st.subheader(f"Latest suite: {md_escape(latest.suite)}")
-            st.caption(f"Host {md_escape(latest.host_fingerprint)}, newest run {latest.last_utc:%Y-%m-%d %H:%M:%S} UTC; "
-                       "the latest run of each benchmark.")
+            st.caption(
+                f"Host {md_escape(latest.host_fingerprint)}, newest run {latest.last_utc:%Y-%m-%d %H:%M:%S} "
+                f"UTC; "
+                "the latest run of each benchmark."
+            )
             status_cols = st.columns(max(len(latest.status_counts), 1))
             for col, (status, n) in zip(status_cols, latest.status_counts.items(), strict=False):
                 col.metric(status, n)
@@ -47,11 +50,16 @@ def render_overview_page(url: str) -> None:
             with left:
                 plotly(status_bar_figure(latest.status_counts))
             with right:
-                st.dataframe(runs[["benchmark", "status", "result", "duration_s", "started_utc", "kind"]],
-                             hide_index=True, column_config={
-                    "started_utc": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                    "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
-                })
+                st.dataframe(
+                    runs[["benchmark", "status", "result", "duration_s", "started_utc", "kind"]],
+                    hide_index=True,
+                    column_config={
+                        "started_utc": st.column_config.DatetimeColumn(
+                            "started (UTC)", format="YYYY-MM-DD HH:mm:ss"
+                        ),
+                        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+                    },
+                )
 
     newest = latest.runs.loc[latest.runs["started_utc"].idxmax(), "run_id"] if latest is not None else None
     recorded = recorded_inventory(load_run(url, newest)) if newest is not None else None

@@ -46,16 +46,30 @@ def render_recommendations_page(url: str) -> None:
     tornado = table(result, "tornado")
     if not tornado.empty:
         st.subheader("Sensitivity (tornado, re-optimised)")
-        plotly(tornado_figure(tornado, "net cost of the recommended plan (USD)", label="parameter", low="net_low_usd",
-                              high="net_high_usd", base="net_base_usd", hover="unit"))
+        plotly(
+            tornado_figure(
+                tornado,
+                "net cost of the recommended plan (USD)",
+                label="parameter",
+                low="net_low_usd",
+                high="net_high_usd",
+                base="net_base_usd",
+                hover="unit",
+            )
+        )
         st.dataframe(table(result, "scenarios"), hide_index=True)
 
     st.subheader("Reports")
     files = report_files(result)
     cols = st.columns(4)
     for i, (name, data) in enumerate(files.items()):
-        cols[i % 4].download_button(name, data, file_name=name, mime=MIME.get(name[name.rfind("."):], "text/plain"),
-                                    key=f"download_{name}")
+        cols[i % 4].download_button(
+            name,
+            data,
+            file_name=name,
+            mime=MIME.get(name[name.rfind(".") :], "text/plain"),
+            key=f"download_{name}",
+        )
 
 
 render_recommendations_page(store_url())

@@ -3,8 +3,9 @@ exporter cannot export scaled_dot_product_attention), batch dimension dynamic.
 
 Exports are cached under the user's cache dir by a hash of everything that determines the graph and
 its weights (model, size, shape, sequence length, dtype, torch version and a digest of the weights
-themselves, so an edited model definition never reuses a stale export); reruns skip the export. Execution providers: TensorRT, then CUDA, when the device is CUDA and onnxruntime-gpu has
-them; CPUExecutionProvider otherwise (and as fallback for unsupported nodes).
+themselves, so an edited model definition never reuses a stale export); reruns skip the export.
+Execution providers: TensorRT, then CUDA, when the device is CUDA and onnxruntime-gpu has them;
+CPUExecutionProvider otherwise (and as fallback for unsupported nodes).
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ class OrtBackend:
 
         allowed = CUDA_DTYPES if request.device.startswith("cuda") else CPU_DTYPES
         if request.dtype not in allowed:
-            raise ValueError(f"onnxruntime on {request.device}: dtype {request.dtype!r}; allowed: {', '.join(allowed)}")
+            raise ValueError(
+                f"onnxruntime on {request.device}: dtype {request.dtype!r}; allowed: {', '.join(allowed)}"
+            )
         t0 = time.perf_counter()
         path, cached = export_onnx(request)
         export_s = time.perf_counter() - t0
@@ -164,7 +167,8 @@ class OrtBackend:
         return prepared
 
     def sync(self) -> None:
-        """``session.run`` returns after the work is done; I/O-bound runs synchronise in run_with_iobinding."""
+        """``session.run`` returns after the work is done; I/O-bound runs synchronise in
+        run_with_iobinding."""
 
     def to_numpy(self, outputs: Any) -> np.ndarray:
         array = outputs if isinstance(outputs, np.ndarray) else outputs.copy_outputs_to_cpu()[0]

@@ -30,7 +30,12 @@ Op = Literal["all_reduce", "all_gather", "reduce_scatter", "broadcast"]
 def bus_factor(op: str, world_size: int) -> float:
     """nccl-tests' busbw / algbw factor for ``op`` on ``world_size`` ranks."""
     n = world_size
-    return {"all_reduce": 2 * (n - 1) / n, "all_gather": (n - 1) / n, "reduce_scatter": (n - 1) / n, "broadcast": 1.0}[op]
+    return {
+        "all_reduce": 2 * (n - 1) / n,
+        "all_gather": (n - 1) / n,
+        "reduce_scatter": (n - 1) / n,
+        "broadcast": 1.0,
+    }[op]
 
 
 def size_label(nbytes: int) -> str:
@@ -60,7 +65,9 @@ class CollectiveParams(BaseModel):
         return self
 
 
-def _call(torch: Any, dist: Any, op: str, nbytes: int, world: int, device: str, dtype: Any) -> Callable[[], Any]:
+def _call(
+    torch: Any, dist: Any, op: str, nbytes: int, world: int, device: str, dtype: Any
+) -> Callable[[], Any]:
     """One collective on preallocated buffers."""
     count = nbytes // torch.tensor([], dtype=dtype).element_size()
     full = torch.ones(count, dtype=dtype, device=device)
@@ -96,7 +103,9 @@ def run_collective(
     import torch.distributed as dist
 
     if dist.get_world_size() != world_size or dist.get_rank() != rank:
-        raise ValueError(f"process group is rank {dist.get_rank()} of {dist.get_world_size()}, not {rank} of {world_size}")
+        raise ValueError(
+            f"process group is rank {dist.get_rank()} of {dist.get_world_size()}, not {rank} of {world_size}"
+        )
     tdtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     out: dict[int, list[float]] = {}
@@ -138,8 +147,19 @@ def _rank_main(rank: int, job: dict[str, Any]) -> None:
                             world_size=job["world_size"], timeout=timedelta(seconds=job["timeout_s"]))
     try:
         p = job["params"]
-        results = {op: run_collective(op, p["sizes_bytes"], job["world_size"], rank, device=device, dtype=job["dtype"],
-                                      warmup_iters=p["warmup_iters"], iters=p["iters"]) for op in p["ops"]}
+        results = {
+            op: run_collective(
+                op,
+                p["sizes_bytes"],
+                job["world_size"],
+                rank,
+                device=device,
+                dtype=job["dtype"],
+                warmup_iters=p["warmup_iters"],
+                iters=p["iters"],
+            )
+            for op in p["ops"]
+        }
     finally:
         dist.destroy_process_group()
     if rank == 0:
@@ -162,24 +182,47 @@ class CollectiveKind:
 
         cuda = spec.device.startswith("cuda")
         if cuda and torch.cuda.device_count() < params.world_size:
-            raise BenchmarkSkipped(f"world_size {params.world_size} needs as many GPUs; {torch.cuda.device_count()} visible")
+            raise BenchmarkSkipped(
+                f"world_size {params.world_size} needs as many GPUs; {torch.cuda.device_count()} visible"
+            )
         backend = "nccl" if cuda else "gloo"
         with tempfile.TemporaryDirectory(prefix="capplan-coll-") as tmpdir:
-            job = {"backend": backend, "port": free_port(), "world_size": params.world_size, "dtype": spec.dtype,
-                   "params": params.model_dump(), "out": str(Path(tmpdir) / "samples.json"),
-                   "threads": max(1, torch.get_num_threads() // params.world_size), "timeout_s": spec.timeout_s}
+            job = {
+                "backend": backend,
+                "port": free_port(),
+                "world_size": params.world_size,
+                "dtype": spec.dtype,
+                "params": params.model_dump(),
+                "out": str(Path(tmpdir) / "samples.json"),
+                "threads": max(1, torch.get_num_threads() // params.world_size),
+                "timeout_s": spec.timeout_s,
+            }
             # fork is cheap and safe on CPU (no threads started yet); CUDA cannot be forked into.
             tmp.start_processes(_rank_main, args=(job,), nprocs=params.world_size, join=True,
                                 start_method="spawn" if cuda else "fork")
             samples = json.loads(Path(job["out"]).read_text())
-        result = KindResult(metrics=[], config={"backend": backend, "world_size": params.world_size,
-                                                "threads_per_rank": job["threads"], "timing": "slowest rank per iteration"})
+        result = KindResult(
+            metrics=[],
+            config={
+                "backend": backend,
+                "world_size": params.world_size,
+                "threads_per_rank": job["threads"],
+                "timing": "slowest rank per iteration",
+            },
+        )
         for op in params.ops:
             factor = bus_factor(op, params.world_size)
             for nbytes in sorted(params.sizes_bytes, reverse=True):
                 seconds = samples[op][str(nbytes)]
                 label = size_label(nbytes)
-                add_metric(result, f"{op}_busbw_gbps_{label}", seconds, "GB/s", scale=nbytes * factor / 1e9, invert=True)
+                add_metric(
+                    result,
+                    f"{op}_busbw_gbps_{label}",
+                    seconds,
+                    "GB/s",
+                    scale=nbytes * factor / 1e9,
+                    invert=True,
+                )
                 result.metrics.append(metric_from_samples(f"{op}_algbw_gbps_{label}", seconds, "GB/s",
                                                           scale=nbytes / 1e9, invert=True))
         return result

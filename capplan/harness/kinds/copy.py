@@ -55,13 +55,17 @@ class CopyKind:
 
         torch.cuda.set_device(torch.device(spec.device))
         result = KindResult(metrics=[], config={"bytes_rule": "bytes transferred once per copy"})
-        cases = [(d, m) for d in params.directions for m in (["device"] if d == "d2d" else params.host_memory)]
+        cases = [
+            (d, m) for d in params.directions for m in (["device"] if d == "d2d" else params.host_memory)
+        ]
         for size in sorted(params.sizes_mib, reverse=True):
             nbytes = int(size * 2**20)
             for direction, memory in cases:
                 call = _copy_call(torch, direction, memory, nbytes, spec.device)
                 seconds = measure(call, budget=spec.budget, timer=CudaEventTimer(spec.device))
                 label = direction if direction == "d2d" else f"{direction}_{memory}"
-                add_metric(result, f"{label}_{size:g}mib_gbps", seconds, "GB/s", scale=nbytes / 1e9, invert=True)
+                add_metric(
+                    result, f"{label}_{size:g}mib_gbps", seconds, "GB/s", scale=nbytes / 1e9, invert=True
+                )
                 del call
         return result

@@ -38,7 +38,9 @@ class DdpParams(WorkloadParams):
     world_size: int = Field(2, ge=1, le=64, description="local ranks when run from a suite without --nproc")
 
 
-def train_under_group(spec: BenchmarkSpec, params: DdpParams, rank: int, world: int, device: str) -> KindResult | None:
+def train_under_group(
+    spec: BenchmarkSpec, params: DdpParams, rank: int, world: int, device: str
+) -> KindResult | None:
     """Measure the baseline (rank 0) and the DDP steps (all ranks); rank 0 returns the result."""
     import torch
     import torch.distributed as dist
@@ -76,7 +78,9 @@ def train_under_group(spec: BenchmarkSpec, params: DdpParams, rank: int, world: 
         single = steps(alone, params.steps)
         del alone
     dist.barrier()
-    ddp = DistributedDataParallel(model, device_ids=[torch.device(device).index] if device.startswith("cuda") else None)
+    ddp = DistributedDataParallel(
+        model, device_ids=[torch.device(device).index] if device.startswith("cuda") else None
+    )
     steps(ddp, params.warmup_steps)
     dist.barrier()
     mine = steps(ddp, params.steps)
@@ -88,7 +92,9 @@ def train_under_group(spec: BenchmarkSpec, params: DdpParams, rank: int, world: 
     return ddp_result(params, world, single, slowest.tolist(), workload.name)
 
 
-def ddp_result(params: DdpParams, world: int, single_s: list[float], ddp_s: list[float], model: str) -> KindResult:
+def ddp_result(
+    params: DdpParams, world: int, single_s: list[float], ddp_s: list[float], model: str
+) -> KindResult:
     """Metrics from per-step seconds: scaling efficiency first (the headline), throughputs, step time."""
     result = KindResult(metrics=[], config={
         "model": model, "world_size": world, "batch_per_rank": params.batch_size,
@@ -99,8 +105,17 @@ def ddp_result(params: DdpParams, world: int, single_s: list[float], ddp_s: list
     t1 = statistics.median(single_s)
     # per DDP step: t1 / t_N, in percent; the median of these is median(t1) / median(t_N)
     add_metric(result, "ddp_scaling_efficiency_pct", ddp_s, "%", scale=100.0 * t1, invert=True)
-    add_metric(result, "ddp_throughput_samples_per_s", ddp_s, "samples/s", scale=world * params.batch_size, invert=True)
-    add_metric(result, "single_throughput_samples_per_s", single_s, "samples/s", scale=params.batch_size, invert=True)
+    add_metric(
+        result,
+        "ddp_throughput_samples_per_s",
+        ddp_s,
+        "samples/s",
+        scale=world * params.batch_size,
+        invert=True,
+    )
+    add_metric(
+        result, "single_throughput_samples_per_s", single_s, "samples/s", scale=params.batch_size, invert=True
+    )
     add_metric(result, "ddp_step_ms", ddp_s, "ms", scale=1e3, higher_is_better=False)
     return result
 

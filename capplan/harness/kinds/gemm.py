@@ -40,7 +40,9 @@ def _operands(torch: Any, dtype: str, m: int, n: int, k: int, device: str) -> Ca
         one = torch.tensor(1.0, device=device)
         out = torch.empty((m, n), dtype=torch.bfloat16, device=device)
         return lambda: torch._scaled_mm(a, b, one, one, out_dtype=torch.bfloat16, out=out)
-    tdtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+    tdtype = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[
+        dtype
+    ]
     a = torch.randn(m, k, device=device, dtype=tdtype)
     b = torch.randn(k, n, device=device, dtype=tdtype)
     c = torch.empty(m, n, device=device, dtype=tdtype)
@@ -50,7 +52,9 @@ def _operands(torch: Any, dtype: str, m: int, n: int, k: int, device: str) -> Ca
 def _check_dtype(torch: Any, dtype: str, device: str) -> None:
     if device == "cpu":
         if dtype not in CPU_DTYPES:
-            raise BenchmarkSkipped(f"dtype {dtype} GEMM is not measured on CPU; CPU dtypes: {', '.join(CPU_DTYPES)}")
+            raise BenchmarkSkipped(
+                f"dtype {dtype} GEMM is not measured on CPU; CPU dtypes: {', '.join(CPU_DTYPES)}"
+            )
         return
     if dtype == "fp8" and torch.cuda.get_device_capability(torch.device(device)) < FP8_MIN_CAPABILITY:
         raise BenchmarkSkipped("dtype fp8 needs compute capability 8.9 or newer")
@@ -73,7 +77,9 @@ class GemmKind:
         _check_dtype(torch, spec.dtype, spec.device)
         if spec.device.startswith("cuda"):
             torch.cuda.set_device(torch.device(spec.device))
-            torch.set_float32_matmul_precision("high" if spec.dtype == "tf32" else "highest")  # fp32 = true fp32
+            torch.set_float32_matmul_precision(
+                "high" if spec.dtype == "tf32" else "highest"
+            )  # fp32 = true fp32
         peak, peak_source = compute_peak(spec.device, spec.dtype)
         integer = spec.dtype == "int8"
         result = KindResult(metrics=[], config={"flops_per_call": {}, "flop_rule": "2*M*N*K"})

@@ -31,8 +31,12 @@ DEFAULT_SLO_P99_MS = 200.0
 class InferParams(WorkloadParams):
     batches: list[int] = Field(default_factory=lambda: [1], min_length=1, description="batch sizes to sweep")
     slo_p99_ms: float = Field(DEFAULT_SLO_P99_MS, gt=0, description="p99 latency bound per batch call, ms")
-    rtol: float | None = Field(None, ge=0, description="output check relative tolerance; the dtype's default if unset")
-    atol: float | None = Field(None, ge=0, description="output check absolute tolerance; the dtype's default if unset")
+    rtol: float | None = Field(
+        None, ge=0, description="output check relative tolerance; the dtype's default if unset"
+    )
+    atol: float | None = Field(
+        None, ge=0, description="output check absolute tolerance; the dtype's default if unset"
+    )
 
 
 class InferKind:
@@ -60,7 +64,9 @@ class InferKind:
                 prepared = backend.prepare(w.make_inputs(batch, g))
                 result.config[f"warmup_s_b{batch}"] = round(backend.warmup(prepared), 4)
                 ctx.log(f"{spec.name}: timing batch {batch}")
-                per_batch[batch] = measure(lambda p=prepared: backend.run_once(p), budget=spec.budget, sync=backend.sync)
+                per_batch[batch] = measure(
+                    lambda p=prepared: backend.run_once(p), budget=spec.budget, sync=backend.sync
+                )
             peak_mb = memory.peak_mb()
         finally:
             backend.teardown()
@@ -70,7 +76,9 @@ class InferKind:
         for batch, seconds in per_batch.items():
             add_metric(result, f"latency_ms_b{batch}", seconds, "ms", scale=1e3, higher_is_better=False)
             result.metrics.append(  # derived from the latency samples stored just above
-                metric_from_samples(f"throughput_samples_per_s_b{batch}", seconds, "samples/s", scale=batch, invert=True)
+                metric_from_samples(
+                    f"throughput_samples_per_s_b{batch}", seconds, "samples/s", scale=batch, invert=True
+                )
             )
         return result
 
@@ -89,8 +97,12 @@ def slo_metrics(per_batch: dict[int, list[float]], slo_p99_ms: float, config: di
     seconds = per_batch[best]
     metrics = [
         metric_from_samples("throughput_samples_per_s", seconds, "samples/s", scale=best, invert=True),
-        metric_from_samples("latency_p99_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"),
-        metric_from_samples("latency_p50_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p50"),
+        metric_from_samples(
+            "latency_p99_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"
+        ),
+        metric_from_samples(
+            "latency_p50_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p50"
+        ),
         Metric(name="max_batch_under_slo", value=max(within, default=0), unit="samples"),
     ]
     if config.get("seq_len"):

@@ -45,13 +45,23 @@ SEARCH_MAX_DURATION_FACTOR = 3
 
 
 class LoadGenParams(WorkloadParams, ScenarioSettings):
-    workers: int = Field(1, ge=1, description="SUT threads issuing model calls (1 on CPU: torch already uses all cores)")
-    max_batch: int = Field(1, ge=1, description="dynamic batching: a worker takes up to this many waiting samples")
+    workers: int = Field(
+        1, ge=1, description="SUT threads issuing model calls (1 on CPU: torch already uses all cores)"
+    )
+    max_batch: int = Field(
+        1, ge=1, description="dynamic batching: a worker takes up to this many waiting samples"
+    )
     sample_count: int = Field(64, ge=1, description="synthetic samples in LoadGen's QSL (generated up front)")
-    calibrate: bool = Field(True, description="set expected latency/QPS from a short timing unless given explicitly")
+    calibrate: bool = Field(
+        True, description="set expected latency/QPS from a short timing unless given explicitly"
+    )
     search_max_qps: bool = Field(False, description="Server: search the highest passing target QPS")
-    search_criterion: Criterion = Field("valid", description="valid (LoadGen VALID) or latency (bound met, no early stopping)")
-    search_rel_tol: float = Field(0.05, gt=0, lt=1, description="search stops when the bracket is this narrow")
+    search_criterion: Criterion = Field(
+        "valid", description="valid (LoadGen VALID) or latency (bound met, no early stopping)"
+    )
+    search_rel_tol: float = Field(
+        0.05, gt=0, lt=1, description="search stops when the bracket is this narrow"
+    )
     search_max_runs: int = Field(8, ge=2, description="LoadGen runs the search may spend")
 
 
@@ -66,13 +76,21 @@ class LoadGenKind:
     def run(self, spec: BenchmarkSpec, params: LoadGenParams, ctx: RunContext) -> KindResult:  # type: ignore[override]
         if params.search_max_qps and params.scenario != "Server":
             raise ValueError("search_max_qps needs scenario Server")
-        setup = setup_model(spec, params, loadgen_version=metadata.version("mlcommons-loadgen"), workers=params.workers,
-                            max_batch=params.max_batch, batches=[params.max_batch])
+        setup = setup_model(
+            spec,
+            params,
+            loadgen_version=metadata.version("mlcommons-loadgen"),
+            workers=params.workers,
+            max_batch=params.max_batch,
+            batches=[params.max_batch],
+        )
         backend, facts = load_backend(setup, spec)
         setup.config.update(facts)
         try:
             setup.config.update(verify_backend(setup, backend, spec, None, None))
-            pool = setup.workload.make_inputs(params.sample_count, torch.Generator().manual_seed(spec.seed + 3))
+            pool = setup.workload.make_inputs(
+                params.sample_count, torch.Generator().manual_seed(spec.seed + 3)
+            )
 
             def process(indices: Sequence[int]) -> None:
                 index = torch.as_tensor(indices)
@@ -85,8 +103,13 @@ class LoadGenKind:
                 self._search(params, settings, process, result, ctx)
             else:
                 ctx.log(f"{spec.name}: LoadGen {settings.scenario}")
-                run = run_loadgen(process, settings, total_samples=params.sample_count, workers=params.workers,
-                                  max_batch=params.max_batch)
+                run = run_loadgen(
+                    process,
+                    settings,
+                    total_samples=params.sample_count,
+                    workers=params.workers,
+                    max_batch=params.max_batch,
+                )
                 add_loadgen_result(result, run.result)
                 add_metric(result, "sut_latency_ms", run.latencies_s, "ms", scale=1e3, higher_is_better=False)
         finally:
@@ -94,19 +117,25 @@ class LoadGenKind:
         return result
 
     @staticmethod
-    def _calibrated(params: LoadGenParams, spec: BenchmarkSpec, process: Any, config: dict[str, Any]) -> ScenarioSettings:
+    def _calibrated(
+        params: LoadGenParams, spec: BenchmarkSpec, process: Any, config: dict[str, Any]
+    ) -> ScenarioSettings:
         """Scenario settings with the run's seed and, unless given, calibrated expectations."""
         update: dict[str, Any] = {"seed": spec.seed}
         if params.calibrate:
             one_s = statistics.median(measure(lambda: process([0]), budget=CALIBRATION_BUDGET))
-            batch_s = statistics.median(measure(lambda: process(list(range(params.max_batch))), budget=CALIBRATION_BUDGET))
+            batch_s = statistics.median(
+                measure(lambda: process(list(range(params.max_batch))), budget=CALIBRATION_BUDGET)
+            )
             capacity_qps = params.workers * params.max_batch / batch_s
             per_query = params.samples_per_query if params.scenario == "MultiStream" else 1
             config.update(calibrated_service_ms=one_s * 1e3, calibrated_capacity_qps=capacity_qps)
             if "expected_latency_ms" not in params.model_fields_set:
                 update["expected_latency_ms"] = one_s * 1e3 * per_query / min(per_query, params.max_batch)
             if "target_qps" not in params.model_fields_set:
-                scale = {"Server": SEARCH_START_UTILISATION, "Offline": OFFLINE_QPS_MARGIN}.get(params.scenario, 1.0)
+                scale = {"Server": SEARCH_START_UTILISATION, "Offline": OFFLINE_QPS_MARGIN}.get(
+                    params.scenario, 1.0
+                )
                 update["target_qps"] = capacity_qps * scale
         fields = set(ScenarioSettings.model_fields)
         settings = ScenarioSettings.model_validate(params.model_dump(include=fields) | update)
@@ -114,13 +143,20 @@ class LoadGenKind:
         return settings
 
     @staticmethod
-    def _search(params: LoadGenParams, settings: ScenarioSettings, process: Any, result: KindResult, ctx: RunContext) -> None:
+    def _search(
+        params: LoadGenParams, settings: ScenarioSettings, process: Any, result: KindResult, ctx: RunContext
+    ) -> None:
         cap_ms = settings.max_duration_ms or SEARCH_MAX_DURATION_FACTOR * max(settings.min_duration_ms, 1000)
 
         def run_at(qps: float) -> LoadGenResult:
             ctx.log(f"LoadGen Server at {qps:.4g} QPS")
-            run = run_loadgen(process, settings.model_copy(update={"target_qps": qps, "max_duration_ms": cap_ms}),
-                              total_samples=params.sample_count, workers=params.workers, max_batch=params.max_batch)
+            run = run_loadgen(
+                process,
+                settings.model_copy(update={"target_qps": qps, "max_duration_ms": cap_ms}),
+                total_samples=params.sample_count,
+                workers=params.workers,
+                max_batch=params.max_batch,
+            )
             return run.result
 
         found = search_max_qps(run_at, settings.target_qps, criterion=params.search_criterion,

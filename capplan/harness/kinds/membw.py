@@ -33,7 +33,9 @@ class MembwParams(BaseModel):
 
     ops: list[Op] = Field(default_factory=lambda: ["triad", "copy", "scale", "add"], min_length=1,
                           description="STREAM kernels to run; the first is the headline")
-    array_mib: float | None = Field(None, gt=0, description="size of each array in MiB; default 4x the last-level cache")
+    array_mib: float | None = Field(
+        None, gt=0, description="size of each array in MiB; default 4x the last-level cache"
+    )
 
 
 def cpu_llc_bytes() -> int | None:
@@ -93,7 +95,14 @@ class MembwKind:
         for op in params.ops:
             seconds = measure(kernels[op], budget=spec.budget, timer=timer)
             scale = ARRAYS_TOUCHED[op] * n * elem / 1e9
-            common: dict[str, Any] = {"scale": scale, "invert": True, "peak": peak, "peak_source": peak_source}
+            common: dict[str, Any] = {
+                "scale": scale,
+                "invert": True,
+                "peak": peak,
+                "peak_source": peak_source,
+            }
             add_metric(result, f"{op}_gbps", seconds, "GB/s", **common)
-            result.metrics.append(metric_from_samples(f"{op}_best_gbps", seconds, "GB/s", headline="max", **common))
+            result.metrics.append(
+                metric_from_samples(f"{op}_best_gbps", seconds, "GB/s", headline="max", **common)
+            )
         return result

@@ -56,7 +56,8 @@ def setup_model(spec: BenchmarkSpec, params: WorkloadParams, **extra: Any) -> Mo
         "seq_len": workload.seq_len,
         "item_unit": workload.item_unit,
         **facts,
-        "param_bytes_at_dtype": facts["param_count"] * torch.empty((), dtype=torch_dtype(spec.dtype)).element_size(),
+        "param_bytes_at_dtype": facts["param_count"]
+        * torch.empty((), dtype=torch_dtype(spec.dtype)).element_size(),
         "model_shape": workload.shape,
         "seed": spec.seed,
         "torch_version": torch.__version__,
@@ -158,4 +159,7 @@ def compute_peak_tflops(device: str, dtype: str) -> tuple[float | None, str | No
     b = torch.randn(n, n, generator=g).to(torch_dtype(dtype))
     samples = measure(lambda: torch.mm(a, b), budget=GEMM_PEAK_BUDGET)
     best_s = min(samples)
-    return 2 * n**3 / best_s / 1e12, f"measured: best of {len(samples)} torch.mm {n}^3 {dtype} rounds on this CPU"
+    return (
+        2 * n** 3 / best_s / 1e12,
+        f"measured: best of {len(samples)} torch.mm {n}^3 {dtype} rounds on this CPU",
+    )

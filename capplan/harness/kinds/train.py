@@ -33,14 +33,18 @@ AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}  # AMP: fp32 m
 
 
 class TrainParams(WorkloadParams):
-    batches: list[int] = Field(default_factory=lambda: [8], min_length=1, description="micro-batch sizes to sweep")
+    batches: list[int] = Field(
+        default_factory=lambda: [8], min_length=1, description="micro-batch sizes to sweep"
+    )
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step (gradient accumulation)")
     optimizer: Literal["adamw", "sgd"] = Field("adamw", description="optimizer taking the step")
     lr: float = Field(1e-4, gt=0, description="learning rate (does not affect speed)")
     find_max_batch: bool = Field(False, description="also search the largest micro-batch that fits in memory")
     max_batch: int = Field(4096, ge=1, description="the batch search stops here")
     memory_limit_mb: float | None = Field(
-        None, gt=0, description="batch search bound on peak memory, MB; default 2048 on CPU, the device's memory on CUDA"
+        None,
+        gt=0,
+        description="batch search bound on peak memory, MB; default 2048 on CPU, the device's memory on CUDA",
     )
 
 
@@ -48,7 +52,9 @@ class OutOfMemory(Exception):
     """A trial step did not fit."""
 
 
-def search_max_batch(peak_mb_at: Callable[[int], float], start: int, max_batch: int, limit_mb: float) -> tuple[int, dict[int, float]]:
+def search_max_batch(
+    peak_mb_at: Callable[[int], float], start: int, max_batch: int, limit_mb: float
+) -> tuple[int, dict[int, float]]:
     """Largest batch (``start`` doubled) whose step's peak memory stays within ``limit_mb``.
 
     ``peak_mb_at(batch)`` runs one step and returns its peak memory, or raises OutOfMemory. Before
@@ -101,7 +107,10 @@ class Trainer:
         """``grad_accum`` micro-batches of inputs and targets, on the device."""
         w = self.workload
         return [
-            (float_inputs_to(w.make_inputs(size, g), self.device, torch.float32), w.make_targets(size, g).to(self.device))
+            (
+                float_inputs_to(w.make_inputs(size, g), self.device, torch.float32),
+                w.make_targets(size, g).to(self.device),
+            )
             for _ in range(self.accum)
         ]
 
@@ -152,17 +161,27 @@ class TrainKind:
         result.metrics.extend(
             train_metrics(per_batch, peak_mb, result.config, params.grad_accum, peak_tflops, peak_source)
         )
-        result.config.update(peak_mem_source=memory.source, peak_mem_mb_by_batch={str(b): m for b, m in peak_mb.items()},
-                             mfu_peak_tflops=peak_tflops, mfu_peak_source=peak_source)
+        result.config.update(
+            peak_mem_source=memory.source,
+            peak_mem_mb_by_batch={str(b): m for b, m in peak_mb.items()},
+            mfu_peak_tflops=peak_tflops,
+            mfu_peak_source=peak_source,
+        )
         if params.find_max_batch:
             limit = params.memory_limit_mb or (
                 torch.cuda.get_device_properties(torch.device(spec.device)).total_memory / 1e6 if cuda
                 else DEFAULT_CPU_MEMORY_LIMIT_MB
             )
-            fits, tried = search_max_batch(lambda b: _trial_peak_mb(trainer, memory, b, g, sync), min(params.batches),
-                                           params.max_batch, limit)
+            fits, tried = search_max_batch(
+                lambda b: _trial_peak_mb(trainer, memory, b, g, sync),
+                min(params.batches),
+                params.max_batch,
+                limit,
+            )
             result.metrics.append(Metric(name="max_batch_fits", value=fits, unit="samples"))
-            result.config.update(max_batch_limit_mb=limit, max_batch_tried_peak_mb={str(b): m for b, m in tried.items()})
+            result.config.update(
+                max_batch_limit_mb=limit, max_batch_tried_peak_mb={str(b): m for b, m in tried.items()}
+            )
         for batch, seconds in per_batch.items():
             add_metric(result, f"step_time_ms_b{batch}", seconds, "ms", scale=1e3, higher_is_better=False)
         return result
@@ -186,21 +205,40 @@ def _trial_peak_mb(trainer: Trainer, memory: PeakMemory, batch: int, g: torch.Ge
         raise OutOfMemory(str(exc)) from None
 
 
-def train_metrics(per_batch: dict[int, list[float]], peak_mb: dict[int, float], config: dict[str, Any], accum: int,
-                  peak_tflops: float | None, peak_source: str | None) -> list[Metric]:
+def train_metrics(
+    per_batch: dict[int, list[float]],
+    peak_mb: dict[int, float],
+    config: dict[str, Any],
+    accum: int,
+    peak_tflops: float | None,
+    peak_source: str | None,
+) -> list[Metric]:
     """Headline metrics at the batch with the highest median samples/s (``best_batch`` in config)."""
     best = max(per_batch, key=lambda b: b / sorted(per_batch[b])[len(per_batch[b]) // 2])
     samples_per_step = best * accum
     seconds = per_batch[best]
     config["best_batch"] = best
     flops_per_step = config["train_flops_per_sample"] * samples_per_step
-    achieved = metric_from_samples("achieved_tflops", seconds, "TFLOP/s", scale=flops_per_step / 1e12, invert=True,
-                                   peak=peak_tflops, peak_source=peak_source)
+    achieved = metric_from_samples(
+        "achieved_tflops",
+        seconds,
+        "TFLOP/s",
+        scale=flops_per_step / 1e12,
+        invert=True,
+        peak=peak_tflops,
+        peak_source=peak_source,
+    )
     metrics = [
-        metric_from_samples("throughput_samples_per_s", seconds, "samples/s", scale=samples_per_step, invert=True),
+        metric_from_samples(
+            "throughput_samples_per_s", seconds, "samples/s", scale=samples_per_step, invert=True
+        ),
         metric_from_samples("step_time_ms", seconds, "ms", scale=1e3, higher_is_better=False),
-        metric_from_samples("step_time_p90_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p90"),
-        metric_from_samples("step_time_p99_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"),
+        metric_from_samples(
+            "step_time_p90_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p90"
+        ),
+        metric_from_samples(
+            "step_time_p99_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"
+        ),
         achieved,
         Metric(name="peak_mem_mb", value=peak_mb[best], unit="MB", higher_is_better=False),
     ]

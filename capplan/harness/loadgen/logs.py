@@ -15,8 +15,15 @@ SUMMARY_FILE = "mlperf_log_summary.txt"
 _PERCENTILE_KEY = re.compile(r"^result_(\d+\.\d+)_percentile_latency_ns$")
 _PER_QUERY_KEY = re.compile(r"^result_(\d+\.\d+)_percentile_per_query_latency_ns$")  # MultiStream's metric
 # Throughput key per scenario: Server reports completed samples/s, Offline samples/s, SingleStream QPS.
-_RATE_KEYS = ("result_completed_samples_per_sec", "result_samples_per_second", "result_qps_with_loadgen_overhead")
-_EARLY_STOPPING_KEYS = ("early_stopping_latency_ss", "early_stopping_latency_ms")  # both in ns despite the name
+_RATE_KEYS = (
+    "result_completed_samples_per_sec",
+    "result_samples_per_second",
+    "result_qps_with_loadgen_overhead",
+)
+_EARLY_STOPPING_KEYS = (
+    "early_stopping_latency_ss",
+    "early_stopping_latency_ms",
+)  # both in ns despite the name
 _CHECKS = {  # detail-log boolean -> the summary's wording of that check
     "result_perf_constraints_met": "Performance constraints satisfied",
     "result_min_duration_met": "Min duration satisfied",
@@ -30,16 +37,24 @@ class LoadGenResult(BaseModel):
 
     scenario: str
     valid: bool
-    reasons: list[str] = Field(default_factory=list, description="LoadGen's failed checks and recommendations")
-    checks: dict[str, bool] = Field(default_factory=dict, description="LoadGen's checks (detail-log key -> met)")
-    samples_per_s: float | None = Field(None, description="completed samples/s (Server/Offline); QPS (SingleStream)")
+    reasons: list[str] = Field(
+        default_factory=list, description="LoadGen's failed checks and recommendations"
+    )
+    checks: dict[str, bool] = Field(
+        default_factory=dict, description="LoadGen's checks (detail-log key -> met)"
+    )
+    samples_per_s: float | None = Field(
+        None, description="completed samples/s (Server/Offline); QPS (SingleStream)"
+    )
     scheduled_samples_per_s: float | None = None
     query_count: int | None = None
     overlatency_query_count: int | None = None
     latency_percentiles_ms: dict[str, float] = Field(
         default_factory=dict, description="percentile -> ms, per sample (per query for MultiStream)"
     )
-    early_stopping_latency_ms: float | None = Field(None, description="LoadGen's early-stopping percentile estimate")
+    early_stopping_latency_ms: float | None = Field(
+        None, description="LoadGen's early-stopping percentile estimate"
+    )
     mean_latency_ms: float | None = None
     early_stopping: str | None = Field(None, description="LoadGen's early-stopping result text")
     target_qps: float | None = None
@@ -96,7 +111,9 @@ def parse_logs(outdir: Path) -> LoadGenResult:
     scenario = str(d.get("effective_scenario", d.get("requested_scenario", "")))
     pattern = _PER_QUERY_KEY if scenario == "MultiStream" else _PERCENTILE_KEY
     percentiles = {
-        m.group(1).rstrip("0").rstrip("."): v / 1e6 for k, v in d.items() if (m := pattern.match(k)) and _float(v) is not None
+        m.group(1).rstrip("0").rstrip("."): v / 1e6
+        for k, v in d.items()
+        if (m := pattern.match(k)) and _float(v) is not None
     }
     rate = next((_float(d[k]) for k in _RATE_KEYS if k in d), None)
     early_ns = next((_float(d[k]) for k in _EARLY_STOPPING_KEYS if _float(d.get(k))), None)
@@ -111,9 +128,13 @@ def parse_logs(outdir: Path) -> LoadGenResult:
         query_count=d.get("result_query_count"),
         overlatency_query_count=d.get("result_overlatency_query_count"),
         latency_percentiles_ms=percentiles,
-        mean_latency_ms=(_float(d.get("result_mean_latency_ns")) or 0) / 1e6 if "result_mean_latency_ns" in d else None,
+        mean_latency_ms=(_float(d.get("result_mean_latency_ns")) or 0) / 1e6
+        if "result_mean_latency_ns" in d
+        else None,
         early_stopping_latency_ms=early_ns / 1e6 if early_ns else None,
-        early_stopping=" ".join(str(d["early_stopping_result"]).split()) if d.get("early_stopping_result") else None,
+        early_stopping=" ".join(str(d["early_stopping_result"]).split())
+        if d.get("early_stopping_result")
+        else None,
         target_qps=_float(d.get("effective_target_qps")) if scenario == "Server" else None,
         latency_bound_ms=bound / 1e6 if bound and scenario == "Server" else None,
     )

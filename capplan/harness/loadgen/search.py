@@ -49,8 +49,14 @@ def passes(result: LoadGenResult, criterion: Criterion) -> bool:
 LATENCY_CHECKS = ("result_perf_constraints_met", "result_min_duration_met", "result_min_queries_met")
 
 
-def search_max_qps(run_at: Callable[[float], LoadGenResult], start_qps: float, *, criterion: Criterion = "valid",
-                   rel_tol: float = 0.05, max_runs: int = 12) -> SearchResult:
+def search_max_qps(
+    run_at: Callable[[float], LoadGenResult],
+    start_qps: float,
+    *,
+    criterion: Criterion = "valid",
+    rel_tol: float = 0.05,
+    max_runs: int = 12,
+) -> SearchResult:
     """Bracket, then bisect, the highest passing target QPS. ``run_at(qps)`` runs one Server test."""
     trials: list[Trial] = []
     results: dict[float, LoadGenResult] = {}
@@ -59,8 +65,16 @@ def search_max_qps(run_at: Callable[[float], LoadGenResult], start_qps: float, *
         res = run_at(qps)
         ok = passes(res, criterion)
         results[qps] = res
-        trials.append(Trial(target_qps=qps, passed=ok, valid=res.valid, achieved_samples_per_s=res.samples_per_s,
-                            latency_p99_ms=res.latency_percentiles_ms.get("99"), reasons=res.reasons))
+        trials.append(
+            Trial(
+                target_qps=qps,
+                passed=ok,
+                valid=res.valid,
+                achieved_samples_per_s=res.samples_per_s,
+                latency_p99_ms=res.latency_percentiles_ms.get("99"),
+                reasons=res.reasons,
+            )
+        )
         return ok
 
     lo: float | None = None  # highest passing rate

@@ -41,7 +41,9 @@ class _Sut:
         self.latencies_s: list[float] = []
         self.batch_sizes: list[int] = []
         self.error: BaseException | None = None
-        self.threads = [threading.Thread(target=self._work, daemon=True, name=f"sut-{i}") for i in range(workers)]
+        self.threads = [
+            threading.Thread(target=self._work, daemon=True, name=f"sut-{i}") for i in range(workers)
+        ]
         for t in self.threads:
             t.start()
 
@@ -86,8 +88,16 @@ class _Sut:
             t.join()
 
 
-def run_loadgen(process: Process, settings: ScenarioSettings, *, total_samples: int, performance_samples: int | None = None,
-                workers: int = 1, max_batch: int = 1, outdir: Path | None = None) -> LoadGenRun:
+def run_loadgen(
+    process: Process,
+    settings: ScenarioSettings,
+    *,
+    total_samples: int,
+    performance_samples: int | None = None,
+    workers: int = 1,
+    max_batch: int = 1,
+    outdir: Path | None = None,
+) -> LoadGenRun:
     """Run one LoadGen test of ``process`` and parse its logs (written to ``outdir`` or a temp dir).
 
     ``total_samples`` is the QSL size (sample indices 0..total_samples-1, already in memory), of
@@ -98,8 +108,15 @@ def run_loadgen(process: Process, settings: ScenarioSettings, *, total_samples: 
 
     if outdir is None:
         with tempfile.TemporaryDirectory(prefix="capplan-loadgen-") as tmp:
-            return run_loadgen(process, settings, total_samples=total_samples, performance_samples=performance_samples,
-                               workers=workers, max_batch=max_batch, outdir=Path(tmp))
+            return run_loadgen(
+                process,
+                settings,
+                total_samples=total_samples,
+                performance_samples=performance_samples,
+                workers=workers,
+                max_batch=max_batch,
+                outdir=Path(tmp),
+            )
     outdir.mkdir(parents=True, exist_ok=True)
     log_output = lg.LogOutputSettings()
     log_output.outdir = str(outdir)

@@ -13,7 +13,8 @@ Loader = Callable[[Path, bytes], list[RunRecord]]
 
 
 def user_errors(what: str) -> Callable[[Loader], Loader]:
-    """Turn a parser's ValueError/TypeError/KeyError/OverflowError (bad numbers, wrong types) into one UserError line."""
+    """Turn a parser's ValueError/TypeError/KeyError/OverflowError (bad numbers, wrong types) into one
+    UserError line."""
 
     def wrap(load: Loader) -> Loader:
         @functools.wraps(load)

@@ -45,7 +45,8 @@ def stable_run_id(*parts: str) -> str:
 
 
 def split_system(system: str) -> tuple[list[str], int | None]:
-    """Accelerator name candidates and count from an MLPerf system name, e.g. 'DGX-H100_H100-SXM-80GBx8_TRT'."""
+    """Accelerator name candidates and count from an MLPerf system name, e.g.
+    'DGX-H100_H100-SXM-80GBx8_TRT'."""
     candidates, count = [], None
     for segment in system.split("_"):
         match = re.fullmatch(r"(.+?)x(\d+)", segment)
@@ -84,23 +85,47 @@ def load_summary_log(path: Path, data: bytes) -> list[RunRecord]:
     benchmark = ctx.get("benchmark", "loadgen")
     candidates, count = split_system(ctx.get("system", ""))
     config: dict[str, Any] = {
-        "model": benchmark, "scenario": scenario, "sut_name": fields.get("sut name"), "mode": fields.get("mode"),
-        "accelerator_candidates": candidates, "accelerator_count": count,
+        "model": benchmark,
+        "scenario": scenario,
+        "sut_name": fields.get("sut name"),
+        "mode": fields.get("mode"),
+        "accelerator_candidates": candidates,
+        "accelerator_count": count,
         **{k: ctx[k] for k in ("round", "division", "submitter", "system") if k in ctx},
-        **{k: _number(fields[k]) for k in ("samples_per_query", "target_qps", "min_duration (ms)",
-                                            "performance_sample_count", "qsl_rng_seed") if k in fields},
+        **{
+            k: _number(fields[k])
+            for k in (
+                "samples_per_query",
+                "target_qps",
+                "min_duration (ms)",
+                "performance_sample_count",
+                "qsl_rng_seed",
+            )
+            if k in fields
+        },
     }
     tags = {"result_validity": fields.get("result is", "unknown"), "scenario": scenario}
     if candidates:
         tags["accelerator"] = candidates[-1]
     origin = " ".join(str(ctx[k]) for k in ("round", "division", "submitter", "system") if k in ctx)
-    return [RunRecord(
-        run_id=stable_run_id(str(path.resolve()), text) if not ctx else stable_run_id(
-            *(str(ctx.get(k, "")) for k in ("round", "division", "submitter", "system", "benchmark")), scenario),
-        benchmark=f"mlperf-{benchmark}-{scenario}", kind="infer", suite="mlperf-inference", config=config,
-        metrics=metrics, tags=tags, source=Source.imported,
-        origin=f"MLPerf LoadGen summary {path}" + (f" ({origin})" if origin else ""),
-    )]
+    return [
+        RunRecord(
+            run_id=stable_run_id(str(path.resolve()), text)
+            if not ctx
+            else stable_run_id(
+                *(str(ctx.get(k, "")) for k in ("round", "division", "submitter", "system", "benchmark")),
+                scenario,
+            ),
+            benchmark=f"mlperf-{benchmark}-{scenario}",
+            kind="infer",
+            suite="mlperf-inference",
+            config=config,
+            metrics=metrics,
+            tags=tags,
+            source=Source.imported,
+            origin=f"MLPerf LoadGen summary {path}" + (f" ({origin})" if origin else ""),
+        )
+    ]
 
 
 def _number(value: str) -> int | float | str:
@@ -120,7 +145,9 @@ def _summary_metrics(fields: dict[str, str], path: Path) -> list[Metric]:
         if isinstance(number, str):
             continue
         if number < 0:
-            raise UserError(f"{path}: line '{key}': {number:g} is negative; throughputs and latencies must be >= 0")
+            raise UserError(
+                f"{path}: line '{key}': {number:g} is negative; throughputs and latencies must be >= 0"
+            )
         if key in _HEADLINES:
             name, unit, higher = _HEADLINES[key]
             metrics.setdefault(name, Metric(name=name, value=number, unit=unit, higher_is_better=higher))
@@ -130,7 +157,9 @@ def _summary_metrics(fields: dict[str, str], path: Path) -> list[Metric]:
         if what in _LATENCY_PREFIX:
             label = "p" + f"{float(pct.group(1)):g}".replace(".", "_") if pct else stat.group(1)  # type: ignore[union-attr]
             name = f"{_LATENCY_PREFIX[what]}_{label}_ms"
-            metrics.setdefault(name, Metric(name=name, value=number / NS_PER_MS, unit="ms", higher_is_better=False))
+            metrics.setdefault(
+                name, Metric(name=name, value=number / NS_PER_MS, unit="ms", higher_is_better=False)
+            )
     return list(metrics.values())  # file order: the scenario's result line comes first
 
 
@@ -158,7 +187,13 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "submitter": ("submitter", "organization"),
     "system": ("system", "system name", "system_name"),
     "accelerator": ("accelerator", "accelerator_model_name", "accelerator model name"),
-    "accelerator_count": ("accelerator_count", "# of accelerators", "accelerators", "a#", "accelerators_per_node"),
+    "accelerator_count": (
+        "accelerator_count",
+        "# of accelerators",
+        "accelerators",
+        "a#",
+        "accelerators_per_node",
+    ),
     "benchmark": ("benchmark", "model"),
     "scenario": ("scenario",),
     "result": ("result", "avg. result", "performance_result"),
@@ -224,16 +259,38 @@ def _csv_record(path: Path, number: int, row: dict[str, str]) -> RunRecord:
     candidates, sys_count = split_system(row["system"])
     accelerator = row.get("accelerator") or (candidates[-1] if candidates else "")
     config: dict[str, Any] = {
-        "model": row["benchmark"], "scenario": row["scenario"], "round": row.get("round"), "division": row.get("division"),
-        "submitter": row["submitter"], "system": row["system"], "accelerator_candidates": [accelerator, *candidates],
-        "accelerator_count": count or sys_count, "dtype": row.get("dtype") or None, "source": row.get("source") or None,
+        "model": row["benchmark"],
+        "scenario": row["scenario"],
+        "round": row.get("round"),
+        "division": row.get("division"),
+        "submitter": row["submitter"],
+        "system": row["system"],
+        "accelerator_candidates": [accelerator, *candidates],
+        "accelerator_count": count or sys_count,
+        "dtype": row.get("dtype") or None,
+        "source": row.get("source") or None,
     }
-    cite = " ".join(x for x in (f"MLPerf Inference {row.get('round', '')}".strip(), row.get("division"), row["submitter"], row["system"]) if x)
+    cite = " ".join(
+        x
+        for x in (
+            f"MLPerf Inference {row.get('round', '')}".strip(),
+            row.get("division"),
+            row["submitter"],
+            row["system"],
+        )
+        if x
+    )
     tags = {"scenario": row["scenario"], **({"accelerator": accelerator} if accelerator else {})}
     return RunRecord(
-        run_id=stable_run_id(*(row.get(k, "") for k in ("round", "division", "submitter", "system", "benchmark", "scenario"))),
-        benchmark=f"mlperf-{row['benchmark']}-{row['scenario']}", kind="infer", suite="mlperf-inference",
+        run_id=stable_run_id(
+            *(row.get(k, "") for k in ("round", "division", "submitter", "system", "benchmark", "scenario"))
+        ),
+        benchmark=f"mlperf-{row['benchmark']}-{row['scenario']}",
+        kind="infer",
+        suite="mlperf-inference",
         config={k: v for k, v in config.items() if v not in (None, "")},
         metrics=[Metric(name=name, value=value, unit=unit, higher_is_better=higher)],
-        tags=tags, source=Source.imported, origin=f"{cite} ({path.name} row {number})",
+        tags=tags,
+        source=Source.imported,
+        origin=f"{cite} ({path.name} row {number})",
     )

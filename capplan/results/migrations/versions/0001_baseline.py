@@ -39,7 +39,9 @@ def upgrade() -> None:
     op.create_index("ix_runs_resume", "runs", ["config_hash", "host_fingerprint", "status"])
     op.create_table(
         "metrics",
-        sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("name", sa.String(128), primary_key=True),
         sa.Column("value", sa.Float, nullable=False),
         sa.Column("unit", sa.String(32), nullable=False),
