@@ -100,6 +100,13 @@ def serve(
         bool,
         typer.Option("--search", help="Search the highest Poisson rate meeting the SLOs (needs an --slo-*)."),
     ] = False,
+    search_start_rps: Annotated[
+        float | None,
+        typer.Option("--search-start-rps", help="First rate the search tries (default: measured)."),
+    ] = None,
+    search_max_runs: Annotated[
+        int, typer.Option("--search-max-runs", min=2, max=50, help="Load points the search may spend.")
+    ] = 8,
     slo_ttft_ms: Annotated[float | None, typer.Option("--slo-ttft-ms", help="SLO on TTFT (ms).")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option("--slo-tpot-ms", help="SLO on TPOT (ms).")] = None,
     slo_e2e_ms: Annotated[float | None, typer.Option("--slo-e2e-ms", help="SLO on e2e latency (ms).")] = None,
@@ -138,7 +145,7 @@ def serve(
     per load point, each stored as a run (definitions: README, LLM serving)."""
     import re
 
-    from capplan.harness.serve.sweep import SweepCallbacks, run_search, run_sweep
+    from capplan.harness.serve.point import probe_server
 
     if api not in APIS:
         raise UserError(f"--api: {api!r}; allowed: {', '.join(APIS)}")
@@ -169,7 +176,8 @@ def serve(
         "burstiness": burstiness,
     }
     if search:
-        points = [_params(base | {"search": True, "concurrency": max_concurrency})]
+        search_opts = {"search_start_rps": search_start_rps, "search_max_runs": search_max_runs}
+        points = [_params(base | search_opts | {"search": True, "concurrency": max_concurrency})]
     elif rates:
         points = [
             _params(base | {"mode": "rate", "rate_rps": r, "concurrency": max_concurrency}) for r in rates
@@ -178,18 +186,9 @@ def serve(
         points = [_params(base | {"mode": "concurrency", "concurrency": c}) for c in counts]
     else:
         points = [_params(base)]
+    facts = probe_server(points[0])  # an unreachable endpoint is refused before the store is touched
     st = open_store(store)
-    records, interrupted = _run_with_progress(
-        points,
-        st,
-        prefix,
-        seed,
-        search,
-        quiet=as_json,
-        run_sweep=run_sweep,
-        run_search=run_search,
-        callbacks=SweepCallbacks,
-    )
+    records, interrupted = _run_with_progress(points, st, prefix, seed, search, facts, quiet=as_json)
     if as_json:
         print_json({"store": st.display_url, "interrupted": interrupted, "runs": [_row(r) for r in records]})
     else:
@@ -197,23 +196,20 @@ def serve(
     if interrupted:
         err_console.print("interrupted: what was measured is stored")
         raise typer.Exit(130)
+    summary = [r for r in records if r.tags.get("search") == "result"]
+    if summary and summary[0].status.value != "ok":
+        raise UserError(f"--search: {summary[0].error}")
     if records and all(r.status.value != "ok" for r in records):
         raise UserError(records[-1].error or "nothing was measured")
 
 
 def _run_with_progress(
-    points: list[Any],
-    st: Any,
-    prefix: str,
-    seed: int,
-    search: bool,
-    *,
-    quiet: bool,
-    run_sweep: Any,
-    run_search: Any,
-    callbacks: Any,
+    points: list[Any], st: Any, prefix: str, seed: int, search: bool, facts: dict[str, Any], *, quiet: bool
 ) -> tuple[list[RunRecord], bool]:
+    """Run the sweep (or search) with a progress bar over each point's requests."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from capplan.harness.serve.sweep import SweepCallbacks, run_search, run_sweep
 
     with Progress(
         TextColumn("{task.description}"),
@@ -241,9 +237,10 @@ def _run_with_progress(
                 f"  {record.benchmark}: {_headline(record)}", markup=False, highlight=False
             )
 
-        cb = callbacks(point_started=started, request_done=done, point_stored=stored)
+        cb = SweepCallbacks(point_started=started, request_done=done, point_stored=stored)
         runner = run_search if search else run_sweep
-        out = runner(points[0] if search else points, st, prefix=prefix, seed=seed, callbacks=cb)
+        target = points[0] if search else points
+        out = runner(target, st, prefix=prefix, seed=seed, callbacks=cb, facts=facts)
     return out.records, out.interrupted
 
 

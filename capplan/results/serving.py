@@ -11,7 +11,7 @@ with SLOs, a request is *good* when it succeeded and meets every SLO (errors are
 last response.
 
 Percentiles come with distribution-free 95% confidence intervals from order statistics; a percentile is
-reported only when the sample can bound it on both sides (p50 needs 6 values, p90 35, p99 367).
+reported only when the sample can bound it on both sides (p50 needs 6 values, p90 36, p99 368).
 """
 
 from __future__ import annotations

@@ -244,10 +244,7 @@ async def run_load(
             for i, offset in enumerate(offsets_s):
                 delay = t0 + offset - time.perf_counter()
                 if delay > 0:
-                    try:
-                        await asyncio.wait_for(stop.wait(), delay)
-                    except TimeoutError:
-                        pass
+                    await asyncio.sleep(delay)
                 if stop.is_set():
                     break
                 tasks.append(asyncio.create_task(capped(i)))

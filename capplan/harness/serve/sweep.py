@@ -108,10 +108,11 @@ def run_sweep(
     prefix: str,
     seed: int,
     callbacks: SweepCallbacks | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> SweepOutcome:
     """Measure and store each point in turn; stop after a point that Ctrl-C interrupted. UserError
     before anything is stored when the endpoint cannot be reached."""
-    facts = probe_server(points[0])
+    facts = facts if facts is not None else probe_server(points[0])
     sweep = _Sweep(store, prefix, seed, callbacks or SweepCallbacks(), facts)
     for params in points:
         sweep.run_point(params)
@@ -121,12 +122,18 @@ def run_sweep(
 
 
 def run_search(
-    params: ServeParams, store: Store, *, prefix: str, seed: int, callbacks: SweepCallbacks | None = None
+    params: ServeParams,
+    store: Store,
+    *,
+    prefix: str,
+    seed: int,
+    callbacks: SweepCallbacks | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> SweepOutcome:
     """Search the highest rate meeting the SLOs; every trial is stored, then one summary record with
     ``max_rate_meeting_slo_rps`` (or, when no rate met the SLOs, a failed record saying so: no 0 is
     stored)."""
-    facts = probe_server(params)
+    facts = facts if facts is not None else probe_server(params)
     sweep = _Sweep(store, prefix, seed, callbacks or SweepCallbacks(), facts)
     started = datetime.now(UTC)
 
