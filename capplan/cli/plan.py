@@ -59,6 +59,10 @@ def plan(
     for b in result.purchases:
         buys.add_row(b.what, str(b.units), str(b.gpus), b.in_service, b.order_by, f"{b.upfront_usd:,.0f}")
     console.print(buys)
+    first = result.quarters[0]
+    for row in (r for r in result.sizing if r.sized_by == "TTFT/TPOT" and r.quarter == first):
+        console.print(f"- [bold]sizing {escape(row.workload)} on {escape(row.accelerator)} by TTFT/TPOT"
+                      f"[/bold]: {escape(row.source)}", highlight=False, soft_wrap=True)
     for r in result.reasons:
         console.print(f"- [bold]{escape(r.topic)}[/bold]: {escape(r.text)}", highlight=False, soft_wrap=True)
     if written:

@@ -57,3 +57,19 @@ def memory_fit(desc: WorkloadDesc, acc: Accelerator) -> MemoryFit:
     devices = 1 if device is None else max(1, math.ceil(required / (device * USABLE_MEMORY_FRACTION)))
     return MemoryFit(required_bytes=required, weights_bytes=weights, state_bytes=state, activation_bytes=acts,
                      device_bytes=device, min_devices=devices)
+
+
+def max_concurrent_sequences(
+    desc: WorkloadDesc, acc: Accelerator, devices: int, tokens_per_sequence: int
+) -> int:
+    """Sequences of ``tokens_per_sequence`` tokens (prompt + output) whose KV cache fits beside the weights on
+    ``devices`` x ``acc``: (usable memory - weights) / KV bytes per sequence, as vLLM sizes its KV-cache
+    blocks (0 when the weights alone do not fit). ``desc`` must be a decoder (kv_elems_per_token set);
+    ``acc`` must state its memory."""
+    if desc.kv_elems_per_token is None or not acc.memory_gib:
+        raise ValueError(f"{desc.name} on {acc.name}: needs a decoder's KV size and the device memory")
+    nbytes = DTYPE_BYTES[desc.dtype]
+    usable = acc.memory_gib * 2**30 * USABLE_MEMORY_FRACTION * devices
+    free = usable - desc.param_count * nbytes
+    per_sequence = tokens_per_sequence * desc.kv_elems_per_token * nbytes
+    return max(0, math.floor(free / per_sequence))

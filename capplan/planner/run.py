@@ -67,7 +67,14 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
         unit = "runs/quarter" if w.type == "training" else "requests/s (average)"
         d = fit.details
         for q in range(plan.horizon_quarters):
-            if w.type == "training":
+            if d.get("llm"):
+                detail = (
+                    f"{fit.demand[q] * w.burstiness:.3g} req/s at peak / "
+                    f"{d['replica_throughput_per_s']:.3g} req/s per replica within TTFT/TPOT SLOs "
+                    f"({d['capacity_source']}) -> {int(d['replicas_peak'][q])} replicas + "
+                    f"{int(d['spares_peak'][q])} spare(s) x {d['devices_per_replica']} device(s)"
+                )
+            elif w.type == "training":
                 detail = (f"{d['gpu_hours_per_run']:.0f} GPU-h/run; "
                           f">= {d['devices_for_deadline']} for deadline, "
                           f">= {d['devices_for_memory']} for memory")
@@ -90,6 +97,8 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
                     gpu_hours=float(fit.gpu_hours[q]),
                     detail=detail,
                     source=str(d["source"]),
+                    sized_by="TTFT/TPOT" if d.get("llm")
+                    else "GPU-hours" if w.type == "training" else "p99 latency",
                 )
             )
     return rows
