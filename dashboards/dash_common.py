@@ -95,6 +95,13 @@ def host_runs(url: str, token: int, host: str, kind: str, limit: int = 200) -> l
     return open_store(url).query(RunFilter(kind=kind, host_fingerprint=host, status="ok", limit=limit))
 
 
+@st.cache_resource(show_spinner="Loading runs…", max_entries=16)
+def kind_runs(url: str, token: int, kinds: tuple[str, ...], limit: int = 2000) -> list[RunRecord]:
+    """Newest ok runs of these kinds, any host (records are immutable, so shared, not copied)."""
+    store = open_store(url)
+    return [r for kind in kinds for r in store.query(RunFilter(kind=kind, status="ok", limit=limit))]
+
+
 def table_or_note(df: pd.DataFrame, note: str, column_config: dict[str, Any] | None = None) -> None:
     """Draw ``df``, or the ``note`` (plain caption) when it has no rows."""
     if df.empty:

@@ -35,7 +35,7 @@ from capplan.perfmodel.workloads import DTYPE_BYTES, WORKLOADS, WorkloadDesc
 from capplan.planner.plan import Workload
 from capplan.planner.simulate_llm import simulate_llm_replica, unit_gaps
 from capplan.results.schema import RunRecord, Status
-from capplan.results.serving import ServeSLO, record_slo_attainment
+from capplan.results.serving import ServeSLO, point_goodput
 from capplan.results.store import RunFilter
 
 SLO_QUANTILE = 0.99  # the plan states p99 TTFT/TPOT SLOs: 99 % of requests must meet them
@@ -74,27 +74,6 @@ def _selected(store: Any, selector: str) -> list[RunRecord]:
     ]
 
 
-def _point(r: RunRecord, slo: ServeSLO) -> tuple[bool, float, str] | None:
-    """(meets the SLOs, goodput requests/s, how judged) of one stored load point; None if it cannot be."""
-    found = record_slo_attainment(r, slo)
-    if found is not None:
-        attainment, goodput = found
-        return attainment >= slo.attainment_pct, goodput, f"{attainment:.1f} % of requests met the SLOs"
-    p99 = {
-        name: (r.metric(name).stats.get("p99") if r.metric(name) else None) for name in ("ttft_ms", "tpot_ms")
-    }
-    limits = {"ttft_ms": slo.ttft_ms, "tpot_ms": slo.tpot_ms}
-    if any(limits[k] is not None and p99[k] is None for k in limits):
-        return None
-    ok = all(limits[k] is None or p99[k] <= limits[k] for k in limits)  # type: ignore[operator]
-    rate = r.metric("request_throughput_rps")
-    errors = r.metric("error_rate_pct")
-    if rate is None:
-        return None
-    goodput = rate.value * (1 - (errors.value if errors else 0.0) / 100) if ok else 0.0
-    return ok, goodput, "its reported p99s (no per-request samples)"
-
-
 def capacity_from_runs(
     w: Workload, acc: Accelerator, selector: str, store: Any, devices: int
 ) -> LlmCapacity | str:
@@ -105,7 +84,7 @@ def capacity_from_runs(
     if not records:
         return f"{w.name} on {acc.name}: no stored ok bench serve run matches {selector!r}"
     slo = plan_slo(w)
-    judged = [(r, p) for r in records if (p := _point(r, slo)) is not None]
+    judged = [(r, p) for r in records if (p := point_goodput(r, slo)) is not None]
     passing = [(r, p) for r, p in judged if p[0]]
     if not passing:
         best = max((p[1] for _, p in judged), default=0.0)

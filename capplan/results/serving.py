@@ -16,7 +16,6 @@ reported only when the sample can bound it on both sides (p50 needs 6 values, p9
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -247,5 +246,21 @@ def record_slo_attainment(record: RunRecord, slo: ServeSLO) -> tuple[float, floa
     return 100.0 * good / total, good / duration
 
 
-def is_finite_positive(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value > 0
+def point_goodput(record: RunRecord, slo: ServeSLO) -> tuple[bool, float, str] | None:
+    """(meets the SLOs, goodput requests/s, how it was judged) of one stored load point under ``slo``:
+    from its per-request samples (errors are misses; ``slo.attainment_pct`` of requests must be good),
+    else from its reported p99s (an import without samples: all must be within the SLOs, goodput =
+    completed requests/s); None when neither is possible."""
+    found = record_slo_attainment(record, slo)
+    if found is not None:
+        attainment, goodput = found
+        return attainment >= slo.attainment_pct, goodput, f"{attainment:.1f} % of requests met the SLOs"
+    limits = {"ttft_ms": slo.ttft_ms, "tpot_ms": slo.tpot_ms, "e2e_ms": slo.e2e_ms}
+    p99 = {k: (m.stats.get("p99") if (m := record.metric(k)) else None) for k in limits}
+    rate = record.metric("request_throughput_rps")
+    if rate is None or any(limits[k] is not None and p99[k] is None for k in limits):
+        return None
+    ok = all(limit is None or p99[k] <= limit for k, limit in limits.items())  # type: ignore[operator]
+    errors = record.metric("error_rate_pct")
+    goodput = rate.value * (1 - (errors.value if errors else 0.0) / 100) if ok else 0.0
+    return ok, goodput, "its reported p99s (no per-request samples)"
