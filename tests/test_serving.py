@@ -301,3 +301,78 @@ def test_reference_server_stops_on_signal_and_frees_its_port(sig: signal.Signals
         assert proc.wait(15) == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(url.removesuffix("/v1") + "/health", timeout=2.0)
+
+
+def test_ctrl_c_keeps_what_was_measured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SIGINT during a 60-second point: the CLI stops sending, stores the requests that finished (marked
+    interrupted) and exits 130."""
+    import os
+    import select
+    import subprocess
+    import sys
+    import time
+
+    from refserver import ROOT
+
+    store = tmp_path / "s.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with reference_server("--scripted", "ttft_ms=5,itl_ms=1,output_tokens=2") as (url, _):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "capplan",
+                "bench",
+                "serve",
+                "--endpoint",
+                url,
+                "--model",
+                MODEL,
+                "--rate",
+                "5",
+                "--requests",
+                "300",
+                "--store",
+                str(store),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline, seen = time.monotonic() + 90, ""
+            while "Ctrl-C stops" not in seen:
+                assert time.monotonic() < deadline and proc.poll() is None, seen
+                ready, _, _ = select.select([proc.stderr], [], [], 1.0)
+                if ready:
+                    seen += proc.stderr.readline()
+            time.sleep(2.0)
+            proc.send_signal(signal.SIGINT)
+            _out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130, err
+    [record] = Store(str(store), create=False).query(RunFilter(kind="serve"))
+    facts = record.config["facts"]
+    assert record.tags.get("interrupted") == "true" and facts["interrupted"] is True
+    assert 0 < facts["completed_requests"] < 300
+
+
+def test_serve_kind_runs_from_a_suite_in_its_own_subprocess(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The serve kind is a registered kind like any other: a suite entry runs it through the runner."""
+    store = tmp_path / "s.db"
+    with reference_server("--scripted", "ttft_ms=5,itl_ms=1,output_tokens=3") as (url, _):
+        suite = tmp_path / "serve.yaml"
+        suite.write_text(
+            "suite: serve-check\nbenchmarks:\n"
+            f"  - {{name: serve-c2, kind: serve, params: {{endpoint: '{url}', model: {MODEL}, "
+            "mode: concurrency, concurrency: 2, requests: 8, input_tokens: '5', output_tokens: '3'}}\n"
+        )
+        code, _out, err = cli(capsys, "bench", "run", "--suite", str(suite), "--store", str(store))
+    assert code == 0, err
+    [record] = Store(str(store), create=False).query(RunFilter(kind="serve"))
+    assert record.status.value == "ok" and record.config["kind_meta"]["task"] == "serve"
+    assert record.samples["output_tokens"] == [3.0] * 8 and record.config["facts"]["load"] == "c2"

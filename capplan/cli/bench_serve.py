@@ -223,6 +223,12 @@ def _run_with_progress(
         state: dict[str, Any] = {}
 
         def started(name: str, params: Any) -> None:
+            progress.console.print(
+                f"  {name}: {params.requests} requests, {params.load_label()} "
+                "(Ctrl-C stops and keeps what was measured)",
+                markup=False,
+                highlight=False,
+            )
             if "task" in state:
                 progress.remove_task(state["task"])
             state["task"] = progress.add_task(name, total=params.requests, errors=0)
