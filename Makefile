@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard bench-vllm-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,7 @@ bench-planner: setup
 
 bench-dashboard: setup
 	$(BIN)/python benchmarks/dashboard_bench.py
+
+# Opt-in: capplan bench serve against vLLM on CPU (VLLM_PYTHON = an interpreter with vllm-cpu installed).
+bench-vllm-cpu: setup
+	$(BIN)/python benchmarks/vllm_cpu_bench.py
