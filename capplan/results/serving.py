@@ -193,15 +193,7 @@ def serving_metrics(
             Metric(name="total_tokens_per_s", value=(in_tokens + out_tokens) / duration_s, unit="tokens/s"),
         ]
     if total:
-        metrics.append(
-            Metric(
-                name="error_rate_pct",
-                value=100.0 * failed / total,
-                unit="%",
-                higher_is_better=False,
-                stats={"failed": float(failed), "requests": float(total)},
-            )
-        )
+        metrics.append(error_rate_metric(failed, total))
     if slo is not None and slo.given and total:
         arrays = [np.asarray(samples.get(k, []), dtype=float) for k in ("ttft_ms", "tpot_ms", "e2e_ms")]
         good = int(good_mask(*arrays, slo).sum())
@@ -216,6 +208,12 @@ def serving_metrics(
             Metric(name="goodput_rps", value=good / duration_s, unit="requests/s"),
         ]
     return metrics, samples
+
+
+def error_rate_metric(failed: int, total: int) -> Metric:
+    """Share of requests that errored, in % (``total`` > 0)."""
+    return Metric(name="error_rate_pct", value=100.0 * failed / total, unit="%", higher_is_better=False,
+                  stats={"failed": float(failed), "requests": float(total)})
 
 
 def lag_metric(lags_ms: Sequence[float]) -> tuple[Metric, bool]:

@@ -27,6 +27,7 @@ from capplan.errors import UserError
 from capplan.results.importers import user_errors
 from capplan.results.importers.mlperf import stable_run_id
 from capplan.results.schema import Metric, RunRecord, Source
+from capplan.results.serving import error_rate_metric
 
 SERVE_KIND = "serve"  # the harness kind whose records these are (capplan.harness.kinds.serve)
 PERCENTILE_KEYS = {"p50": ("p50", "median"), "p90": ("p90",), "p99": ("p99",)}
@@ -129,17 +130,8 @@ def load_vllm_bench(path: Path, data: bytes) -> list[RunRecord]:
     metrics += _rate("output_tokens_per_s", doc.get("output_throughput"), "tokens/s")
     metrics += _rate("total_tokens_per_s", doc.get("total_token_throughput"), "tokens/s")
     metrics += _rate("goodput_rps", doc.get("request_goodput"), "requests/s")
-    total = completed + failed
-    if total:
-        metrics.append(
-            Metric(
-                name="error_rate_pct",
-                value=100.0 * failed / total,
-                unit="%",
-                higher_is_better=False,
-                stats={"failed": float(failed), "requests": float(total)},
-            )
-        )
+    if completed + failed:
+        metrics.append(error_rate_metric(failed, completed + failed))
     samples = _vllm_samples(doc)
     rate = doc.get("request_rate")
     rate_rps = float(rate) if isinstance(rate, int | float) and rate != float("inf") else None
@@ -258,15 +250,7 @@ def load_guidellm_report(path: Path, data: bytes) -> list[RunRecord]:
         if out_sum is not None and in_sum is not None:
             metrics += _rate("total_tokens_per_s", (in_sum + out_sum) / duration, "tokens/s")
         if done + failed:
-            metrics.append(
-                Metric(
-                    name="error_rate_pct",
-                    value=100.0 * failed / (done + failed),
-                    unit="%",
-                    higher_is_better=False,
-                    stats={"failed": float(failed), "requests": float(done + failed)},
-                )
-            )
+            metrics.append(error_rate_metric(failed, done + failed))
         kind = str(strategy.get("type_") or "")
         rate = strategy.get("rate")
         streams = strategy.get("streams") or (1 if kind == "synchronous" else None)
