@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from capplan.results.schema import RunRecord
 
 ARRIVALS = ("poisson", "constant", "gamma")
+# ServeParams fields whose option is not simply --field-name
+FLAGS = {"request_timeout_s": "--timeout", "warmup_requests": "--warmup", "prompts_file": "--prompts",
+         "rate_rps": "--rate", "concurrency": "--concurrency/--max-concurrency", "options": "options"}
 APIS = ("completions", "chat")
 
 
@@ -59,12 +62,7 @@ def _params(base: dict[str, Any]) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "options"
-        flag = {
-            "endpoint": "--endpoint",
-            "model": "--model",
-            "input_tokens": "--input-tokens",
-            "output_tokens": "--output-tokens",
-        }.get(field, field)
+        flag = FLAGS.get(field, "--" + field.replace("_", "-"))
         raise UserError(f"{flag}: {err['msg'].removeprefix('Value error, ')}") from exc
 
 

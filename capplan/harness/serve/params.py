@@ -85,13 +85,8 @@ class ServeParams(BaseModel):
 
     @field_validator("input_tokens", "output_tokens")
     @classmethod
-    def _length(cls, value: str, info) -> str:  # type: ignore[no-untyped-def]
-        from capplan.errors import UserError
-
-        try:
-            return parse_length(str(value), info.field_name)
-        except UserError as exc:
-            raise ValueError(str(exc)) from exc
+    def _length(cls, value: str) -> str:
+        return parse_length(str(value))
 
     @model_validator(mode="after")
     def _consistent(self) -> ServeParams:

@@ -30,15 +30,15 @@ _LENGTH = re.compile(r"^(?:(\d+)|uniform:(\d+):(\d+)|normal:(\d+(?:\.\d+)?):(\d+
 CHARS_PER_TOKEN = 4.0  # estimate of prompt tokens when the server reports no usage (OpenAI's rule of thumb)
 
 
-def parse_length(spec: str, field: str) -> str:
-    """Validate a length spec; UserError naming ``field`` otherwise."""
+def parse_length(spec: str) -> str:
+    """Validate a length spec; ValueError saying what is allowed otherwise."""
     m = _LENGTH.match(str(spec).strip())
     if (
         not m
         or (m.group(1) is not None and int(m.group(1)) < 1)
         or (m.group(2) is not None and not 1 <= int(m.group(2)) <= int(m.group(3)))
     ):
-        raise UserError(f"{field}: {spec!r}; allowed: N (>= 1), uniform:LOW:HIGH or normal:MEAN:SD")
+        raise ValueError(f"{spec!r}; allowed: N (>= 1), uniform:LOW:HIGH or normal:MEAN:SD")
     return str(spec).strip()
 
 
