@@ -160,3 +160,18 @@ def test_ttft_slo_needs_a_request_shape(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_text(yaml.safe_dump(doc))
     code, _out, err = cli(capsys, "plan", str(path))
     assert code == 2 and "request_shape" in err and len(err.strip().splitlines()) == 1
+
+
+def test_verify_simulates_every_quarter_of_the_sized_fleet() -> None:
+    """plan --verify's LLM check on the example: each quarter's peak over the sized H100 replicas (other
+    seeds than the sizing search) stays within TTFT p99 1000 ms and TPOT p99 50 ms."""
+    from capplan.planner.llm import verify_llm_fit
+
+    plan = load_plan(ROOT / "examples" / "llm-chat.yaml")
+    _, sizing = prepare(plan, CATALOG)
+    fit = sizing.fits[("chat-assistant", H100)]
+    acc = CATALOG.accelerator(H100)
+    for q in range(plan.horizon_quarters):
+        found = verify_llm_fit(plan.workloads[0], acc, fit, CATALOG, None, q)
+        assert isinstance(found, dict) and found["meets_slo"] == 1.0, (q, found)
+        assert found["tpot_p99_ms"] <= 50 and found["ttft_p99_ms"] <= 1000

@@ -201,10 +201,22 @@ def projected_rate(
     return (lo, best) if lo > 0 else None
 
 
-def capacity_projection(
+@dataclass
+class Projected:
+    """The projection's pieces for one workload on one accelerator."""
+
+    desc: WorkloadDesc
+    devices: int
+    efficiency: float
+    calibration_tier: str
+    model: PhaseModel
+
+
+def project_phases(
     w: Workload, acc: Accelerator, catalog: Catalog, store: Any, memory_devices: int = 1
-) -> LlmCapacity | str:
-    """Per-replica capacity from the prefill/decode projection (calibrated efficiency, KV-cache memory)."""
+) -> Projected | str:
+    """The workload described at the plan's request shape, devices per replica (memory fit) and the phase
+    model at the calibrated efficiency; a reason string when it cannot be projected."""
     from capplan.perfmodel import project
     from capplan.perfmodel.projection import resolve_workload
     from capplan.perfmodel.workloads import ALIASES, canonical_dtype
@@ -237,6 +249,19 @@ def capacity_projection(
         model = phase_model(desc, acc, devices, shape.input_tokens, shape.output_tokens, proj.efficiency)
     except (UserError, ValueError) as exc:
         return f"{w.name} on {acc.name}: cannot project ({exc})"
+    return Projected(desc, devices, proj.efficiency, proj.calibration_tier, model)
+
+
+def capacity_projection(
+    w: Workload, acc: Accelerator, catalog: Catalog, store: Any, memory_devices: int = 1
+) -> LlmCapacity | str:
+    """Per-replica capacity from the prefill/decode projection (calibrated efficiency, KV-cache memory)."""
+    found_phases = project_phases(w, acc, catalog, store, memory_devices)
+    if isinstance(found_phases, str):
+        return found_phases
+    desc, devices, model = found_phases.desc, found_phases.devices, found_phases.model
+    shape = w.request_shape
+    assert shape is not None
     slo = plan_slo(w)
     found = projected_rate(model, shape.output_tokens, slo)
     step1 = 1e3 * float(model.step_s[0]) if model.step_s.size else math.nan
@@ -250,7 +275,8 @@ def capacity_projection(
         f"projection of {desc.name} onto {devices}x {acc.name} (prefill compute-bound "
         f"{1e3 * model.prefill_s:.3g} ms per {shape.input_tokens}-token prompt; decode bandwidth-bound "
         f"{step1:.3g} ms/step at batch 1; KV cache caps the batch at {model.max_batch}; efficiency "
-        f"{proj.efficiency:.2f}, tier {proj.calibration_tier}): {rate:.4g} requests/s in a simulation of "
+        f"{found_phases.efficiency:.2f}, tier {found_phases.calibration_tier}): {rate:.4g} requests/s in a "
+        "simulation of "
         f"continuous batching, mean batch {at['batch']:.0f}, TTFT p99 {at['ttft_p99_ms']:.3g} ms, TPOT p99 "
         f"{at['tpot_p99_ms']:.3g} ms"
     )
@@ -266,8 +292,8 @@ def capacity_projection(
             "mean_batch": at["batch"],
             "ttft_p99_ms": at["ttft_p99_ms"],
             "tpot_p99_ms": at["tpot_p99_ms"],
-            "efficiency": proj.efficiency,
-            "calibration_tier": proj.calibration_tier,
+            "efficiency": found_phases.efficiency,
+            "calibration_tier": found_phases.calibration_tier,
         },
     )
 
@@ -280,3 +306,36 @@ def llm_capacity(
         if catalog.find_accelerator(name) is acc:
             return capacity_from_runs(w, acc, selector, store, memory_devices)
     return capacity_projection(w, acc, catalog, store, memory_devices)
+
+
+def verify_llm_fit(
+    w: Workload, acc: Accelerator, fit: Any, catalog: Catalog, store: Any, quarter: int
+) -> dict[str, float] | str:
+    """What ``plan --verify`` checks for an LLM fit: the quarter's peak demand spread over the sized
+    replicas (spares idle), each simulated under continuous batching with the projection's phase model;
+    TTFT and TPOT p99 against the SLOs. A reason string when there is no phase model to simulate (a fit
+    sized from measured runs is checked by those runs)."""
+    from capplan.planner.simulate_llm import verify_llm_fleet
+
+    found = project_phases(w, acc, catalog, store, int(fit.details["devices_per_replica"]))
+    if isinstance(found, str):
+        return found
+    replicas = int(fit.details["replicas_peak"][quarter])
+    peak = float(fit.demand[quarter]) * w.burstiness
+    if replicas < 1 or peak <= 0:
+        return {"ttft_p99_ms": 0.0, "tpot_p99_ms": 0.0, "meets_slo": 1.0}
+    shape = w.request_shape
+    assert shape is not None
+    model = found.model
+    ttft, tpot = verify_llm_fleet(
+        peak, replicas, model.prefill_s, model.step_s, shape.output_tokens, model.max_batch, seed=quarter + 1
+    )
+    slo = plan_slo(w)
+    ok = (slo.ttft_ms is None or ttft <= slo.ttft_ms) and (slo.tpot_ms is None or tpot <= slo.tpot_ms)
+    return {
+        "ttft_p99_ms": ttft,
+        "tpot_p99_ms": tpot,
+        "meets_slo": float(ok),
+        "replicas": float(replicas),
+        "peak_rps": peak,
+    }
