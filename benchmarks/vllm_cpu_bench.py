@@ -45,7 +45,7 @@ fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_toke
 fast.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
 fast.save_pretrained(out)
 torch.manual_seed(0)
-# head_dim 64: vLLM's CPU attention kernels support 32, 64, 80, 96, 112, 128, 256 (not 16)
+# head_dim 64: vLLM 0.32's CPU attention supports head sizes 32, 64, 80, ... 512, not 16
 config = LlamaConfig(vocab_size=len(vocab), hidden_size=256, intermediate_size=512, num_hidden_layers=2,
                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
                      bos_token_id=1, eos_token_id=2, torch_dtype="float32")
