@@ -201,12 +201,17 @@ def measure(
     result = point_result(params, load, specs, found)
     if not any(r.ok for r in load.results) and not load.interrupted:
         first = next((r.error for r in load.results if r.error), "no request was sent")
-        raise AllRequestsFailed(f"all {len(load.results)} requests failed: {first}")
+        raise AllRequestsFailed(f"all {len(load.results)} requests failed: {first}", result)
     return result
 
 
 class AllRequestsFailed(Exception):
-    """Every request of a load point errored: nothing was measured."""
+    """Every request of a load point errored: nothing was measured (``result`` keeps the facts and the
+    error counts)."""
+
+    def __init__(self, message: str, result: KindResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def passes(result: KindResult, params: ServeParams) -> bool:

@@ -86,7 +86,10 @@ class _Sweep:
                 interruptible=True,
             )
         except AllRequestsFailed as exc:
-            self.store_point(name, params, Outcome(Status.failed, str(exc)), started, tags or {})
+            # a failed record keeps the facts (load, error messages and counts), never a metric
+            facts = exc.result.config if exc.result is not None else {}
+            kept = {"metrics": [], "samples": {}, "config": facts}
+            self.store_point(name, params, Outcome(Status.failed, str(exc), result=kept), started, tags or {})
             return None
         self.out.interrupted = self.out.interrupted or bool(result.config.get("interrupted"))
         extra = {"interrupted": "true"} if result.config.get("interrupted") else {}
