@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from capplan.hardware.telemetry import host_busy_pct
 from capplan.harness.kinds.serve import serve_spec
-from capplan.harness.runner import Outcome, RunEnvironment, build_record, request_config, torch_threads
+from capplan.harness.runner import (
+    CONTENDED_BUSY_PCT,
+    LOAD_WINDOW_S,
+    Outcome,
+    RunEnvironment,
+    build_record,
+    request_config,
+    torch_threads,
+)
 from capplan.harness.serve.client import RequestResult
 from capplan.harness.serve.params import ServeParams
 from capplan.harness.serve.point import (
@@ -52,6 +61,7 @@ class _Sweep:
         self.env = RunEnvironment.collect()
         self.threads = torch_threads()
         self.out = SweepOutcome()
+        self.load: dict[str, float | None] = {}
 
     def store_point(
         self, name: str, params: ServeParams, outcome: Outcome, started: datetime, tags: dict[str, str]
@@ -64,6 +74,7 @@ class _Sweep:
             timeout_s=params.request_timeout_s * max(params.requests, 1),
         )
         config = request_config(spec, params.model_dump(exclude_none=True), self.threads)
+        outcome.telemetry.update(self.load)
         record = build_record(spec, config, outcome, self.env, suite=SUITE, started=started)
         self.store.add(record)
         self.out.records.append(record)
@@ -73,6 +84,8 @@ class _Sweep:
     def run_point(self, params: ServeParams, tags: dict[str, str] | None = None) -> KindResult | None:
         """Measure and store one point; None when every request failed (stored as failed)."""
         name = f"{self.prefix}-{params.load_label()}"
+        busy_pct = host_busy_pct(LOAD_WINDOW_S)  # other processes' CPU use: a loaded client host shows
+        self.load = {"host_busy_pct_before": busy_pct, "contended": float(busy_pct > CONTENDED_BUSY_PCT)}
         self.cb.point_started(name, params)
         started = datetime.now(UTC)
         stop = asyncio.Event()
