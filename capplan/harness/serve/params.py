@@ -109,4 +109,4 @@ class ServeParams(BaseModel):
             return "sync"
         if self.mode == "concurrency":
             return f"c{self.concurrency}"
-        return f"r{self.rate_rps:g}" + (f"c{self.concurrency}" if self.concurrency else "")
+        return f"r{self.rate_rps:.4g}" + (f"c{self.concurrency}" if self.concurrency else "")
