@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
+
+from capplan.harness.reaper import tagged_pids
 
 sys.path.insert(0, str(Path(__file__).parent))  # make tests/pgserver.py importable from test modules
 # The test-only kinds in tests/harness_fixture_kinds.py are trusted for the whole session (suites name them
 # as module:Class); subprocesses inherit this. tests/test_trust.py checks the refusal without it.
 os.environ["CAPPLAN_ALLOWED_KINDS"] = "harness_fixture_kinds,test_reliability_kinds,no_such_module_xyz"
+# Every process the tests start inherits this marker (whatever session or parent it ends up with), so the
+# leak check at the end can find servers and benchmark children that outlived their test.
+SESSION_MARK_ENV = "CAPPLAN_TEST_SESSION"
+os.environ[SESSION_MARK_ENV] = SESSION_MARK = uuid.uuid4().hex
+# Processes told to stop get this long to exit before they count as leaked.
+LEAK_GRACE_S = float(os.environ.get("CAPPLAN_LEAK_GRACE_S", "10"))
+# Helpers multiprocessing keeps beside the pytest process until it exits: not leaks.
+_MP_HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
 
 from pgserver import PgServer, find_bindir  # noqa: E402
 
@@ -67,3 +80,45 @@ def _restore_main_module() -> Iterator[None]:
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+
+
+def _leftovers() -> list[psutil.Process]:
+    """Processes started during this session (marked, or our descendants) that are still running."""
+    me = psutil.Process()
+    pids = set(tagged_pids(SESSION_MARK, SESSION_MARK_ENV)) | {c.pid for c in me.children(recursive=True)}
+    alive = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            cmd = " ".join(proc.cmdline())
+            helper = proc.ppid() == me.pid and any(h in cmd for h in _MP_HELPERS)
+            if proc.status() == psutil.STATUS_ZOMBIE or helper:
+                continue
+            alive.append(proc)
+        except psutil.Error:
+            continue
+    return alive
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a process the tests started (streamlit, postgres, ray, uvicorn, benchmark
+    children...) is still alive once every fixture has been torn down; then kill it."""
+    deadline = time.monotonic() + LEAK_GRACE_S
+    leftovers = _leftovers()
+    while leftovers and time.monotonic() < deadline:
+        time.sleep(0.5)
+        leftovers = _leftovers()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = []
+    for proc in leftovers:
+        try:
+            lines.append(f"  pid {proc.pid}: {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.Error:
+            continue
+    if reporter is not None:
+        reporter.write_line(f"leak check: {len(lines)} leftover processes started by the tests")
+        for line in lines:
+            reporter.write_line(line)
+    if lines:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

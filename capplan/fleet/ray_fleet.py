@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from capplan.errors import UserError
 from capplan.results.store import Store, backend_name
+from capplan.signals import stop_on_signals
 
 ADDRESS_HELP = (
     "auto (a running cluster on this machine), ray://HOST:PORT (Ray Client), or local (start one here)"
@@ -132,6 +133,7 @@ def _connect(address: str) -> Any:
         ray.init(
             address=None if address == "local" else address, include_dashboard=False, log_to_driver=False
         )
+    stop_on_signals()  # ray.init installs its own SIGTERM handler; keep capplan's (SIGHUP too)
     return ray
 
 
