@@ -14,6 +14,7 @@ from capplan.errors import UserError
 from capplan.results.io import EXPORT_FORMATS, export_records, read_import_file
 from capplan.results.schema import RunRecord, Source, Status
 from capplan.results.store import RunFilter, Store
+from capplan.results.summary import headline, record_summary
 
 if TYPE_CHECKING:
     from capplan.harness.runner import RunEvent
@@ -66,21 +67,14 @@ def list_runs(
     for col in ("run id", "started (UTC)", "suite", "benchmark", "status", "headline"):
         t.add_column(col)
     for r in records:
-        head = r.metrics[0] if r.metrics else None
-        headline = f"{head.name} = {head.value:.4g} {head.unit}" + (" (noisy)" if head.noisy else "") if head else (r.error or "")[:60]
-        t.add_row(r.run_id[:12], r.started_utc.strftime("%Y-%m-%d %H:%M:%S"), r.suite or "-", r.benchmark, r.status.value, headline)
+        t.add_row(r.run_id[:12], r.started_utc.strftime("%Y-%m-%d %H:%M:%S"), r.suite or "-", r.benchmark, r.status.value,
+                  headline(r))
     console.print(t)
 
 
-def _summary(r) -> dict:  # type: ignore[no-untyped-def]
+def _summary(r: RunRecord) -> dict:
     return {
-        "run_id": r.run_id,
-        "benchmark": r.benchmark,
-        "kind": r.kind,
-        "suite": r.suite,
-        "status": r.status.value,
-        "started_utc": r.started_utc.isoformat(),
-        "host_fingerprint": r.host_fingerprint,
+        **record_summary(r, mode="json"),
         "metrics": {m.name: {"value": m.value, "unit": m.unit, "noisy": m.noisy} for m in r.metrics},
         "error": r.error,
     }
@@ -186,7 +180,7 @@ def run_row(benchmark: str, record: RunRecord | None, status_if_none: str, error
         "run_id": record.run_id if record else None,
         "status": record.status.value if record else status_if_none,
         "error": record.error if record else error_if_none,
-        "headline": _headline(record) if record else None,
+        "headline": headline(record) if record else None,
     }
 
 
@@ -198,14 +192,6 @@ def print_run_rows(title: str, rows: list[dict]) -> None:
     for r in rows:
         t.add_row(r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80])
     console.print(t)
-
-
-def _headline(record: RunRecord) -> str | None:
-    if not record.metrics:
-        return None
-    m = record.metrics[0]
-    pct = f" ({m.pct_of_peak:.0f}% of peak)" if m.pct_of_peak is not None else ""
-    return f"{m.name} = {m.value:.4g} {m.unit}{pct}" + (" noisy" if m.noisy else "")
 
 
 def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> list[RunEvent]:

@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from capplan.planner import Plan, PlanResult, load_plan
+from capplan.catalog import Catalog
+from capplan.planner import Plan, PlanResult, load_plan, run_plan
 from capplan.planner.report import write_reports
 from capplan.planner.result import TABLES
+from capplan.results.store import Store
+
+__all__ = ["PlanResult", "example_plans", "parse_plan", "plan_result", "report_files", "table",
+           "unserved_workload_quarters"]
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -48,3 +53,8 @@ def report_files(result: PlanResult) -> dict[str, bytes]:
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:
     """Workload-quarters the given alternative leaves without capacity (0 when all demand is served)."""
     return sum(a.unserved_workload_quarters for a in result.alternatives if a.alternative == alternative)
+
+
+def plan_result(text: str, file_name: str, catalog: Catalog, store: Store) -> PlanResult:
+    """Parse plan YAML text (errors name the file and field) and run it against the catalog and store."""
+    return run_plan(parse_plan(text, file_name), catalog, store)
