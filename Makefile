@@ -41,4 +41,4 @@ bench-planner: setup
 	$(BIN)/python benchmarks/planner_bench.py
 
 bench-dashboard: setup
-	$(BIN)/python benchmarks/dashboard_bench.py
+	$(BIN)/python benchmarks/dashboard_bench.py --runs 100000 --repeats 5

@@ -131,6 +131,18 @@ def test_benchmarks_filters_change_what_is_shown(seeded_url, monkeypatch):
     assert backends == {"onnxruntime"}
 
 
+def test_benchmarks_pages_through_the_runs(seeded_url, monkeypatch):
+    at = app(seeded_url, monkeypatch, "benchmarks")
+    at.sidebar.number_input(key="bench_page_size").set_value(60).run()
+    first = list(at.dataframe[0].value["run_id"])
+    at.sidebar.number_input(key="bench_page").set_value(3).run()
+    assert not at.exception
+    assert at.caption[0].value.startswith(f"20 runs shown (newest first: 121–140 of {SEEDED_RUNS} matching")
+    last = list(at.dataframe[0].value["run_id"])
+    newest_first = [r.run_id for r in Store(seeded_url).query()]
+    assert first == newest_first[:60] and last == newest_first[120:]
+
+
 def _filter(**kw):
     from capplan.results.store import RunFilter
 

@@ -7,7 +7,7 @@ and shapes the results for display.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, get_args
 
 import annotated_types
 import pandas as pd
@@ -31,6 +31,24 @@ from capplan.costs import (
 )
 from capplan.costs.assumptions import AssumptionSet
 from capplan.planner.sensitivity import TORNADO
+
+__all__ = [
+    "PRICING_MODELS",
+    "AssumptionField",
+    "AssumptionSet",
+    "CloudAssumptions",
+    "CostResult",
+    "CostScenario",
+    "OnPremAssumptions",
+    "assumption_fields",
+    "cumulative_frame",
+    "evaluate",
+    "tornado_frame",
+    "unit_cost_frame",
+    "work_unit_costs",
+]
+
+PRICING_MODELS: tuple[PricingModel, ...] = get_args(PricingModel)  # on_demand, reserved_1y, reserved_3y, spot
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Capacity plans for the dashboard: example and uploaded plan files, result tables."""
+"""Capacity plans for the dashboard: example and uploaded plan files, result tables (report files come
+from capplan.reports)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from capplan.planner import Plan, PlanResult, load_plan
+from capplan.catalog import Catalog
+from capplan.planner import Plan, PlanResult, load_plan, run_plan
 from capplan.planner.result import TABLES
+from capplan.results.store import Store
+
+__all__ = ["PlanResult", "example_plans", "parse_plan", "plan_result", "table", "unserved_workload_quarters"]
 
 # The example plans of a source checkout, else those installed with the wheel (capplan/examples/).
 EXAMPLES_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "examples",
@@ -45,3 +50,8 @@ def table(result: PlanResult, name: str) -> pd.DataFrame:
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:
     """Workload-quarters the given alternative leaves without capacity (0 when all demand is served)."""
     return sum(a.unserved_workload_quarters for a in result.alternatives if a.alternative == alternative)
+
+
+def plan_result(text: str, file_name: str, catalog: Catalog, store: Store) -> PlanResult:
+    """Parse plan YAML text (errors name the file and field) and run it against the catalog and store."""
+    return run_plan(parse_plan(text, file_name), catalog, store)

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import plotly, store_url
-from dash_models import plan_result
+from dash_common import Page, page_preamble, plotly, table
+from dash_models import chosen_plan_result
 
 from capplan.reports import report_files
 from capplan.views.cost_charts import tornado_figure
-from capplan.views.plan import table
+from capplan.views.plan import table as plan_table
 from capplan.views.plan_charts import alternatives_figure, plan_cumulative_figure
 from capplan.views.text import md_escape, usd
 
 MIME = {".md": "text/markdown", ".html": "text/html", ".json": "application/json", ".csv": "text/csv"}
 
 
-def render_recommendations_page(url: str) -> None:
+def render_recommendations_page(page: Page) -> None:
     """Draw the Recommendations page for the chosen plan."""
-    st.title("Recommendations")
-    result = plan_result(url)
+    result = chosen_plan_result(page)
     if result is None:
         return
     st.subheader(f"{md_escape(result.plan_name)}: why this placement")
@@ -30,20 +29,17 @@ def render_recommendations_page(url: str) -> None:
     cols[0].metric("Recommended", usd(result.recommended_net_usd))
     cols[1].metric("All cloud", usd(result.all_cloud_net_usd))
     cols[2].metric("All on-prem", usd(result.all_onprem_net_usd))
-    alternatives = table(result, "alternatives")
+    alternatives = plan_table(result, "alternatives")
     left, right = st.columns(2)
     with left:
         plotly(alternatives_figure(alternatives))
     with right:
-        plotly(plan_cumulative_figure(table(result, "cumulative"), result.break_even_month))
-    st.dataframe(alternatives, hide_index=True)
+        plotly(plan_cumulative_figure(plan_table(result, "cumulative"), result.break_even_month))
+    table(alternatives)
 
     st.subheader("Placement")
-    st.dataframe(table(result, "placement"), hide_index=True, column_config={
-        "share": st.column_config.NumberColumn("share", format="%.2f"),
-        "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%,.0f"),
-    })
-    tornado = table(result, "tornado")
+    table(plan_table(result, "placement"))
+    tornado = plan_table(result, "tornado")
     if not tornado.empty:
         st.subheader("Sensitivity (tornado, re-optimised)")
         plotly(
@@ -57,7 +53,7 @@ def render_recommendations_page(url: str) -> None:
                 hover="unit",
             )
         )
-        st.dataframe(table(result, "scenarios"), hide_index=True)
+        table(plan_table(result, "scenarios"))
 
     st.subheader("Reports")
     files = report_files(result)
@@ -72,4 +68,4 @@ def render_recommendations_page(url: str) -> None:
         )
 
 
-render_recommendations_page(store_url())
+render_recommendations_page(page_preamble("Recommendations"))
