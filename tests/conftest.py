@@ -67,3 +67,13 @@ def _restore_main_module() -> Iterator[None]:
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+
+
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """User config and data dirs (XDG) in a temp dir, so the developer's catalog overrides and store do not
+    leak in, and the price-age limit at its default; returns the (absent) user catalog override dir."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.delenv("CAPPLAN_MAX_PRICE_AGE_DAYS", raising=False)
+    return tmp_path / "xdg" / "capplan" / "catalog"

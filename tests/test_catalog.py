@@ -13,14 +13,7 @@ from capplan.catalog import PRICE_MODELS, load_catalog
 from capplan.cli import main
 from capplan.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the user config dir (XDG) at an empty temp dir so the developer's own overrides do not leak
-    in."""
-    config = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    return config / "capplan" / "catalog"
+pytestmark = pytest.mark.usefixtures("isolated_config")  # tests/conftest.py: no developer overrides
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -17,13 +17,7 @@ from capplan.cli import main
 TODAY = date(2026, 11, 30)
 
 
-@pytest.fixture(autouse=True)
-def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Empty user config and data dirs: no developer overrides, no developer store."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv(MAX_AGE_ENV, raising=False)
-    return tmp_path / "xdg" / "capplan" / "catalog"
+pytestmark = pytest.mark.usefixtures("isolated_config")  # tests/conftest.py: no developer overrides/store
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

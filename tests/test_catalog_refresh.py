@@ -28,12 +28,7 @@ SNAPSHOT_FILES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user config dir (XDG) is an empty temp dir: no developer overrides, and imports land here."""
-    config = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    return config / "capplan" / "catalog"
+pytestmark = pytest.mark.usefixtures("isolated_config")  # tests/conftest.py: imports land in a temp dir
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
