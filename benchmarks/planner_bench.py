@@ -38,7 +38,7 @@ def synthetic_catalog(rng: np.random.Generator) -> tuple[Catalog, list[dict[str,
                 bf16_tflops_dense=120 * s,
                 tdp_w=150 + 80 * s,
                 source="synthetic benchmark row",
-                source_date="2026-01",
+                source_date="2026-01-15",
             )
         )
     for i in range(N_INSTANCES):
@@ -56,7 +56,7 @@ def synthetic_catalog(rng: np.random.Generator) -> tuple[Catalog, list[dict[str,
                 reserved_1y_usd_per_hour=od * 0.65,
                 reserved_3y_usd_per_hour=od * 0.45,
                 spot_usd_per_hour=od * 0.35,
-                price_date="2026-01",
+                price_date="2026-01-15",
                 source="synthetic benchmark row",
             )
         )

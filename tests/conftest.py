@@ -122,3 +122,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(line)
     if lines:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+@pytest.fixture
+def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """User config and data dirs (XDG) in a temp dir, so the developer's catalog overrides and store do not
+    leak in, and the price-age limit at its default; returns the (absent) user catalog override dir."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.delenv("CAPPLAN_MAX_PRICE_AGE_DAYS", raising=False)
+    return tmp_path / "xdg" / "capplan" / "catalog"

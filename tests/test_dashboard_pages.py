@@ -196,6 +196,7 @@ def test_hardware_projects_onto_catalog_accelerators(seeded_url, monkeypatch):
     ).all()
     costs = at.dataframe[2].value
     assert (costs["usd_per_gpu_hour"] > 0).all() and costs["price_source"].str.startswith("catalog").all()
+    assert costs["price_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \((read|published|commit)\)( STALE)?").all()
 
     name = proj.index[0]
     before = proj.loc[name, ["latency_ms", "memory_required_gib"]]
@@ -219,6 +220,8 @@ def _break_even(at: AppTest) -> int | None:
 
 def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     from capplan.catalog import load_catalog
+    from capplan.views.costs import instance_label
+    from capplan.views.text import md_escape
 
     at = app(seeded_url, monkeypatch, "costs")
     assert [h.value for h in at.subheader][2] == "Sensitivity (tornado)"
@@ -231,7 +234,11 @@ def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     box = at.sidebar.selectbox(key="cost_accelerator")
     name = box.options[box.value]  # options are the labels, the value is the index
     instances = load_catalog().instances_for(name)
+    labels = at.sidebar.selectbox(key=f"cost_instance_{name}").options
+    assert labels == [instance_label(i) for i in instances] and all("; prices 20" in x for x in labels)
     at.sidebar.selectbox(key=f"cost_instance_{name}").set_value(len(instances) - 1).run()
+    dated = md_escape(instances[-1].price_age().label())
+    assert any(dated in c.value for c in at.caption)  # the Sources caption names the price date
     cheap_power = _break_even(at)
     saving = metric(at, "Cloud minus on-prem after 60 months")
     assert cheap_power is not None
@@ -253,7 +260,7 @@ def test_costs_without_a_cited_gpu_price_asks_for_a_quote(seeded_url, monkeypatc
     unpriced = next(
         i
         for i, label in enumerate(box.options)
-        if cat.find_accelerator(label) and cat.find_accelerator(label).approx_list_price_usd is None
+        if cat.find_accelerator(label) and cat.purchase_price(label) is None
     )
     box.set_value(unpriced).run()
     assert not at.exception and "enter a quote" in at.info[0].value

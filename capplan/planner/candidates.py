@@ -60,7 +60,7 @@ def merged_catalog(plan: Plan, catalog: Catalog) -> Catalog:
     accs.update({normalise_name(a.name): a for a in plan.hardware})
     insts: dict[tuple[str, str, str], CloudInstance] = {i.key: i for i in catalog.instances}
     insts.update({i.key: i for i in plan.instances})
-    return Catalog(list(accs.values()), list(insts.values()), catalog.files)
+    return Catalog(list(accs.values()), list(insts.values()), catalog.files, catalog.purchase_rows)
 
 
 def _lower(items: list[str] | None) -> set[str] | None:
@@ -75,10 +75,9 @@ def _server(
         cat.accelerator(cand.accelerator)  # raises UserError with close matches
         raise UserError(f"{where}.accelerator: {cand.accelerator!r} is not in the catalog")
     price, source = cand.gpu_price_usd, cand.price_source
-    if price is None and acc.approx_list_price_usd is not None:
-        price = acc.approx_list_price_usd
-        source = (f"catalog: {acc.name} approx_list_price_usd ({acc.price_note or 'no note'}; "
-                  f"{acc.source}, {acc.source_date})")
+    cited = cat.purchase_price(acc.name) if price is None else None
+    if cited is not None:
+        price, source = cited.mid_usd, f"catalog: {acc.name} {cited.describe()}"
     if price is None and not existing:
         return f"on-prem {acc.name}: no cited purchase price (give gpu_price_usd and price_source in {where})"
     if acc.tdp_w is None:
@@ -129,7 +128,7 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         cands = [
             OnPremCandidate(accelerator=a.name)
             for a in cat.accelerators
-            if a.approx_list_price_usd and a.kind == "gpu"
+            if a.kind == "gpu" and cat.purchase_price(a.name) is not None
         ]
     for i, cand in enumerate(cands):
         opt = _server(plan, cat, cand, f"candidates.onprem[{i}]")

@@ -112,8 +112,8 @@ def throughput_per_device(p: Projection) -> float | None:
     return p.throughput_per_s / (p.replicas * p.min_devices) if p.fits else None
 
 
-UNIT_COST_COLUMNS = ("accelerator", "instance", "usd_per_gpu_hour", "throughput_per_gpu_s", "unit",
-                     "usd_per_1m_tokens", "usd_per_1k_inferences", "price_source")
+UNIT_COST_COLUMNS = ("accelerator", "instance", "usd_per_gpu_hour", "price_date", "throughput_per_gpu_s",
+                     "unit", "usd_per_1m_tokens", "usd_per_1k_inferences", "price_source")
 
 
 def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: PricingModel,
@@ -140,6 +140,7 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
                 "accelerator": p.accelerator,
                 "instance": f"{best.provider} {best.instance} ({best.region})",
                 "usd_per_gpu_hour": cost.usd_per_gpu_hour,
+                "price_date": best.price_short_label,
                 "throughput_per_gpu_s": per_gpu,
                 "unit": p.throughput_unit,
                 "usd_per_1m_tokens": cost.usd_per_1m_tokens,

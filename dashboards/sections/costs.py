@@ -16,6 +16,9 @@ from capplan.views.costs import (
     OnPremAssumptions,
     cumulative_frame,
     evaluate,
+    instance_label,
+    purchase_price_default,
+    stale_price_warnings,
     tornado_frame,
 )
 from capplan.views.errors import UserError
@@ -38,20 +41,15 @@ def render_costs_page(page: Page) -> None:
                                 key="cost_accelerator")]
     gpus = int(side.number_input("GPUs needed", 1, 100_000, 8, key="cost_gpus"))
     per_server = int(side.number_input("GPUs per server", 1, 64, 8, key="cost_gpus_per_server"))
-    cited = acc.approx_list_price_usd
+    cited, cited_help = purchase_price_default(cat, acc)
     gpu_price = side.number_input(
-        "GPU purchase price (USD)",
-        min_value=1.0,
-        value=cited,
-        key=f"cost_gpu_price_{acc.name}",
-        help=f"catalog: {acc.price_note or 'approximate list price'} ({acc.source}, {acc.source_date})"
-        if cited
-        else "no cited price in the catalog: enter a quote",
+        "GPU purchase price (USD)", min_value=1.0, value=cited, key=f"cost_gpu_price_{acc.name}",
+        help=cited_help,
     )
     instances = cat.instances_for(acc.name)
     inst = instances[side.selectbox(
         "Cloud instance", range(len(instances)), key=f"cost_instance_{acc.name}",
-        format_func=lambda i: f"{instances[i].provider} {instances[i].instance} ({instances[i].region})")]
+        format_func=lambda i: instance_label(instances[i]))]
     pricing = side.selectbox("Cloud pricing", PRICING_MODELS, key="cost_pricing")
     months = int(side.slider("Horizon (months)", 12, 120, 60, step=6, key="cost_months"))
     with side.expander("Workload (for $ per unit of work)"):
@@ -68,9 +66,7 @@ def render_costs_page(page: Page) -> None:
             "(GPU purchase price) to cost the on-prem option."
         )
         return
-    price_source = (
-        f"catalog: {acc.name} approx_list_price_usd" if gpu_price == cited else "entered in the dashboard"
-    )
+    price_source = f"catalog: {cited_help}" if gpu_price == cited else "entered in the dashboard"
     scenario = CostScenario(acc, gpus, per_server, float(gpu_price), price_source, inst, pricing, months,
                             onprem, cloud)
     result = evaluate(scenario)
@@ -97,6 +93,8 @@ def render_costs_page(page: Page) -> None:
     with st.expander("Monthly cumulative cost table"):
         table(cumulative_frame(c))
     st.caption(md_escape(f"Sources: on-prem {c.onprem.source}; cloud {c.cloud.source}."))
+    for warning in stale_price_warnings(result, price_source):
+        st.warning(md_escape(warning))
 
     _render_unit_costs(page, desc, acc, result)
 
