@@ -62,8 +62,7 @@ def test_pdf_is_skipped_with_a_message_without_a_browser(tmp_path: Path, monkeyp
     monkeypatch.delenv("CAPPLAN_CHROMIUM", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no chromium on PATH
     example = ROOT / "examples" / "research-training.yaml"
-    argv = ["plan", str(example), "--no-sensitivity", "--out", str(tmp_path / "out"), "--format", "html",
-            "--format", "pdf"]
+    argv = ["plan", str(example), "--no-sensitivity", "--out", str(tmp_path / "out"), "--format", "HTML, pdf"]
     code, out, err = _run(argv, capsys)
     assert code == 0, err
     assert "report.pdf skipped: no Chromium found" in err

@@ -36,8 +36,9 @@ def mime_type(file_name: str) -> str:
 
 
 def report_formats(names: Collection[str]) -> list[str]:
-    """The report formats named (case and spaces ignored); UserError naming the first unknown one."""
-    chosen = [n.strip().lower() for n in names]
+    """The report formats named (repeated or comma-separated; case and spaces ignored); UserError naming
+    the first unknown one."""
+    chosen = list(dict.fromkeys(part.strip().lower() for n in names for part in n.split(",")))
     bad = next((n for n in chosen if n not in FORMATS), None)
     if bad is not None:
         raise UserError(f"--format {bad}: unknown report format; allowed: {', '.join(FORMATS)}")
