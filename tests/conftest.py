@@ -122,6 +122,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(line)
     if lines:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture
 def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """User config and data dirs (XDG) in a temp dir, so the developer's catalog overrides and store do not
@@ -130,3 +132,31 @@ def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("CAPPLAN_MAX_PRICE_AGE_DAYS", raising=False)
     return tmp_path / "xdg" / "capplan" / "catalog"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the Chromium that dashboards/screenshots.py drives (Debian's, from scripts/sysdeps.sh);
+    skipped without it, failed under CI=true."""
+    dashboards = str(Path(__file__).resolve().parents[1] / "dashboards")
+    if dashboards not in sys.path:
+        sys.path.insert(0, dashboards)
+    import screenshots
+
+    if not Path(screenshots.CHROMIUM).exists():
+        _unavailable(f"{screenshots.CHROMIUM} is missing; run scripts/sysdeps.sh")
+    return screenshots.CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def mixed_enterprise_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default report files of examples/mixed-enterprise.yaml (sensitivity included), written once per
+    session by the real CLI: ``capplan plan examples/mixed-enterprise.yaml --out DIR``."""
+    from capplan.cli import main
+
+    out = tmp_path_factory.mktemp("mixed-enterprise-reports")
+    example = Path(__file__).resolve().parents[1] / "examples" / "mixed-enterprise.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", str(example), "--out", str(out)])
+    assert exc.value.code in (0, None)
+    return out

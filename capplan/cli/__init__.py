@@ -48,7 +48,7 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.command("project")(project.project)
 app.add_typer(cost.app, name="cost")
-app.command("plan")(plan.plan)
+app.add_typer(plan.app, name="plan")
 
 
 @functools.cache

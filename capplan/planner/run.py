@@ -11,6 +11,7 @@ from capplan.catalog import Catalog, load_catalog
 from capplan.costs.finance import break_even_period, npv_usd, quarters_to_months
 from capplan.planner import reasons as why
 from capplan.planner.candidates import Candidates, resolve_candidates
+from capplan.planner.inputs import demand_rows, price_rows
 from capplan.planner.placement import Mode, PlacementModel, Solution, solve_placement
 from capplan.planner.plan import Plan
 from capplan.planner.result import AlternativeRow, AssumptionRow, MonthRow, PlanResult, ReasonRow, SizingRow
@@ -177,4 +178,7 @@ def run_plan(
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
         unit_costs=unit_cost_rows(rec, sizing),
+        demand=demand_rows(plan),
+        prices=price_rows(plan, cands),
+        plan_inputs=plan.model_dump(mode="json"),
     )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from capplan.catalog import Catalog
 from capplan.planner import Plan, PlanResult, load_plan, run_plan
-from capplan.planner.result import TABLES
+from capplan.planner.result import table_columns
 from capplan.results.store import Store
 
 __all__ = ["PlanResult", "example_plans", "parse_plan", "plan_result", "table", "unserved_workload_quarters"]
@@ -41,10 +41,7 @@ def parse_plan(text: str, file_name: str) -> Plan:
 
 def table(result: PlanResult, name: str) -> pd.DataFrame:
     """One of the result's tables (``capplan.planner.result.TABLES``) as a DataFrame with its columns."""
-    if name not in TABLES:
-        raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
-    row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
-    return pd.DataFrame(result.tables()[name], columns=list(row_model.model_fields))
+    return pd.DataFrame(result.tables()[name], columns=table_columns(name))
 
 
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:

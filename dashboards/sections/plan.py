@@ -7,7 +7,7 @@ from dash_common import Page, page_preamble, plotly, table
 from dash_models import chosen_plan_result
 
 from capplan.views.plan import table as plan_table
-from capplan.views.plan_charts import gap_timeline_figure
+from capplan.views.plan_charts import capacity_gap_chart
 from capplan.views.text import md_escape, usd
 
 
@@ -33,7 +33,7 @@ def render_plan_page(page: Page) -> None:
     if timeline.empty:
         st.info("The plan places nothing on owned or committed capacity (all on-demand cloud).")
     else:
-        plotly(gap_timeline_figure(timeline))
+        plotly(capacity_gap_chart(result))
         table(timeline)
     st.subheader("What to order, and when")
     table(purchases, "Nothing to buy or commit to in this plan.")

@@ -6,13 +6,17 @@ import streamlit as st
 from dash_common import Page, page_preamble, plotly, table
 from dash_models import chosen_plan_result
 
-from capplan.reports import report_files
-from capplan.views.cost_charts import tornado_figure
+from capplan.reports import mime_type, report_files
+from capplan.views.plan import PlanResult
 from capplan.views.plan import table as plan_table
-from capplan.views.plan_charts import alternatives_figure, plan_cumulative_figure
+from capplan.views.plan_charts import alternatives_figure, cumulative_cost_chart, tornado_chart
 from capplan.views.text import md_escape, usd
 
-MIME = {".md": "text/markdown", ".html": "text/html", ".json": "application/json", ".csv": "text/csv"}
+
+@st.cache_data(show_spinner="Writing the report files…", max_entries=8)
+def _report_files(result_json: str) -> dict[str, bytes]:
+    """Report files of a result, written once per result (the HTML inlines ~5 MB of plotly.js)."""
+    return report_files(PlanResult.model_validate_json(result_json))
 
 
 def render_recommendations_page(page: Page) -> None:
@@ -34,36 +38,26 @@ def render_recommendations_page(page: Page) -> None:
     with left:
         plotly(alternatives_figure(alternatives))
     with right:
-        plotly(plan_cumulative_figure(plan_table(result, "cumulative"), result.break_even_month))
+        plotly(cumulative_cost_chart(result))
     table(alternatives)
 
     st.subheader("Placement")
     table(plan_table(result, "placement"))
-    tornado = plan_table(result, "tornado")
-    if not tornado.empty:
+    tornado = tornado_chart(result)
+    if tornado is not None:
         st.subheader("Sensitivity (tornado, re-optimised)")
-        plotly(
-            tornado_figure(
-                tornado,
-                "net cost of the recommended plan (USD)",
-                label="parameter",
-                low="net_low_usd",
-                high="net_high_usd",
-                base="net_base_usd",
-                hover="unit",
-            )
-        )
+        plotly(tornado)
         table(plan_table(result, "scenarios"))
 
     st.subheader("Reports")
-    files = report_files(result)
+    files = _report_files(result.model_dump_json())
     cols = st.columns(4)
     for i, (name, data) in enumerate(files.items()):
         cols[i % 4].download_button(
             name,
             data,
             file_name=name,
-            mime=MIME.get(name[name.rfind(".") :], "text/plain"),
+            mime=mime_type(name),
             key=f"download_{name}",
         )
 
