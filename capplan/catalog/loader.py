@@ -1,8 +1,9 @@
 """Load the shipped catalog and merge user override files (YAML or CSV) on top of it.
 
 Overrides live in ``user_config_dir('capplan')/catalog/`` or come from ``--catalog PATH`` (file or
-directory). A row whose name (accelerators) or provider+instance+region (instances) already exists
-replaces only the fields it gives; a new row must be complete. A bad row names file, row and field.
+directory). A row whose name (accelerators), provider+instance+region (instances) or provider+region
+(regions) already exists replaces only the fields it gives; a new row must be complete. A bad row names
+file, row and field.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ from platformdirs import user_config_dir
 from pydantic import BaseModel, ValidationError
 
 from capplan.catalog.models import Accelerator, CloudInstance, normalise_name
+from capplan.catalog.regions import Region, RegionTable
 from capplan.errors import UserError
 
 OVERRIDE_SUFFIXES = (".yaml", ".yml", ".csv")
-TABLES: dict[str, type[BaseModel]] = {"accelerators": Accelerator, "instances": CloudInstance}
+TABLES: dict[str, type[BaseModel]] = {
+    "accelerators": Accelerator,
+    "instances": CloudInstance,
+    "regions": Region,
+}
 
 
 def user_catalog_dir() -> Path:
@@ -33,14 +39,21 @@ def user_catalog_dir() -> Path:
 
 
 class Catalog:
-    """Accelerators and cloud instances with name lookup (case-insensitive, aliases accepted)."""
+    """Accelerators, cloud instances and cloud regions with name lookup (case-insensitive, aliases
+    accepted)."""
 
     def __init__(
-        self, accelerators: list[Accelerator], instances: list[CloudInstance], files: list[str]
+        self,
+        accelerators: list[Accelerator],
+        instances: list[CloudInstance],
+        files: list[str],
+        *,
+        regions: RegionTable | None = None,
     ) -> None:
         self.accelerators = accelerators
         self.instances = instances
         self.files = files
+        self.regions = regions if regions is not None else RegionTable()
         self._index: dict[str, Accelerator] = {}
         for acc in accelerators:
             for name in acc.names():
@@ -59,6 +72,22 @@ class Catalog:
             hint = f"; close matches: {', '.join(names)}" if names else ""
             raise UserError(
                 f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)"
+            )
+        return found
+
+    def find_region(self, provider: str, region: str) -> Region | None:
+        """The region ``region`` of ``provider`` (case-insensitive), or None."""
+        return self.regions.get(provider, region)
+
+    def region(self, provider: str, region: str) -> Region:
+        """The region ``region`` of ``provider``, e.g. ``region("aws", "us-east-1")``; UserError when
+        unknown."""
+        found = self.find_region(provider, region)
+        if found is None:
+            close = self.regions.close_matches(f"{provider}:{region}")
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise UserError(
+                f"region {provider}:{region} is not in the catalog{hint} (see `capplan catalog list regions`)"
             )
         return found
 
@@ -93,7 +122,8 @@ def load_catalog(paths: list[Path] | None = None, *, user_dir: bool = True) -> C
         files.append(str(path))
     accs = list(tables["accelerators"].values())
     insts = list(tables["instances"].values())
-    return Catalog(accs, insts, files)  # type: ignore[arg-type]
+    regions = RegionTable(tables["regions"].values())  # type: ignore[arg-type]
+    return Catalog(accs, insts, files, regions=regions)  # type: ignore[arg-type]
 
 
 def _override_files(path: Path) -> list[Path]:
@@ -121,9 +151,17 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
         rows = _read_csv_text(text)
         header = set(rows[0]) if rows else set()
-        table = "instances" if "provider" in header else "accelerators" if "name" in header else ""
+        table = (
+            "regions" if "country_iso2" in header
+            else "instances" if "provider" in header
+            else "accelerators" if "name" in header
+            else ""
+        )
         if not table:
-            raise UserError(f"{path}: header needs a 'name' column (accelerators) or 'provider' (instances)")
+            raise UserError(
+                f"{path}: header needs a 'name' column (accelerators), 'provider' (instances) or "
+                "'provider' and 'country_iso2' (regions)"
+            )
         return table, rows
     try:
         doc = yaml.safe_load(text)
@@ -131,7 +169,8 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
-            f"{path}: expected one top-level key, accelerators: or instances:, holding a list of rows"
+            f"{path}: expected one top-level key, accelerators:, instances: or regions:, holding a list of "
+            "rows"
         )
     table, rows = next(iter(doc.items()))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -170,6 +209,8 @@ def _merge(
 def _row_key(table: str, row: dict[str, Any], current: dict[Any, BaseModel]) -> Any:
     if table == "instances":
         return tuple(str(row.get(k, "")).lower() for k in ("provider", "instance", "region"))
+    if table == "regions":
+        return tuple(str(row.get(k, "")).strip().lower() for k in ("provider", "region"))
     wanted = normalise_name(str(row.get("name", "")))
     for key, acc in current.items():
         if wanted in {normalise_name(n) for n in acc.names()}:  # type: ignore[attr-defined]

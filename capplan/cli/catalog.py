@@ -1,4 +1,4 @@
-"""`capplan catalog ...`: list accelerators and cloud instances, convert SkyPilot catalogs."""
+"""`capplan catalog ...`: list accelerators, cloud instances and cloud regions, convert SkyPilot catalogs."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ CatalogOpt = Annotated[
 class CatalogTable(StrEnum):
     accelerators = "accelerators"
     instances = "instances"
+    regions = "regions"
 
 
 def open_catalog(paths: list[Path] | None) -> Catalog:
@@ -45,7 +46,7 @@ def _fmt(value: object) -> str:
 
 @app.command("list")
 def list_rows(
-    table: Annotated[CatalogTable, typer.Argument(help="accelerators or instances")],
+    table: Annotated[CatalogTable, typer.Argument(help="accelerators, instances or regions")],
     catalog: CatalogOpt = None,
     gpu: Annotated[str | None, typer.Option("--gpu", help="Instances with this accelerator only.")] = None,
     as_json: JsonOpt = False,
@@ -63,6 +64,16 @@ def list_rows(
             "fp16_tflops_dense": "FP16 TF",
             "fp32_tflops": "FP32 TF",
             "tdp_w": "W",
+        }
+    elif table is CatalogTable.regions:
+        rows = [{**r.model_dump(), "qualified": r.qualified, "economic_area": ";".join(r.economic_area)}
+                for r in cat.regions]
+        cols = {
+            "qualified": "region (as a plan writes it)",
+            "location": "location",
+            "country_iso2": "country",
+            "economic_area": "economic area",
+            "source_date": "date",
         }
     else:
         insts = cat.instances_for(gpu) if gpu else cat.instances
