@@ -125,6 +125,7 @@ def run_plan(
 
     base = (rec.net_usd, rec.cloud_share)
     placement, purchases = placement_rows(rec), purchase_rows(rec)
+    residency = why.residency_rows(plan, cands, sizing)
     derived = sorted(
         {r.option for r in placement if r.source.startswith("derived")}
         | {p.what for p in purchases if p.source.startswith("derived")}
@@ -172,9 +173,11 @@ def run_plan(
         ],
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
-        + why.workload_reasons(rec)
+        + why.workload_reasons(rec, cands.residency, residency)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
         unit_costs=unit_cost_rows(rec, sizing),
+        constraints=why.constraint_rows(rec, cands.residency, residency),
+        residency=residency,
     )
