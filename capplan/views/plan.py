@@ -13,8 +13,17 @@ from capplan.catalog import Catalog
 from capplan.planner import Plan, PlanResult, load_plan, run_plan
 from capplan.planner.result import TABLES
 from capplan.results.store import Store
+from capplan.views.text import md_escape
 
-__all__ = ["PlanResult", "example_plans", "parse_plan", "plan_result", "table", "unserved_workload_quarters"]
+__all__ = [
+    "PlanResult",
+    "example_plans",
+    "parse_plan",
+    "plan_result",
+    "residency_markdown",
+    "table",
+    "unserved_workload_quarters",
+]
 
 # The example plans of a source checkout, else those installed with the wheel (capplan/examples/).
 EXAMPLES_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "examples",
@@ -45,6 +54,17 @@ def table(result: PlanResult, name: str) -> pd.DataFrame:
         raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
     row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
     return pd.DataFrame(result.tables()[name], columns=list(row_model.model_fields))
+
+
+def residency_markdown(result: PlanResult) -> list[str]:
+    """One Markdown block per sensitive workload: its residency rules, where the plan put it and the rule
+    that allowed it, and each excluded venue with the rule that excluded it (plan text escaped)."""
+    return [
+        f"**{md_escape(c.workload)}**: {md_escape(c.rules)}  \n"
+        f"Placed: {md_escape(c.placed)}  \n"
+        f"Excluded: {md_escape(c.excluded)}"
+        for c in result.constraints
+    ]
 
 
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:
