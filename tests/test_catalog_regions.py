@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pycountry
 import pytest
+from test_planner_cli import _run
 
 from capplan.catalog import load_catalog, missing_instance_regions
 from capplan.catalog.regions import economic_areas, economic_areas_of
-from capplan.cli import main
 from capplan.errors import UserError
 
 CAT = load_catalog(user_dir=False)
@@ -27,13 +27,6 @@ REFRESHED_CATALOG_REGIONS = [
     ("GCP", "us-central1"), ("GCP", "us-east4"), ("Lambda", "europe-central-1"), ("Lambda", "us-east-1"),
     ("Nebius", "eu-north1"), ("Nebius", "us-central1"), ("OCI", "us-phoenix-1"),
 ]
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def test_shipped_region_counts_are_pinned() -> None:

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_planner_cli import _run
 from test_planner_support import BASE, make_plan
 
 from capplan.catalog import Accelerator, Catalog, CloudInstance, Region, RegionTable, load_catalog
-from capplan.cli import main
 from capplan.planner import load_plan, run_plan
 from capplan.planner.placement import PlacementModel
 from capplan.planner.run import prepare
@@ -42,13 +42,6 @@ def four_cloud_catalog() -> Catalog:
 
 
 CAT = four_cloud_catalog()
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def _plan_file(tmp_path: Path, workload: dict[str, Any], **top: Any) -> Path:
