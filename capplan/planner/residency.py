@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from capplan.catalog import Catalog
 from capplan.catalog.regions import Region, economic_areas_of, qualified_name, region_key
@@ -83,6 +84,14 @@ class Rules:
     def sensitive(self) -> bool:
         return self.sensitivity != "none"
 
+    @cached_property
+    def _listed(self) -> frozenset[str]:
+        return frozenset(r.lower() for r in self.regions)
+
+    @cached_property
+    def _approved(self) -> frozenset[str]:
+        return frozenset(p.lower() for p in self.providers)
+
     def describe(self) -> str:
         """The plan's rules in one line, e.g. 'sensitivity: region; allowed_regions: aws:us-east-1 (...)'."""
         parts = [f"sensitivity: {self.sensitivity}"]
@@ -107,7 +116,7 @@ class Rules:
         about: list[str] = []  # clauses about the region itself
         bad: list[str] = []
         if self.regions:
-            if venue.name.lower() in {r.lower() for r in self.regions}:
+            if venue.name.lower() in self._listed:
                 about.append("is listed in allowed_regions")
             else:
                 bad.append(f"{venue.name} is not listed in allowed_regions ({', '.join(self.regions)})"
@@ -117,7 +126,7 @@ class Rules:
             (about if ok else bad).append(text if ok else f"{venue.name} {text}")
         provider_ok: list[str] = []
         if self.providers:
-            if (venue.provider or "").lower() in {p.lower() for p in self.providers}:
+            if (venue.provider or "").lower() in self._approved:
                 provider_ok.append(f"{venue.provider} is an approved provider")
             else:
                 bad.append(f"{venue.provider} is not an approved provider "
@@ -249,6 +258,7 @@ class Residency:
     names: RegionNames
     rules: list[Rules]
     venues: dict[str, Venue] = field(default_factory=dict)  # option label -> venue
+    _verdicts: dict[tuple[int, str], Verdict] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, plan: Plan, catalog: Catalog) -> Residency:
@@ -274,7 +284,10 @@ class Residency:
         venue = self.venues.get(label)
         if venue is None:
             raise KeyError(f"option {label!r} was not registered with the residency rules")
-        return self.rules[wi].check(venue)
+        key = (wi, venue.name)
+        if key not in self._verdicts:  # the verdict depends on the venue only, not on the offer
+            self._verdicts[key] = self.rules[wi].check(venue)
+        return self._verdicts[key]
 
     def allowed(self, wi: int, label: str) -> bool:
         return self.verdict(wi, label).allowed
