@@ -336,3 +336,17 @@ def test_no_sensitive_placement_ever_lands_outside_its_allowed_set(case: dict[st
         allowed_any = _allowed(case, None) or any(_allowed(case, v) for v in case["pairs"])
         if not allowed_any:
             assert not sol.share
+
+
+def test_a_plan_can_add_an_instance_and_the_region_row_that_locates_it() -> None:
+    inst = {"provider": "AcmeCloud", "instance": "a1", "region": "fra-1", "gpu_name": "GPU-A", "gpu_count": 1,
+            "on_demand_usd_per_hour": 0.5, "price_date": "2026-01", "source": "acme quote"}
+    row = {"provider": "AcmeCloud", "region": "fra-1", "location": "Frankfurt", "country_iso2": "DE",
+           "source": "acme contract", "source_date": "2026-01-15"}
+    rules = {"sensitivity": "region", "allowed_jurisdictions": ["EU"], "placement": "cloud"}
+    assert _clouds(_result(rules, instances=[inst], regions=[row])) == {"AcmeCloud fra-1"}
+    without = _result(rules, instances=[inst])  # no row: its jurisdiction is unknown, so it is excluded
+    assert _clouds(without) == {"GCP europe-west4"}
+    assert next(r.rule for r in without.residency if r.venue == "acmecloud:fra-1").startswith(
+        "acmecloud:fra-1 has no jurisdiction on record"
+    )
