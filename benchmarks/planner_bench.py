@@ -112,7 +112,9 @@ def synthetic_plan(
         if w % 5 == 0:
             wl["sensitivity"] = "on_prem"
         elif w % 5 == 1:
-            wl.update(sensitivity="region", allowed_regions=["region-0", "region-1"])
+            # regions are provider-qualified: every provider's region-0 and region-1
+            wl.update(sensitivity="region",
+                      allowed_regions=[f"cloud{c}:region-{r}" for c in range(3) for r in range(2)])
         workloads.append(wl)
     return {"name": "planner benchmark", "start": "2026-01-01", "horizon_quarters": N_QUARTERS,
             "budget": {"per_year_usd": 4e7}, "max_cloud_share": 0.6, "candidates": {"onprem": servers},

@@ -313,6 +313,24 @@ def test_a_bad_plan_shows_the_field_and_what_is_allowed(seeded_url, monkeypatch)
     assert "horizon\\_quarterz" in at.error[0].value and "unknown field" in at.error[0].value
 
 
+def test_recommendations_show_each_sensitive_workloads_constraints(seeded_url, monkeypatch):
+    text = PLAN_YAML.replace(
+        "    burstiness: 2\n",
+        "    burstiness: 2\n    sensitivity: region\n    allowed_jurisdictions: [US]\n"
+        "    approved_providers: [AWS]\n",
+    )
+    at = plan_app(seeded_url, monkeypatch, "recommendations", text)
+    assert "Data residency: constraints of each sensitive workload" in [s.value for s in at.subheader]
+    shown = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("**scoring**")]
+    assert len(shown) == 1
+    rules, placed, excluded = shown[0].split("  \n")
+    assert rules == "**scoring**: sensitivity: region; allowed_jurisdictions: US; approved_providers: AWS"
+    assert placed.startswith("Placed: ") and ", and AWS is an approved provider" in placed
+    assert "Lambda is not an approved provider (approved_providers: AWS)" in excluded
+    checked = next(df.value for df in at.dataframe if "rule" in df.value.columns)
+    assert set(checked["workload"]) == {"scoring"} and not checked[~checked["allowed"]].empty
+
+
 def test_recommendations_reasons_alternatives_and_downloads(seeded_url, monkeypatch):
     at = plan_app(seeded_url, monkeypatch, "recommendations")
     reasons = [m.value for m in at.markdown if m.value.startswith("- **")]

@@ -1,5 +1,5 @@
-"""Catalog of accelerators, cloud instances and purchase prices: dated, sourced figures plus user
-override files."""
+"""Catalog of accelerators, cloud instances, purchase prices and cloud regions: dated, sourced facts
+plus user override files."""
 
 from capplan.catalog.freshness import DEFAULT_MAX_PRICE_AGE_DAYS, PriceAge, max_price_age_days, price_age
 from capplan.catalog.loader import Catalog, Finding, load_catalog, user_catalog_dir
@@ -11,6 +11,7 @@ from capplan.catalog.models import (
     PurchasePrice,
     PurchasePriceRow,
 )
+from capplan.catalog.regions import Region, RegionTable, missing_instance_regions, qualified_name
 
 __all__ = [
     "DEFAULT_MAX_PRICE_AGE_DAYS",
@@ -23,8 +24,12 @@ __all__ = [
     "PriceModel",
     "PurchasePrice",
     "PurchasePriceRow",
+    "Region",
+    "RegionTable",
     "load_catalog",
     "max_price_age_days",
+    "missing_instance_regions",
     "price_age",
+    "qualified_name",
     "user_catalog_dir",
 ]

@@ -2,7 +2,8 @@
 
 Errors make a row unusable: a field that fails validation (negative or NaN price, a date that is not
 YYYY-MM-DD or lies in the future, no source), an instance whose ``gpu_name`` or a purchase price whose
-``accelerator`` matches no accelerator. Warnings leave the row in use: a price older than the age
+``accelerator`` matches no accelerator, an instance whose provider and region have no regions row.
+Warnings leave the row in use: a price older than the age
 limit (capplan.catalog.freshness) and a price its own notes mark SUSPECT.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 from capplan.catalog.freshness import max_price_age_days
 from capplan.catalog.loader import Catalog, Finding, load_catalog, purchase_key
 from capplan.catalog.models import PRICE_MODELS
+from capplan.catalog.regions import missing_instance_regions
 
 SUSPECT_MARK = "SUSPECT"
 
@@ -48,6 +50,11 @@ def check_catalog(
             warnings.append(Finding("warning", origin, "instances", number, "notes",
                                     f"{inst.provider} {inst.instance} {inst.region}: the row's notes mark "
                                     "its price SUSPECT (see `capplan catalog list instances --json`)"))
+    for inst in missing_instance_regions(cat):
+        origin, number = cat.origins.get(("instances", inst.key), ("catalog", None))
+        findings.append(Finding("error", origin, "instances", number, "region",
+                                f"{inst.provider} {inst.instance} {inst.region}: instance region not in "
+                                "regions.csv (add a regions row with country_iso2, source and source_date)"))
     for row, origin in cat.purchase_rows:
         age = row.price_age(max_age_days=limit, today=today)
         if age.stale:

@@ -1,10 +1,11 @@
 """Load the shipped catalog and merge user override files (YAML or CSV) on top of it.
 
 Overrides live in ``user_config_dir('capplan')/catalog/`` or come from ``--catalog PATH`` (file or
-directory). A row whose name (accelerators), provider+instance+region (instances) or
-accelerator+unit+source (purchase prices) already exists replaces only the fields it gives; a new row
-must be complete. A bad row (bad field, unknown accelerator, a date in the future, no source) names
-file, row and field: one UserError line, or, for ``capplan catalog check``, one Finding per row.
+directory). A row whose name (accelerators), provider+instance+region (instances),
+accelerator+unit+source (purchase prices) or provider+region (regions) already exists replaces only the
+fields it gives; a new row must be complete. A bad row (bad field, unknown accelerator, a date in the
+future, no source) names file, row and field: one UserError line, or, for ``capplan catalog check``,
+one Finding per row.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from capplan.catalog.models import (
     PurchasePriceRow,
     normalise_name,
 )
+from capplan.catalog.regions import Region, RegionTable
 from capplan.errors import UserError
 
 OVERRIDE_SUFFIXES = (".yaml", ".yml", ".csv")
@@ -37,6 +39,7 @@ TABLES: dict[str, type[BaseModel]] = {
     "accelerators": Accelerator,
     "instances": CloudInstance,
     "purchase_prices": PurchasePriceRow,
+    "regions": Region,
 }
 SHIPPED_PREFIX = "<shipped "
 
@@ -76,8 +79,8 @@ def user_catalog_dir() -> Path:
 
 
 class Catalog:
-    """Accelerators, cloud instances and purchase prices with name lookup (case-insensitive, aliases
-    accepted)."""
+    """Accelerators, cloud instances, purchase prices and cloud regions with name lookup
+    (case-insensitive, aliases accepted)."""
 
     def __init__(
         self,
@@ -85,11 +88,14 @@ class Catalog:
         instances: list[CloudInstance],
         files: list[str],
         purchase_rows: list[tuple[PurchasePriceRow, str]] | None = None,
+        *,
+        regions: RegionTable | None = None,
     ) -> None:
         self.accelerators = accelerators
         self.instances = instances
         self.files = files
         self.purchase_rows = purchase_rows or []  # (row, origin file)
+        self.regions = regions if regions is not None else RegionTable()
         # (table, row key) -> (file, row number) of the file that last set the row (load_catalog fills it)
         self.origins: dict[tuple[str, Any], tuple[str, int]] = {}
         self._index: dict[str, Accelerator] = {}
@@ -110,6 +116,22 @@ class Catalog:
             hint = f"; close matches: {', '.join(names)}" if names else ""
             raise UserError(
                 f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)"
+            )
+        return found
+
+    def find_region(self, provider: str, region: str) -> Region | None:
+        """The region ``region`` of ``provider`` (case-insensitive), or None."""
+        return self.regions.get(provider, region)
+
+    def region(self, provider: str, region: str) -> Region:
+        """The region ``region`` of ``provider``, e.g. ``region("aws", "us-east-1")``; UserError when
+        unknown."""
+        found = self.find_region(provider, region)
+        if found is None:
+            close = self.regions.close_matches(f"{provider}:{region}")
+            hint = f"; close matches: {', '.join(close)}" if close else ""
+            raise UserError(
+                f"region {provider}:{region} is not in the catalog{hint} (see `capplan catalog list regions`)"
             )
         return found
 
@@ -209,7 +231,8 @@ def load_catalog(
             problems.error(_unknown(known, "purchase_prices", "accelerator", row.accelerator, origin, number))
         else:
             purchase.append((row, origin))
-    catalog = Catalog(accs, insts, files, purchase)
+    regions = RegionTable(row for row, _, _ in tables["regions"].values())  # type: ignore[misc]
+    catalog = Catalog(accs, insts, files, purchase, regions=regions)
     catalog.origins = {
         (table, key): (origin, number)
         for table, rows in tables.items()
@@ -255,7 +278,8 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         rows = _read_csv_text(text)
         header = set(rows[0]) if rows else set()
         table = (
-            "instances" if "provider" in header
+            "regions" if "country_iso2" in header
+            else "instances" if "provider" in header
             else "purchase_prices" if "low_usd" in header
             else "accelerators" if "name" in header
             else ""
@@ -263,7 +287,7 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         if not table:
             raise UserError(
                 f"{path}: header needs a 'name' column (accelerators), 'provider' (instances) or "
-                "'low_usd' (purchase_prices)"
+                "'low_usd' (purchase_prices) or 'provider' and 'country_iso2' (regions)"
             )
         return table, rows
     try:
@@ -272,8 +296,8 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
-            f"{path}: expected one top-level key, accelerators:, instances: or purchase_prices:, "
-            "holding a list of rows"
+            f"{path}: expected one top-level key, accelerators:, instances:, purchase_prices: or "
+            "regions:, holding a list of rows"
         )
     table, rows = next(iter(doc.items()))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -347,6 +371,8 @@ def _row_key(table: str, row: dict[str, Any], current: dict[Any, Any]) -> Any:
         return tuple(str(row.get(k, "")).lower() for k in ("provider", "instance", "region"))
     if table == "purchase_prices":
         return purchase_key(row)
+    if table == "regions":
+        return tuple(str(row.get(k, "")).strip().lower() for k in ("provider", "region"))
     wanted = normalise_name(str(row.get("name", "")))
     for key, (acc, _, _) in current.items():
         if wanted in {normalise_name(n) for n in acc.names()}:

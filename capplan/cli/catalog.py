@@ -1,5 +1,5 @@
-"""`capplan catalog ...`: list accelerators, cloud instances and purchase prices; check the catalog;
-import SkyPilot catalog snapshots."""
+"""`capplan catalog ...`: list accelerators, cloud instances, purchase prices and cloud regions; check
+the catalog; import SkyPilot catalog snapshots."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class CatalogTable(StrEnum):
     accelerators = "accelerators"
     instances = "instances"
     purchase_prices = "purchase-prices"
+    regions = "regions"
 
 
 def open_catalog(paths: list[Path] | None) -> Catalog:
@@ -58,7 +59,9 @@ def _fmt(value: object) -> str:
 
 @app.command("list")
 def list_rows(
-    table: Annotated[CatalogTable, typer.Argument(help="accelerators or instances")],
+    table: Annotated[
+        CatalogTable, typer.Argument(help="accelerators, instances, purchase-prices or regions")
+    ],
     catalog: CatalogOpt = None,
     gpu: Annotated[str | None, typer.Option("--gpu", help="Instances with this accelerator only.")] = None,
     max_price_age: MaxAgeOpt = None,
@@ -80,6 +83,16 @@ def list_rows(
             "fp16_tflops_dense": "FP16 TF",
             "fp32_tflops": "FP32 TF",
             "tdp_w": "W",
+        }
+    elif table is CatalogTable.regions:
+        rows = [{**r.model_dump(), "qualified": r.qualified, "economic_area": ";".join(r.economic_area)}
+                for r in cat.regions]
+        cols = {
+            "qualified": "region (as a plan writes it)",
+            "location": "location",
+            "country_iso2": "country",
+            "economic_area": "economic area",
+            "source_date": "date",
         }
     else:
         insts = cat.instances_for(gpu) if gpu else cat.instances

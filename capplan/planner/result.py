@@ -112,6 +112,28 @@ class ReasonRow(_Row):
     text: str
 
 
+class ConstraintRow(_Row):
+    """One sensitive workload's residency rules and what they decided in the recommended plan."""
+
+    workload: str
+    sensitivity: str
+    rules: str = Field(description="the plan's residency rules, cloud regions provider-qualified")
+    placed: str = Field(description="options the recommended plan uses, each with the rule that allowed it")
+    excluded: str = Field(description="venues excluded for it, each with the rule that excluded it")
+
+
+class ResidencyRow(_Row):
+    """One candidate option (cloud offer or on-prem server type) checked against one workload's rules."""
+
+    workload: str
+    option: str
+    pricing_model: str | None = Field(description="cloud pricing model of the option; None on-prem")
+    venue: str = Field(description="provider-qualified cloud region (aws:us-east-1) or on-prem site")
+    location: str = Field(description="location, ISO 3166 country and economic areas of the venue")
+    allowed: bool
+    rule: str = Field(description="the rule that allowed or excluded the option")
+
+
 class TornadoRow(_Row):
     parameter: str
     unit: str
@@ -177,6 +199,8 @@ TABLES = (
     "unit_costs",
     "demand",
     "prices",
+    "constraints",
+    "residency",
 )
 
 
@@ -217,6 +241,13 @@ class PlanResult(BaseModel):
     demand: list[DemandRow] = Field(description="demand per workload and quarter the plan was sized for")
     prices: list[PriceRow] = Field(description="every purchase and cloud price the placement chose from")
     plan_inputs: dict[str, Any] = Field(description="the validated plan file the result was computed from")
+    constraints: list[ConstraintRow] = Field(
+        default_factory=list, description="residency rules of each sensitive workload"
+    )
+    residency: list[ResidencyRow] = Field(
+        default_factory=list,
+        description="every candidate option of each sensitive workload: allowed or excluded, and why",
+    )
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every table as a list of plain dicts (pandas.DataFrame(rows) works on each)."""

@@ -126,6 +126,7 @@ def run_plan(
 
     base = (rec.net_usd, rec.cloud_share)
     placement, purchases = placement_rows(rec), purchase_rows(rec)
+    residency = why.residency_rows(plan, cands, sizing)
     derived = sorted(
         {r.option for r in placement if r.source.startswith("derived")}
         | {p.what for p in purchases if p.source.startswith("derived")}
@@ -173,7 +174,7 @@ def run_plan(
         ],
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
-        + why.workload_reasons(rec)
+        + why.workload_reasons(rec, cands.residency, residency)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
@@ -181,4 +182,6 @@ def run_plan(
         demand=demand_rows(plan),
         prices=price_rows(plan, cands),
         plan_inputs=plan.model_dump(mode="json"),
+        constraints=why.constraint_rows(rec, cands.residency, residency),
+        residency=residency,
     )

@@ -49,6 +49,23 @@ def price_dates_paragraph(r: PlanResult) -> str:
             "(or replace them with quotes) before ordering."
         )
     return text
+def residency_sections(r: PlanResult) -> list[Section]:
+    """Each sensitive workload's residency rules, where it went and what was excluded (none without)."""
+    if not r.constraints:
+        return []
+    paragraphs = [
+        f"{c.workload}: {c.rules}. Placed: {c.placed}. Excluded: {c.excluded}." for c in r.constraints
+    ]
+    return [
+        Section("Data residency: constraints of each sensitive workload", paragraphs),
+        _table(
+            "Data residency: every option checked",
+            r.tables()["residency"],
+            ["workload", "option", "venue", "location", "allowed", "rule"],
+            "Cloud regions are provider-qualified (aws:us-east-1); location and country come from the "
+            "catalog's region table (capplan catalog list regions), each row with its source and date.",
+        ),
+    ]
 
 
 def build_sections(r: PlanResult) -> list[Section]:
@@ -77,6 +94,7 @@ def build_sections(r: PlanResult) -> list[Section]:
     sections = [
         summary,
         _table("Why: reasons with the numbers behind them", t["reasons"], ["topic", "text"]),
+        *residency_sections(r),
         _table(
             "Procurement: what to buy, how many, when to order",
             t["purchases"],

@@ -37,6 +37,8 @@ SHEETS: dict[str, str] = {
     "cumulative": "Cumulative cost",
     "demand": "Demand",
     "prices": "Prices",
+    "constraints": "Residency rules",
+    "residency": "Residency checks",
 }
 SUMMARY = "Summary"
 # Columns summed in a Total row besides every money column; tables not named here get no Total row.

@@ -13,8 +13,17 @@ from capplan.catalog import Catalog
 from capplan.planner import Plan, PlanResult, load_plan, run_plan
 from capplan.planner.result import table_columns
 from capplan.results.store import Store
+from capplan.views.text import md_escape
 
-__all__ = ["PlanResult", "example_plans", "parse_plan", "plan_result", "table", "unserved_workload_quarters"]
+__all__ = [
+    "PlanResult",
+    "example_plans",
+    "parse_plan",
+    "plan_result",
+    "residency_markdown",
+    "table",
+    "unserved_workload_quarters",
+]
 
 # The example plans of a source checkout, else those installed with the wheel (capplan/examples/).
 EXAMPLES_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "examples",
@@ -42,6 +51,17 @@ def parse_plan(text: str, file_name: str) -> Plan:
 def table(result: PlanResult, name: str) -> pd.DataFrame:
     """One of the result's tables (``capplan.planner.result.TABLES``) as a DataFrame with its columns."""
     return pd.DataFrame(result.tables()[name], columns=table_columns(name))
+
+
+def residency_markdown(result: PlanResult) -> list[str]:
+    """One Markdown block per sensitive workload: its residency rules, where the plan put it and the rule
+    that allowed it, and each excluded venue with the rule that excluded it (plan text escaped)."""
+    return [
+        f"**{md_escape(c.workload)}**: {md_escape(c.rules)}  \n"
+        f"Placed: {md_escape(c.placed)}  \n"
+        f"Excluded: {md_escape(c.excluded)}"
+        for c in result.constraints
+    ]
 
 
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:

@@ -7,7 +7,7 @@ from dash_common import Page, page_preamble, plotly, table
 from dash_models import chosen_plan_result
 
 from capplan.reports import mime_type, report_files
-from capplan.views.plan import PlanResult
+from capplan.views.plan import PlanResult, residency_markdown
 from capplan.views.plan import table as plan_table
 from capplan.views.plan_charts import alternatives_figure, cumulative_cost_chart, tornado_chart
 from capplan.views.text import md_escape, usd
@@ -27,6 +27,14 @@ def render_recommendations_page(page: Page) -> None:
     st.subheader(f"{md_escape(result.plan_name)}: why this placement")
     for row in result.reasons:
         st.markdown(f"- **{md_escape(row.topic)}**: {md_escape(row.text)}")
+
+    residency = residency_markdown(result)
+    if residency:
+        st.subheader("Data residency: constraints of each sensitive workload")
+        for block in residency:
+            st.markdown(block)
+        with st.expander("Every option checked against the residency rules"):
+            table(plan_table(result, "residency"))
 
     st.subheader("All-cloud vs all-on-prem vs recommended")
     cols = st.columns(3)
