@@ -54,7 +54,9 @@ def test_mixtral_computes_with_active_parameters_but_holds_all() -> None:
     expected = 2 * (12.9e9 - 32000 * 4096) + 4 * 32 * 4096 * ctx
     assert desc.decode_flops_per_token(ctx) == pytest.approx(expected, rel=0.005)
     # Memory holds every expert: 46.7B x 1 byte at fp8.
-    fit = memory_fit(desc.model_copy(update={"dtype": "fp8"}), load_catalog(user_dir=False).accelerator("H100"))
+    fit = memory_fit(
+        desc.model_copy(update={"dtype": "fp8"}), load_catalog(user_dir=False).accelerator("H100")
+    )
     assert fit.weights_bytes == pytest.approx(46.7e9, rel=0.001)
     # Bytes streamed per decode step: one token touches 2 of 8 experts per layer; 256 tokens touch all
     # (1 - (6/8)^256 ~ 1): expert weights 32 layers x 8 x 3 x 4096 x 14336 = 45.1B.
@@ -74,7 +76,9 @@ def test_mixtral_computes_with_active_parameters_but_holds_all() -> None:
         ("llama3.1-405b", 126, 16384, 128256 * 16384),
     ],
 )
-def test_decoder_flops_follow_kaplan_closed_form(name: str, layers: int, d_model: int, embedding: int) -> None:
+def test_decoder_flops_follow_kaplan_closed_form(
+    name: str, layers: int, d_model: int, embedding: int
+) -> None:
     """Kaplan et al. 2020 (arXiv 2001.08361, Table 1): forward FLOPs per token = 2 N + 2 n_layer n_ctx
     d_attn, N the non-embedding parameters (the output projection counts); plus the A.V product the
     table leaves out (another 2 n_layer n_ctx d_attn). Prefill of S tokens: causal attention, half the
@@ -82,7 +86,9 @@ def test_decoder_flops_follow_kaplan_closed_form(name: str, layers: int, d_model
     desc = named_workload(name)
     n = desc.param_count - embedding
     for ctx in (0, 2048):
-        assert desc.decode_flops_per_token(ctx) == pytest.approx(2 * n + 4 * layers * ctx * d_model, rel=0.001)
+        assert desc.decode_flops_per_token(ctx) == pytest.approx(
+            2 * n + 4 * layers * ctx * d_model, rel=0.001
+        )
     s = desc.seq_len or 0
     assert desc.flops_per_sample == pytest.approx(2 * n * s + 2 * layers * s * s * d_model, rel=0.001)
 
@@ -133,8 +139,9 @@ def test_retinanet_matches_torchvision_and_mlperf_variant() -> None:
     # MLPerf: ResNeXt50-32x4d trunk and 264 classes. From the torchvision figure: swap the trunk
     # (4.23 - 4.09 GMACs at 224, scaled by the area ratio) and widen the class head from 9 x 91 to
     # 9 x 264 outputs of a 3x3 conv over 256 channels at every head position.
-    expected_macs = (151.54e9 + (4.23e9 - 4.09e9) * AREA_800_224
-                     + 9 * (264 - 91) * 256 * 9 * RETINANET_POSITIONS)
+    expected_macs = (
+        151.54e9 + (4.23e9 - 4.09e9) * AREA_800_224 + 9 * (264 - 91) * 256 * 9 * RETINANET_POSITIONS
+    )
     mlperf = named_workload("retinanet")
     assert mlperf.flops_per_sample / 2 == pytest.approx(expected_macs, rel=0.005)
 
@@ -146,8 +153,14 @@ def test_sdxl_per_image_cost_and_unet_shapes() -> None:
     streamed once per step."""
     unet = sdxl_unet()
     assert unet.params == pytest.approx(2.6e9, rel=0.015)
-    sd1 = sdxl_unet(latent=64, channels=(320, 640, 1280, 1280), depths=(1, 1, 1, 0), context_dim=768,
-                    add_embed_in=0, mid_depth=1)
+    sd1 = sdxl_unet(
+        latent=64,
+        channels=(320, 640, 1280, 1280),
+        depths=(1, 1, 1, 0),
+        context_dim=768,
+        add_embed_in=0,
+        mid_depth=1,
+    )
     assert sd1.params == pytest.approx(860e6, rel=0.002)
     # Convolutions and projections scale with the latent area, attention scores with its square:
     # doubling the side multiplies the cost by between 4 and 16 (mostly 4).
@@ -158,8 +171,9 @@ def test_sdxl_per_image_cost_and_unet_shapes() -> None:
     expected = 2 * (20 * 2 * unet.macs + vae.macs) + text
     assert desc.flops_per_sample == pytest.approx(expected, rel=0.005)
     assert desc.weight_passes == 20
-    forward = phase_times(desc.model_copy(update={"dtype": "fp8", "batch": 4}),
-                          load_catalog(user_dir=False).accelerator("H100"))[0]
+    forward = phase_times(
+        desc.model_copy(update={"dtype": "fp8", "batch": 4}), load_catalog(user_dir=False).accelerator("H100")
+    )[0]
     activations = 4 * desc.io_elems_per_sample * 1
     assert forward.bytes == pytest.approx(20 * desc.param_count + activations)
 
@@ -168,13 +182,24 @@ def test_dlrm_v2_flops_and_lookup_bytes() -> None:
     """MLPerf DLRM-DCNv2 per user-item pair: bottom MLP 13-512-256-128, three low-rank (512) cross layers
     on 27 x 128 = 3456 features, top MLP 3456-1024-1024-512-256-1; 214 embedding rows of 128 gathered.
     One MLPerf sample bundles 270 pairs; the 26 tables hold 204,184,588 rows."""
-    macs_per_pair = (13 * 512 + 512 * 256 + 256 * 128 + 3 * 2 * 3456 * 512
-                     + 3456 * 1024 + 1024 * 1024 + 1024 * 512 + 512 * 256 + 256 * 1)
+    macs_per_pair = (
+        13 * 512
+        + 512 * 256
+        + 256 * 128
+        + 3 * 2 * 3456 * 512
+        + 3456 * 1024
+        + 1024 * 1024
+        + 1024 * 512
+        + 512 * 256
+        + 256 * 1
+    )
     desc = named_workload("dlrm-v2", dtype="int8")
     assert desc.flops_per_sample == 2 * macs_per_pair * 270
     assert desc.sparse_param_count == 204_184_588 * 128
     assert desc.lookup_elems_per_sample == 270 * 214 * 128
-    forward = phase_times(desc.model_copy(update={"batch": 8}), load_catalog(user_dir=False).accelerator("H100"))[0]
+    forward = phase_times(
+        desc.model_copy(update={"batch": 8}), load_catalog(user_dir=False).accelerator("H100")
+    )[0]
     dense = desc.param_count - desc.sparse_param_count
     # Dense weights once per batch, 1 byte per gathered int8 element, activations at 1 byte.
     assert forward.bytes == pytest.approx(dense + 8 * (270 * 214 * 128 + desc.io_elems_per_sample))
@@ -185,8 +210,12 @@ def test_whisper_encoder_flops() -> None:
     1500), 32 encoder layers of 4 d^2 + 2 d d_ff MACs per frame plus full attention (2 x 1500^2 x d
     MACs), then the cross-attention K and V of 32 decoder layers over the 1500 frames."""
     d, ff, frames = 1280, 5120, 1500
-    macs = (128 * d * 3 * 3000 + d * d * 3 * frames + 32 * ((4 * d * d + 2 * d * ff) * frames + 2 * frames**2 * d)
-            + 32 * 2 * d * d * frames)
+    macs = (
+        128 * d * 3 * 3000
+        + d * d * 3 * frames
+        + 32 * ((4 * d * d + 2 * d * ff) * frames + 2 * frames**2 * d)
+        + 32 * 2 * d * d * frames
+    )
     assert named_workload("whisper").flops_per_sample == pytest.approx(2 * macs, rel=1e-9)
 
 

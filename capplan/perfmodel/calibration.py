@@ -18,7 +18,8 @@ Server/Offline factor learned from the systems that published both for the same 
 ratio per workload, else per family, else over all pairs.
 
 Band: efficiencies are treated as log-normal around the median. The spread is the chosen points' own
-(log) standard deviation, shrunk toward the pooled spread of the calibration set at the same level
+(log) standard deviation, shrunk toward the pooled spread of the calibration set's points of the
+same task at the same level
 (within a device: groups of like results; between devices: the accelerators' mean log efficiency for
 each workload) with the weight of PRIOR_POINTS points and widened for the uncertainty of the median;
 the band is the central BAND_COVERAGE interval. Validation reports how often held-out results fall in it.
@@ -234,13 +235,21 @@ class Context:
         self.server_eff = (
             np.where(server, table.efficiency, table.efficiency * ratio) if len(table) else ratio
         )
-        self.within_sd = _pooled_sd(table.like[self.keep], table.log_eff[self.keep])
-        logs = np.log(self.offline_eff[self.keep]) if len(table) else np.zeros(0)
-        devices = table.device[self.keep]
-        count = np.bincount(devices, minlength=len(table.device_workload))
-        present = count > 0
-        means = np.bincount(devices, weights=logs, minlength=len(count))[present] / count[present]
-        self.between_sd = _pooled_sd(table.device_workload[present], means)
+        self._spreads: dict[str, tuple[float, float]] = {}
+
+    def spreads(self, task: str) -> tuple[float, float]:
+        """(within-device, between-device) pooled log-SD of the kept points of ``task``."""
+        if task not in self._spreads:
+            t = self.table
+            keep = self.keep & t.equals("task", task)
+            within = _pooled_sd(t.like[keep], t.log_eff[keep])
+            logs = np.log(self.offline_eff[keep]) if len(t) else np.zeros(0)
+            devices = t.device[keep]
+            count = np.bincount(devices, minlength=len(t.device_workload))
+            present = count > 0
+            means = np.bincount(devices, weights=logs, minlength=len(count))[present] / count[present]
+            self._spreads[task] = (within, _pooled_sd(t.device_workload[present], means))
+        return self._spreads[task]
 
 
 def _pooled_sd(groups: np.ndarray, values: np.ndarray) -> float:
@@ -315,7 +324,8 @@ def select(
             values, basis = context.offline_eff[chosen], "offline equivalents"
         per_device = number > 0
         mid, logs = _summary(values, t.accelerator[chosen], per_device)
-        prior = context.between_sd if per_device else context.within_sd
+        within, between = context.spreads(desc.task)
+        prior = between if per_device else within
         n = len(logs)
         spread = float(np.sum((logs - math.log(mid)) ** 2))
         sd = math.sqrt((spread + PRIOR_POINTS * prior**2) / (n - 1 + PRIOR_POINTS) * (1 + 1 / n))
