@@ -127,6 +127,7 @@ def test_shipped_training_figures() -> None:
 PINNED = {
     "leave-one-out": {"offline": (281, 1.761, 86.83), "server": (216, 2.376, 81.94)},
     "leave-one-system-out": {"offline": (281, 1.780, 87.90), "server": (216, 2.615, 82.41)},
+    "leave-one-accelerator-out": {"offline": (281, 12.273, 87.90), "server": (216, 16.831, 83.80)},
     "leave-one-architecture-out": {"offline": (281, 21.604, 67.26), "server": (216, 29.831, 54.17)},
 }
 PINNED_TRAINING = {
@@ -169,6 +170,7 @@ def test_breakdowns_cover_every_workload_and_tier(report: ValidationReport) -> N
     loao = report.mode("leave-one-architecture-out")
     assert "same workload, same accelerator" not in loao.by_tier
     assert "same workload, same architecture" not in loao.by_tier
+    assert "same workload, same accelerator" not in report.mode("leave-one-accelerator-out").by_tier
 
 
 def test_validation_uses_the_projection_path(report: ValidationReport, points, catalog) -> None:  # type: ignore[no-untyped-def]
@@ -245,6 +247,7 @@ def test_cli_validate_json_and_against(tmp_path: Path, capsys: pytest.CaptureFix
     assert [m["mode"] for m in doc["inference"]] == [
         "leave-one-out",
         "leave-one-system-out",
+        "leave-one-accelerator-out",
         "leave-one-architecture-out",
     ]
     # A results file that is not shipped (here: two shipped rows re-labelled as another system).

@@ -19,10 +19,10 @@ ratio per workload, else per family, else over all pairs.
 
 Band: efficiencies are treated as log-normal around the median. The spread is the chosen points' own
 (log) standard deviation, shrunk toward the pooled spread of the calibration set's points of the
-same task at the same level
-(within a device: groups of like results; between devices: the accelerators' mean log efficiency for
-each workload) with the weight of PRIOR_POINTS points and widened for the uncertainty of the median;
-the band is the central BAND_COVERAGE interval. Validation reports how often held-out results fall in it.
+same task at the same level (within a device: groups of like results; between devices: the
+accelerators' mean log efficiency for each workload) with the weight of PRIOR_POINTS points, and
+widened for the uncertainty of the median; the band is the central BAND_COVERAGE interval.
+Validation reports how often held-out results fall in it.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ __all__ = [
 DEFAULT_EFFICIENCY = 0.5
 DEFAULT_EFFICIENCY_BAND = (0.25, 0.75)
 BAND_COVERAGE = 0.8
-Z_BAND = 1.2816  # standard normal quantile for a central 80% interval
+Z_BAND = statistics.NormalDist().inv_cdf(0.5 + BAND_COVERAGE / 2)  # 1.2816 for a central 80% interval
 PRIOR_POINTS = 2.0
 # With a native peak the central projection never beats the roofline; where the dtype runs at a wider
 # precision's peak (4-bit on an 8-bit peak, see roofline.PEAK_FALLBACK) measured efficiencies can exceed 1.

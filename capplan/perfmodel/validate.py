@@ -3,6 +3,8 @@
 Three ways of holding results out, from easiest to hardest:
 - leave-one-out: the result itself (its twin in the other scenario and its system's other results stay);
 - leave-one-system-out: every result of the same system (round, submitter, system name);
+- leave-one-accelerator-out: every result on the same accelerator model (an H200 NVL predicted from
+  other Hopper devices, never from itself);
 - leave-one-architecture-out: every result on the same micro-architecture (a Hopper result is predicted
   with no Hopper point at all).
 The held-out results also leave the Server/Offline factors and the band's pooled spread. Training
@@ -23,7 +25,8 @@ from capplan.catalog import Catalog
 from capplan.perfmodel.calibration import BAND_COVERAGE, CalibrationPoint, Context, PointTable, select
 from capplan.perfmodel.roofline import peak_dtype
 
-INFERENCE_MODES = ("leave-one-out", "leave-one-system-out", "leave-one-architecture-out")
+INFERENCE_MODES = ("leave-one-out", "leave-one-system-out", "leave-one-accelerator-out",
+                   "leave-one-architecture-out")
 TRAINING_MODES = ("leave-one-out", "leave-one-model-out", "leave-one-architecture-out")
 
 
@@ -109,6 +112,7 @@ def hold_out(points: Sequence[CalibrationPoint], catalog: Catalog, mode: str) ->
     group_of: Callable[[CalibrationPoint], str] = {
         "leave-one-out": lambda p: p.run_id,
         "leave-one-system-out": lambda p: p.system,
+        "leave-one-accelerator-out": lambda p: p.accelerator,
         "leave-one-model-out": lambda p: p.workload,
         "leave-one-architecture-out": lambda p: p.arch or p.accelerator,
     }[mode]
