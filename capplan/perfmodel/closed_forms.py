@@ -40,6 +40,19 @@ class Counter:
         self.io += elems
         self.live = max(self.live, elems)
 
+    def describe(self, name: str, family: str, source: str) -> WorkloadDesc:
+        """The totals as a one-sample WorkloadDesc (2 FLOPs per MAC; backward keeps half the traffic)."""
+        return WorkloadDesc(
+            name=name,
+            family=family,
+            flops_per_sample=2 * self.macs,
+            param_count=self.params,
+            io_elems_per_sample=self.io,
+            live_elems_per_sample=self.live,
+            saved_elems_per_sample=self.io / 2,
+            source=source,
+        )
+
     def attention(self, tokens_q: float, tokens_kv: float, dim: int) -> None:
         """Scores (Q K^T) and weighted values (A V) over ``dim`` channels; no weights."""
         self.macs += 2 * tokens_q * tokens_kv * dim
@@ -216,16 +229,7 @@ def resnet(
     )
     c.macs += cin * classes
     c.params += cin * classes + classes
-    return WorkloadDesc(
-        name=name,
-        family="resnet",
-        flops_per_sample=2 * c.macs,
-        param_count=c.params,
-        io_elems_per_sample=c.io,
-        live_elems_per_sample=c.live,
-        saved_elems_per_sample=c.io / 2,
-        source=source,
-    )
+    return c.describe(name, "resnet", source)
 
 
 def retinanet(
@@ -262,16 +266,7 @@ def retinanet(
             c.conv(fpn, out, 3, hw, hw, bias=True)
     head_params_all_levels = c.params - params_before_heads
     c.params = params_before_heads + head_params_all_levels / len(levels)  # head weights are shared
-    return WorkloadDesc(
-        name=name,
-        family="retinanet",
-        flops_per_sample=2 * c.macs,
-        param_count=c.params,
-        io_elems_per_sample=c.io,
-        live_elems_per_sample=c.live,
-        saved_elems_per_sample=c.io / 2,
-        source=source,
-    )
+    return c.describe(name, "retinanet", source)
 
 
 def _resblock(c: Counter, cin: int, cout: int, hw: int, temb: int = 0) -> None:

@@ -93,7 +93,9 @@ def _llama(
     default_seq: int,
     source: str,
     family: str = "llama",
+    experts: int = 0,
 ) -> Callable[[int | None], WorkloadDesc]:
+    """A Llama-style decoder (gated FFN, untied head, causal attention), optionally with top-2 experts."""
     return lambda seq: transformer(
         name,
         family,
@@ -105,6 +107,33 @@ def _llama(
         gated_ffn=True,
         lm_head=True,
         tied_head=False,
+        causal=True,
+        experts=experts,
+        experts_per_token=2 if experts else 0,
+        seq_len=seq or default_seq,
+        source=source,
+    )
+
+
+def _gpt(
+    name: str,
+    layers: int,
+    d_model: int,
+    *,
+    positions: int = 1024,
+    default_seq: int = 512,
+    source: str = _GPT2,
+) -> Callable[[int | None], WorkloadDesc]:
+    """A GPT-2/GPT-3-style decoder (4x FFN, learned positions, tied head, causal attention)."""
+    return lambda seq: transformer(
+        name,
+        "gpt",
+        layers=layers,
+        d_model=d_model,
+        d_ff=4 * d_model,
+        vocab=50257,
+        positions=positions,
+        lm_head=True,
         causal=True,
         seq_len=seq or default_seq,
         source=source,
@@ -169,38 +198,8 @@ WORKLOADS: dict[str, NamedWorkload] = {
         "SQuAD v1.1 at 384 tokens published at https://openreview.net/forum?id=3nzKUh9a4M",
         server_bound="p99 latency <= 130 ms (" + _MLPERF_CONF + ")",
     ),
-    "gpt2": NamedWorkload(
-        lambda seq: transformer(
-            "gpt2",
-            "gpt",
-            layers=12,
-            d_model=768,
-            d_ff=3072,
-            vocab=50257,
-            positions=1024,
-            lm_head=True,
-            causal=True,
-            seq_len=seq or 512,
-            source=_GPT2,
-        ),
-        task="generate",
-    ),
-    "gpt2-medium": NamedWorkload(
-        lambda seq: transformer(
-            "gpt2-medium",
-            "gpt",
-            layers=24,
-            d_model=1024,
-            d_ff=4096,
-            vocab=50257,
-            positions=1024,
-            lm_head=True,
-            causal=True,
-            seq_len=seq or 512,
-            source=_GPT2,
-        ),
-        task="generate",
-    ),
+    "gpt2": NamedWorkload(_gpt("gpt2", 12, 768), task="generate"),
+    "gpt2-medium": NamedWorkload(_gpt("gpt2-medium", 24, 1024), task="generate"),
     "gpt-j-6b": NamedWorkload(
         lambda seq: transformer(
             "gpt-j-6b",
@@ -269,24 +268,19 @@ WORKLOADS: dict[str, NamedWorkload] = {
         server_bound="TTFT p99 <= 6 s, TPOT p99 <= 175 ms (" + _MLPERF_CONF + ")",
     ),
     "mixtral-8x7b": NamedWorkload(
-        lambda seq: transformer(
+        _llama(
             "mixtral-8x7b",
-            "moe",
-            layers=32,
-            d_model=4096,
-            d_ff=14336,
-            vocab=32000,
-            kv_dim=1024,
-            gated_ffn=True,
-            lm_head=True,
-            tied_head=False,
-            causal=True,
+            32,
+            4096,
+            14336,
+            32000,
+            1024,
+            1024,
+            family="moe",
             experts=8,
-            experts_per_token=2,
-            seq_len=seq or 1024,
-            source="Mixtral of Experts (arXiv 2401.04088, Table 1: 32 layers, d 4096, "
-            "8 experts of d_ff 14336, top-2, 8 KV heads); 46.7B total / 12.9B "
-            "active parameters (mistral.ai/news/mixtral-of-experts)",
+            source="Mixtral of Experts (arXiv 2401.04088, Table 1: 32 layers, d 4096, 8 experts of d_ff "
+            "14336, top-2, 8 KV heads); 46.7B total / 12.9B active parameters "
+            "(mistral.ai/news/mixtral-of-experts)",
         ),
         task="generate",
         gen_tokens=144.84,
@@ -295,20 +289,7 @@ WORKLOADS: dict[str, NamedWorkload] = {
         server_bound="TTFT p99 <= 2 s, TPOT p99 <= 200 ms (" + _MLPERF_CONF + ")",
     ),
     "gpt3-175b": NamedWorkload(
-        lambda seq: transformer(
-            "gpt3-175b",
-            "gpt",
-            layers=96,
-            d_model=12288,
-            d_ff=4 * 12288,
-            vocab=50257,
-            positions=2048,
-            lm_head=True,
-            causal=True,
-            seq_len=seq or 2048,
-            source=_GPT3,
-        ),
-        task="generate",
+        _gpt("gpt3-175b", 96, 12288, positions=2048, default_seq=2048, source=_GPT3), task="generate"
     ),
     "resnet50": NamedWorkload(
         lambda seq: resnet("resnet50", source=_RESNET),
