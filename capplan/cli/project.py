@@ -189,27 +189,24 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _left_out(mode: str) -> str:
+    """'leave-one-system-out' -> 'system'; 'leave-one-out' -> 'result'."""
+    return "result" if mode == "leave-one-out" else mode.removeprefix("leave-one-").removesuffix("-out")
+
+
 def _mode_table(title: str, modes: list[ModeReport], stated: float) -> Table:
     t = Table(title=title)
-    for col in (
-        "hold-out",
-        "results",
-        "median |error| %",
-        "Offline",
-        "Server",
-        "median error %",
-        f"in {stated:.0f}% band",
-    ):
-        t.add_column(col)
+    t.add_column("one ... left out", no_wrap=True)
+    for col in ("results", "median |err| %", "Offline", "Server", f"in {stated:.0f}% band"):
+        t.add_column(col, justify="right")
     for m in modes:
         off, srv = m.by_scenario.get("offline"), m.by_scenario.get("server")
         t.add_row(
-            m.mode,
+            _left_out(m.mode) if m.mode.startswith("leave-") else m.mode,
             str(m.overall.n),
             _pct(m.overall.median_abs_error_pct),
             _pct(off.median_abs_error_pct) if off else "-",
             _pct(srv.median_abs_error_pct) if srv else "-",
-            _pct(m.overall.median_error_pct),
             f"{_pct(m.overall.in_band_pct)}%",
         )
     return t
@@ -227,7 +224,7 @@ def _print_validation(report: ValidationReport) -> None:
         t = Table(title="median |error| % by workload (results)")
         t.add_column("workload")
         for m in report.inference:
-            t.add_column(m.mode)
+            t.add_column(_left_out(m.mode), justify="right")
         for name in report.inference[0].by_workload:
             t.add_row(
                 name,
@@ -238,12 +235,13 @@ def _print_validation(report: ValidationReport) -> None:
             )
         console.print(t)
         tiers = Table(title="median |error| % by calibration tier (results, in band)")
-        tiers.add_column("hold-out")
+        tiers.add_column("left out", no_wrap=True)
         tiers.add_column("tier")
         tiers.add_column("result")
         for m in report.inference:
             for tier, s in m.by_tier.items():
-                tiers.add_row(m.mode, tier, f"{_pct(s.median_abs_error_pct)} ({s.n}, {_pct(s.in_band_pct)}%)")
+                cell = f"{_pct(s.median_abs_error_pct)} ({s.n}, {_pct(s.in_band_pct)}%)"
+                tiers.add_row(_left_out(m.mode), tier, cell)
         console.print(tiers)
     if report.training:
         console.print(
