@@ -59,7 +59,7 @@ class Accelerator(_Row):
 
     name: str = Field(min_length=1, description="canonical name, e.g. 'NVIDIA H100 SXM'")
     vendor: str = Field(min_length=1)
-    kind: Literal["gpu", "cpu", "accelerator"] = "gpu"
+    kind: Literal["gpu", "cpu", "tpu", "accelerator"] = "gpu"
     arch: str | None = Field(
         None, description="micro-architecture (Hopper, Ampere, Zen 4...); groups similar devices"
     )

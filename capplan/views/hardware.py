@@ -109,7 +109,7 @@ def projection_frame(projections: Sequence[Projection]) -> pd.DataFrame:
 
 def throughput_per_device(p: Projection) -> float | None:
     """Projected throughput per device in use (None when the workload does not fit)."""
-    return p.throughput_per_s / (p.replicas * p.min_devices) if p.fits else None
+    return p.throughput_per_s / (p.replicas * p.devices_per_replica) if p.fits else None
 
 
 UNIT_COST_COLUMNS = ("accelerator", "instance", "usd_per_gpu_hour", "price_date", "throughput_per_gpu_s",
