@@ -3,6 +3,8 @@ real PostgreSQL server started once per session (see tests/pgserver.py).
 
 Without PostgreSQL binaries the PostgreSQL cases skip with a reason, except under ``CI=true`` where
 they fail: CI must run them for real (``make test`` installs them via scripts/sysdeps.sh).
+tests/pgserver.py (and psycopg) is imported only when a test asks for PostgreSQL, so the GPU tests run
+on a machine without psycopg (scripts/gpu-check.sh).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # make tests/pgserver.py importa
 # as module:Class); subprocesses inherit this. tests/test_trust.py checks the refusal without it.
 os.environ["CAPPLAN_ALLOWED_KINDS"] = "harness_fixture_kinds,test_reliability_kinds,no_such_module_xyz"
 
-from pgserver import PgServer, find_bindir  # noqa: E402
+if TYPE_CHECKING:
+    from pgserver import PgServer
 
 STORE_BACKENDS = ("sqlite", "postgresql")
 
@@ -33,6 +37,10 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server on 127.0.0.1 for the whole session, removed at the end."""
+    try:
+        from pgserver import PgServer, find_bindir
+    except ImportError as exc:  # psycopg missing (e.g. a bare GPU machine)
+        _unavailable(f"PostgreSQL tests need psycopg: {exc}")
     bindir = find_bindir()
     if bindir is None:
         _unavailable("PostgreSQL server binaries (initdb, postgres) not installed")
