@@ -22,6 +22,7 @@ from capplan.hardware import inventory, telemetry
 from capplan.hardware.inventory import cuda_uuids, onnxruntime_versions, torch_cuda_devices
 from capplan.hardware.nvml import handle_by_uuid
 from capplan.hardware.telemetry import sample_telemetry
+from capplan.harness import device as device_module
 from capplan.harness import launch
 from capplan.harness.backends import onnxrt
 from capplan.harness.backends.base import LoadRequest
@@ -34,15 +35,17 @@ from capplan.harness.kinds import gemm as gemm_kind
 from capplan.harness.kinds.collective import CollectiveParams, free_port
 from capplan.harness.kinds.copy import CopyKind, CopyParams
 from capplan.harness.kinds.ddp import DdpKind, DdpParams
-from capplan.harness.kinds.gemm import GemmKind, GemmParams
+from capplan.harness.kinds.gemm import CUDA_DTYPES, GemmKind, GemmParams
 from capplan.harness.kinds.infer import InferKind, InferParams
 from capplan.harness.kinds.model_common import PeakMemory
 from capplan.harness.launch import LaunchOptions, rank_gpu_uuids
+from capplan.harness.registry import KINDS, kind_info
 from capplan.harness.runner import PlannedBenchmark, RunEnvironment, run_benchmarks
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, Budget, RunContext
+from capplan.harness.suite import load_suite
 from capplan.results.schema import Status
 from capplan.results.store import Store
-from capplan.workloads import WorkloadParams, build_workload
+from capplan.workloads import TORCH_DTYPES, WorkloadParams, build_workload
 
 TINY = Budget(warmup_min_iters=1, warmup_max_s=0.1, min_iters=3, max_iters=50, min_time_s=0.0, max_time_s=0.2)
 
@@ -76,7 +79,7 @@ def test_gemm_and_copy_select_the_named_gpu(
     device: str, ordinal: int, set_device_calls: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # torch.cuda.set_device(torch.device("cuda")) raised ValueError before the first kernel
-    monkeypatch.setattr(gemm_kind, "_operands", _stop)
+    monkeypatch.setattr(gemm_kind, "gemm_operands", _stop)
     with pytest.raises(_Reached):
         GemmKind().run(_spec("gemm", device=device), GemmParams(), RunContext(spec=_spec("gemm")))
     monkeypatch.setattr(copy_kind, "_copy_call", _stop)
@@ -163,7 +166,11 @@ def test_fp16_onnxruntime_inference_runs_and_matches_eager(cache_dir: Path) -> N
 # --- 4 and 6. ONNX Runtime on CUDA: skipped without onnxruntime-gpu, CUDA EP options ---------------------
 
 
-def test_ort_on_cuda_without_gpu_providers_is_skipped_before_exporting(cache_dir: Path) -> None:
+def test_ort_on_cuda_without_gpu_providers_is_skipped_before_exporting(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ort = onnxrt.import_onnxruntime()
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])  # the CPU wheel
     request = _fp16_mlp_request()
     request = LoadRequest(request.workload, "cuda:0", "fp16", request.example)
     with pytest.raises(BenchmarkSkipped, match="needs CUDAExecutionProvider .*capplan\\[gpu\\]"):
@@ -316,7 +323,8 @@ def test_runner_maps_cuda_ordinals_to_nvml_by_uuid(fake_nvml: FakeNvml, tmp_path
                for d in ("cuda:0", "cuda:1")]
     events = run_benchmarks(planned, Store(str(tmp_path / "r.db")), suite="t", env=env)
     on0, on1 = (e.record for e in events)
-    assert on0.status == on1.status == Status.skipped  # this CPU host: torch sees no CUDA device
+    if not torch.cuda.is_available():
+        assert on0.status == on1.status == Status.skipped  # torch sees no CUDA device here
     assert on0.telemetry["gpu_power_w_mean"] == 300.0 and on0.telemetry["gpu_count"] == 1.0
     assert "gpu_count" not in on1.telemetry
 
@@ -367,6 +375,7 @@ class FakeAllocator:
 
 def test_process_peak_covers_every_segment_a_kind_measured(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeAllocator()
+    monkeypatch.setattr(device_module, "_PEAK_BEFORE_RESET", {})  # process-wide state: this test's own
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda _d=None: fake.allocated)
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda _d=None: fake.peak)
@@ -417,5 +426,24 @@ def test_cuda_memory_cap_watches_the_resident_set() -> None:
 
 def test_ddp_is_skipped_when_gpus_are_too_few() -> None:
     spec = _spec("ddp", device="cuda")
-    with pytest.raises(BenchmarkSkipped, match="world_size 2 needs one GPU per rank; 0 visible"):
-        DdpKind().run(spec, DdpParams(model="mlp"), RunContext(spec=spec))
+    gpus = torch.cuda.device_count()  # 0 here: the torchrun job used to start and fail
+    params = DdpParams(model="mlp", world_size=gpus + 1)
+    message = f"world_size {gpus + 1} needs one GPU per rank; {gpus} visible"
+    with pytest.raises(BenchmarkSkipped, match=message):
+        DdpKind().run(spec, params, RunContext(spec=spec))
+
+
+# --- the GPU suite of scripts/gpu-check.sh ----------------------------------------------------------------
+
+
+def test_gpu_suite_covers_every_kind_and_cuda_dtype() -> None:
+    suite = load_suite("gpu")
+    specs = [p.spec for p in suite.benchmarks]
+    assert len(specs) == 18 and all(s.device == "cuda:0" for s in specs)
+    assert {s.kind for s in specs} == set(KINDS)
+    gemm_dtypes = [s.dtype for s in specs if s.kind == "gemm"]
+    assert sorted(set(gemm_dtypes)) == sorted(CUDA_DTYPES) and gemm_dtypes.count("fp8") == 2  # both accums
+    model_dtypes = {s.dtype for s in specs if kind_info(s.kind).role == "model"}
+    assert model_dtypes == set(TORCH_DTYPES)  # fp32, tf32, bf16, fp16 across train/infer/generate/loadgen
+    fast = [p.params.get("fp8_fast_accum") for p in suite.benchmarks if p.spec.dtype == "fp8"]
+    assert sorted(fast) == [False, True]

@@ -37,10 +37,11 @@ class GemmParams(BaseModel):
     )
 
 
-def _operands(
+def gemm_operands(
     torch: Any, dtype: str, m: int, n: int, k: int, device: str, fast_accum: bool = False
 ) -> Callable[[], Any]:
-    """Allocate inputs and output once; return a call that runs one GEMM into the output."""
+    """Allocate inputs and output once; return a call that runs one GEMM into the output (also used by
+    benchmarks/gpu_probe.py, so the probe's bare loop times exactly the harness's call)."""
     if dtype == "int8":
         a = torch.randint(-128, 127, (m, k), dtype=torch.int8, device=device)
         b = torch.randint(-128, 127, (k, n), dtype=torch.int8, device=device)
@@ -100,7 +101,7 @@ class GemmKind:
         if spec.dtype == "fp8":
             result.config["fp8_fast_accum"] = params.fp8_fast_accum
         for m, n, k in params.shapes:
-            call = _operands(torch, spec.dtype, m, n, k, spec.device, params.fp8_fast_accum)
+            call = gemm_operands(torch, spec.dtype, m, n, k, spec.device, params.fp8_fast_accum)
             seconds = measure(call, budget=spec.budget, timer=timer_for(spec.device))
             flops = 2.0 * m * n * k
             result.config["flops_per_call"][f"{m}x{n}x{k}"] = flops
