@@ -1,7 +1,7 @@
 """Raw-API probe for scripts/gpu-check.sh: what CUDA, NVML and torch report on their own, beside capplan.
 
-1. CUDA events against the wall clock on an 8192^3 bf16 GEMM (a bare loop of the harness's own call;
-   an H200 reaches about 790 TFLOP/s dense bf16 against a 989 TFLOP/s datasheet peak).
+1. CUDA events against the wall clock on an 8192^3 bf16 GEMM (a bare loop of the harness's own call),
+   to set beside the catalog's dense bf16 peak (H200: 989.5 TFLOP/s, NVIDIA's datasheet).
 2. NVML's UUID of each CUDA device against torch's, and whether NVML's index equals the CUDA ordinal.
 3. NVML's energy counter against mean sampled power x time over a few seconds of GEMM load.
 4. fp8 (full and fast accumulation) and int8 GEMMs, 8192^3.
@@ -26,6 +26,7 @@ import torch
 from capplan.hardware.inventory import torch_cuda_devices
 from capplan.hardware.nvml import handle_by_uuid, nvml_session
 from capplan.harness.kinds.gemm import gemm_operands
+from capplan.harness.kinds.peaks import compute_peak
 
 N = 8192  # GEMM side: 2 * 8192^3 = 1.1 TFLOP per call
 CALLS = 50  # timed calls per GEMM (bf16 on an H200: ~1.4 ms each)
@@ -34,8 +35,9 @@ LOAD_S = 5.0  # energy check: seconds of back-to-back GEMMs
 POWER_INTERVAL_S = 0.05  # NVML power sampling period during the energy check
 
 
-def time_gemm(dtype: str, device: str, fast_accum: bool = False) -> dict[str, float]:
-    """Median per-call time by CUDA events and mean per-call time by the wall clock, same calls."""
+def time_gemm(dtype: str, device: str, fast_accum: bool = False) -> dict[str, float | str | None]:
+    """Median per-call time by CUDA events and mean per-call time by the wall clock, same calls, with
+    the catalog's dense peak for this GPU and dtype (None when the catalog has no row for it)."""
     call = gemm_operands(torch, dtype, N, N, N, device, fast_accum)
     for _ in range(WARMUP_CALLS):
         call()
@@ -51,7 +53,10 @@ def time_gemm(dtype: str, device: str, fast_accum: bool = False) -> dict[str, fl
     wall_s = (time.perf_counter() - t0) / CALLS
     event_s = statistics.median(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)) * 1e-3
     flops = 2.0 * N**3
+    peak, source = compute_peak(device, dtype)
     return {
+        "catalog_peak_tflops": peak,
+        "catalog_peak_source": source,
         "events_ms_median": event_s * 1e3,
         "wall_ms_mean": wall_s * 1e3,
         "events_tflops": flops / event_s / 1e12,

@@ -94,9 +94,12 @@ def probe_section(work: Path) -> list[str]:
         if "error" in sec:
             out.append(f"- {key}: ERROR {sec['error']}")
         elif sec:
+            peak = sec.get("catalog_peak_tflops")
+            of_peak = (f"; {100 * sec['events_tflops'] / peak:.0f} % of the catalog's {peak:g} "
+                       f"({sec.get('catalog_peak_source')})" if peak else "; no catalog peak for this GPU")
             out.append(f"- {key} 8192^3: {sec['events_tflops']:.1f} TFLOP/s by CUDA events (median call "
                        f"{sec['events_ms_median']:.3f} ms), {sec['wall_tflops']:.1f} by the wall clock "
-                       f"(wall/events {sec['wall_over_events']:.3f})")
+                       f"(wall/events {sec['wall_over_events']:.3f}){of_peak}")
     uuid = probe.get("uuid", {})
     for row in uuid.get("devices", []):
         found = "found" if row.get("found_by_uuid") else f"NOT FOUND ({row.get('error')})"

@@ -112,11 +112,11 @@ n = len(load_suite('gpu').benchmarks); print(n, 'entries'); assert n == 18"
 
 # 3. what the raw APIs say (the probe reports skipped itself without CUDA)
 if [ "$HAVE_CUDA" = 1 ]; then
-  step probe 90 "bf16 8192^3 ~790 TFLOP/s on H200; NVML UUIDs found; energy ratio ~1" \
+  step probe 90 "bf16 GEMM near the catalog peak; NVML UUIDs found; energy ratio ~1" \
     "$PY" benchmarks/gpu_probe.py --out "$WORK/probe.json"
 else
   step probe-plumbing 60 "runs its no-CUDA path" "$PY" benchmarks/gpu_probe.py --out "$WORK/probe.json"
-  record probe "skipped: no CUDA" "-" 0 "bf16 8192^3 ~790 TFLOP/s on H200"
+  record probe "skipped: no CUDA" "-" 0 "bf16 GEMM near the catalog peak"
 fi
 
 # 4. the harness on the GPU

@@ -30,11 +30,13 @@ def _module(name: str) -> ModuleType:
     return module
 
 
+# Invented figures in the shape gpu_probe.py writes: they only check the summary's wording.
 PROBE = {
     "status": "ran", "torch": "2.11.0+cu130", "cuda": "13.0", "device": "cuda:0",
     "device_name": "NVIDIA H200", "compute_capability": "9.0", "cuda_device_count": 1, "nvml_driver": "580.1",
     "gemm_bf16": {"events_ms_median": 1.40, "wall_ms_mean": 1.41, "events_tflops": 785.4,
-                  "wall_tflops": 779.8, "wall_over_events": 1.007},
+                  "wall_tflops": 779.8, "wall_over_events": 1.007, "catalog_peak_tflops": 989.5,
+                  "catalog_peak_source": "catalog: NVIDIA H200 SXM"},
     "gemm_fp8": {"error": "RuntimeError: boom", "traceback": "..."},
     "uuid": {"devices": [{"cuda_ordinal": 0, "torch_uuid": "GPU-b", "found_by_uuid": True, "nvml_index": 3,
                           "nvml_index_equals_ordinal": False}], "all_found": True},
@@ -68,7 +70,7 @@ def test_summary_has_figures_and_every_failure(tmp_path: Path) -> None:
              "headline": None}]
     (work / "gpu-suite.json").write_text(json.dumps({"suite": "gpu", "runs": runs}))
     (work / "steps.tsv").write_text(
-        f"probe\tok\t0\t20\t{work}/probe.log\t~790 TFLOP/s\n"
+        f"probe\tok\t0\t20\t{work}/probe.log\tnear peak\n"
         f"quick-cuda\tfailed\t1\t3\t{work}/quick-cuda.log\tok\n"
         f"gpu-suite\tok\t0\t150\t{work}/gpu-suite.log\tok\n"
         f"pytest-gpu\tnot run: time budget spent\t-\t0\t{work}/pytest-gpu.log\tpass\n"
@@ -77,6 +79,7 @@ def test_summary_has_figures_and_every_failure(tmp_path: Path) -> None:
     _module("gpu_summary").write_summary(work, summary, "2026-11-30T00:00:00Z")
     text = summary.read_text()
     assert "785.4 TFLOP/s by CUDA events" in text and "wall/events 1.007" in text
+    assert "79 % of the catalog's 989.5 (catalog: NVIDIA H200 SXM)" in text  # 785.4 / 989.5 = 0.794
     assert "gemm_fp8: ERROR RuntimeError: boom" in text
     assert "cuda:0 GPU-b found; NVML index 3 (equals the CUDA ordinal: False)" in text
     assert "counter 3240 J, mean power 650 W x time = 3250 J (ratio 0.997" in text

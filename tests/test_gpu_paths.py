@@ -32,7 +32,7 @@ from capplan.harness.device import cuda_index, device_sync, torch_device
 from capplan.harness.dist_worker import collective_under_group
 from capplan.harness.kinds import copy as copy_kind
 from capplan.harness.kinds import gemm as gemm_kind
-from capplan.harness.kinds.collective import CollectiveParams, free_port
+from capplan.harness.kinds.collective import CollectiveParams, free_port, run_collective
 from capplan.harness.kinds.copy import CopyKind, CopyParams
 from capplan.harness.kinds.ddp import DdpKind, DdpParams
 from capplan.harness.kinds.gemm import CUDA_DTYPES, GemmKind, GemmParams
@@ -120,6 +120,21 @@ def test_a_torchrun_group_of_128_ranks_is_not_capped_at_64(one_rank_group: Any) 
     odd = params.model_copy(update={"sizes_bytes": [4 * 64]})
     with pytest.raises(ValueError, match=r"multiple of 4 \* world_size = 512 \(torchrun group of 128\)"):
         collective_under_group(spec, odd, 0, 128, "cpu")
+
+
+@pytest.mark.filterwarnings("ignore:`torch.distributed.*` is deprecated:FutureWarning")  # the older names
+@pytest.mark.parametrize("newer_api", [True, False])
+def test_gather_and_scatter_on_either_torch_api(
+    newer_api: bool, one_rank_group: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """all_gather_single/reduce_scatter_single where this torch has them (2.13 here), else the older
+    all_gather_into_tensor/reduce_scatter_tensor: both branches run on a real gloo group."""
+    if not newer_api:
+        monkeypatch.delattr(dist, "all_gather_single")
+        monkeypatch.delattr(dist, "reduce_scatter_single")
+    gathered = run_collective("all_gather", [4096], 1, 0, warmup_iters=0, iters=2)
+    scattered = run_collective("reduce_scatter", [4096], 1, 0, warmup_iters=0, iters=2)
+    assert len(gathered[4096]) == len(scattered[4096]) == 2
 
 
 # --- 3. ONNX Runtime fp16 -----------------------------------------------------------------------------
@@ -300,6 +315,25 @@ def test_two_gpus_sum_power_and_energy(fake_nvml: FakeNvml) -> None:
     assert summary["gpu_count"] == 2 and summary["gpu_power_w_mean"] == 400.0  # 100 W + 300 W
     assert summary["gpu_util_pct_mean"] == 70.0 and summary["gpu_mem_used_mb_max"] == 2000.0  # mean, max
     assert summary["gpu_temp_c_max"] == 61
+
+
+class OlderNvml(FakeNvml):
+    """nvidia-ml-py before 12.535 names the clock-reason query 'throttle reasons'."""
+
+    nvmlDeviceGetCurrentClocksEventReasons = None  # type: ignore[assignment]
+
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, h: int) -> int:
+        return 0x4  # HW slowdown
+
+
+def test_clock_reasons_on_either_nvml_binding(fake_nvml: FakeNvml, monkeypatch: pytest.MonkeyPatch) -> None:
+    older = OlderNvml({B: 300.0})
+    import contextlib
+
+    monkeypatch.setattr(telemetry, "nvml_session", lambda: contextlib.nullcontext(older))
+    with sample_telemetry(gpu_uuids=[B]) as summary:
+        pass
+    assert summary["gpu_throttle_reasons_mask"] == 4.0 and summary["gpu_power_w_mean"] == 300.0
 
 
 def test_a_gpu_nvml_cannot_open_means_no_gpu_telemetry(fake_nvml: FakeNvml) -> None:
