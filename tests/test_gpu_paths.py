@@ -355,8 +355,12 @@ def test_runner_maps_cuda_ordinals_to_nvml_by_uuid(fake_nvml: FakeNvml, tmp_path
     )
     planned = [PlannedBenchmark(BenchmarkSpec(name=f"on-{d[-1]}", kind="gemm", device=d, budget=TINY), {})
                for d in ("cuda:0", "cuda:1")]
+    # a collective's local ranks use GPUs 0..world_size-1: two ranks need a second visible GPU
+    planned += [PlannedBenchmark(BenchmarkSpec(name=f"ranks-{n}", kind="collective", device="cuda:0",
+                                               params={"world_size": n}), {"world_size": n}) for n in (1, 2)]
     events = run_benchmarks(planned, Store(str(tmp_path / "r.db")), suite="t", env=env)
-    on0, on1 = (e.record for e in events)
+    on0, on1, ranks1, ranks2 = (e.record for e in events)
+    assert ranks1.telemetry["gpu_power_w_mean"] == 300.0 and "gpu_count" not in ranks2.telemetry
     if not torch.cuda.is_available():
         assert on0.status == on1.status == Status.skipped  # torch sees no CUDA device here
     assert on0.telemetry["gpu_power_w_mean"] == 300.0 and on0.telemetry["gpu_count"] == 1.0

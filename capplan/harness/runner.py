@@ -192,11 +192,20 @@ def run_isolated(spec: BenchmarkSpec, threads: int, gpu_uuids: Sequence[str] = (
     return outcome
 
 
-def spec_gpu_uuids(spec: BenchmarkSpec, env: RunEnvironment) -> list[str]:
-    """UUID of the GPU a CUDA spec runs on (its CUDA ordinal looked up in the run's inventory); empty
-    off CUDA or when that ordinal is not visible (the child then records the benchmark as skipped)."""
+def spec_gpu_uuids(
+    spec: BenchmarkSpec, env: RunEnvironment, params: dict[str, Any] | None = None
+) -> list[str]:
+    """UUIDs of the GPUs a CUDA spec runs on, its CUDA ordinals looked up in the run's inventory: its
+    own device, or for a distributed kind's local ranks (``world_size`` of them) GPUs 0..world_size-1.
+    Empty off CUDA or when an ordinal is not visible (the child then records the benchmark as skipped)."""
     index = cuda_index(spec.device)
-    return [] if index is None else cuda_uuids(env.inventory.get("cuda_devices") or [], [index])
+    if index is None:
+        return []
+    ordinals = [index]
+    with contextlib.suppress(KindImportError, UserError):  # an unloadable kind fails in its child
+        if kind_info(spec.kind).role == "distributed":
+            ordinals = list(range(int((params or {}).get("world_size", 1))))
+    return cuda_uuids(env.inventory.get("cuda_devices") or [], ordinals)
 
 
 def request_config(spec: BenchmarkSpec, params: dict[str, Any], threads: int) -> dict[str, Any]:
@@ -337,7 +346,7 @@ def run_benchmarks(
             notify(RunEvent(spec))
             busy_pct = host_busy_pct(LOAD_WINDOW_S)
             started = datetime.now(UTC)
-            outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env))
+            outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
             outcome.telemetry["host_busy_pct_before"] = busy_pct
             outcome.telemetry["contended"] = float(busy_pct > CONTENDED_BUSY_PCT)
             record = build_record(spec, config, outcome, env, suite=suite, started=started)
