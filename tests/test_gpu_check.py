@@ -125,3 +125,26 @@ def test_probe_finds_cuda_devices_in_nvml_by_uuid(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize("script", ["gpu-check.sh", "gpu-wheels.sh"])
 def test_scripts_parse(script: str) -> None:
     subprocess.run(["bash", "-n", str(ROOT / "scripts" / script)], check=True)
+
+
+# What a bare GPU machine already has (issue 20), and what the GPU check never imports.
+ON_THE_MACHINE = {"torch", "numpy", "pandas", "psutil", "scipy", "rich", "typer", "pyyaml", "pytest",
+                  "hypothesis", "nvidia-ml-py", "onnx", "onnxruntime"}
+NOT_USED_BY_THE_CHECK = {"pyarrow": "Parquet export", "streamlit": "dashboard",
+                         "plotly": "dashboard, reports", "psycopg": "PostgreSQL stores"}
+
+
+def test_carried_wheels_cover_every_dependency_the_check_imports() -> None:
+    """A dependency added to pyproject.toml must be carried by scripts/gpu-wheels.sh or said unused."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {canonicalize_name(Requirement(d).name) for d in project["dependencies"]}
+    script = (ROOT / "scripts" / "gpu-wheels.sh").read_text()
+    carried = {canonicalize_name(m) for m in re.findall(r"^([A-Za-z0-9_.-]+)==", script, re.MULTILINE)}
+    assert needed - ON_THE_MACHINE - set(NOT_USED_BY_THE_CHECK) <= carried
+    assert not carried & ON_THE_MACHINE  # never a second copy of the machine's own packages (torch!)
