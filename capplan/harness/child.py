@@ -100,7 +100,9 @@ def _cap_resident_memory(headroom_mb: int) -> None:
                 print(f"resident memory {rss_kb // 1024} MiB exceeded the cap of {limit_kb // 1024} MiB "
                       f"(memory_limit_mb {headroom_mb} above the baseline; RSS, since CUDA cannot run "
                       "under RLIMIT_AS)", file=sys.stderr, flush=True)
-                os.killpg(0, signal.SIGKILL)
+                if os.getpgrp() == os.getpid():  # a benchmark child leads its group: take its ranks too
+                    os.killpg(0, signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=watch, name="capplan-rss-cap", daemon=True).start()
 
