@@ -3,6 +3,8 @@ real PostgreSQL server started once per session (see tests/pgserver.py).
 
 Without PostgreSQL binaries the PostgreSQL cases skip with a reason, except under ``CI=true`` where
 they fail: CI must run them for real (``make test`` installs them via scripts/sysdeps.sh).
+tests/pgserver.py (and psycopg) is imported only when a test asks for PostgreSQL, so the GPU tests run
+on a machine without psycopg (scripts/gpu-check.sh).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
@@ -32,7 +35,8 @@ LEAK_GRACE_S = float(os.environ.get("CAPPLAN_LEAK_GRACE_S", "10"))
 # Helpers multiprocessing keeps beside the pytest process until it exits: not leaks.
 _MP_HELPERS = ("multiprocessing.forkserver", "multiprocessing.resource_tracker")
 
-from pgserver import PgServer, find_bindir  # noqa: E402
+if TYPE_CHECKING:
+    from pgserver import PgServer
 
 STORE_BACKENDS = ("sqlite", "postgresql")
 
@@ -46,6 +50,10 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server on 127.0.0.1 for the whole session, removed at the end."""
+    try:
+        from pgserver import PgServer, find_bindir
+    except ImportError as exc:  # psycopg missing (e.g. a bare GPU machine)
+        _unavailable(f"PostgreSQL tests need psycopg: {exc}")
     bindir = find_bindir()
     if bindir is None:
         _unavailable("PostgreSQL server binaries (initdb, postgres) not installed")
