@@ -92,7 +92,7 @@ def _instance(**prices: float) -> CloudInstance:
         region="r",
         gpu_name="X",
         gpu_count=4,
-        price_date="2026",
+        price_date="2026-01-15",
         source="s",
         **prices,
     )

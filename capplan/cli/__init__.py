@@ -25,6 +25,7 @@ from capplan.cli import (
 )
 from capplan.cli.common import err_console
 from capplan.errors import UserError
+from capplan.signals import stop_on_signals
 
 app = typer.Typer(
     name="capplan",
@@ -60,7 +61,7 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.command("project")(project.project)
 app.add_typer(cost.app, name="cost")
-app.command("plan")(plan.plan)
+app.add_typer(plan.app, name="plan")
 app.command("reference-server")(serve_ref.reference_server)
 
 
@@ -71,7 +72,10 @@ def _command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors become one line on stderr and exit code 2. Run as the program
+    (``argv`` None), SIGTERM and SIGHUP stop it as cleanly as Ctrl-C."""
+    if argv is None:
+        stop_on_signals()
     try:
         code = _command()(args=argv, standalone_mode=False)
     except UserError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from capplan.cli.catalog import CatalogOpt, open_catalog
+from capplan.cli.catalog import CatalogOpt, MaxAgeOpt, open_catalog
 from capplan.cli.common import JsonOpt, StoreOpt, console, print_json, reading_store
 from capplan.errors import UserError
 
@@ -58,10 +58,11 @@ def compare(
     dtype: Annotated[str, typer.Option("--dtype", help="dtype for the projection.")] = "bf16",
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
+    max_price_age: MaxAgeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compare owning vs renting each accelerator: $/GPU-hour, $/1k inferences, break-even month and
-    utilisation."""
+    utilisation. Every price shows its date; one older than --max-price-age days is flagged STALE."""
     from capplan.costs import CloudAssumptions, OnPremAssumptions, compare_hardware
 
     cat = open_catalog(catalog)
@@ -93,13 +94,14 @@ def compare(
                 months=months,
                 inferences_per_s_per_gpu=None if tokens else rate,
                 tokens_per_s_per_gpu=rate if tokens else None,
+                max_age_days=max_price_age,
             )
         )
     if as_json:
         print_json([r.model_dump(mode="json") for r in results])
         return
     t = Table(title="Own vs rent (per busy GPU-hour; hidden costs included)")
-    for col in ("accelerator", "option", "$/GPU-h", "$/1k inf", "$/1M tok", "src"):
+    for col in ("accelerator", "option", "$/GPU-h", "$/1k inf", "$/1M tok", "price date", "src"):
         t.add_column(col)
     sources: list[str] = []
 
@@ -116,6 +118,7 @@ def compare(
                 f"{r.onprem_usd_per_gpu_hour:.2f}",
                 _opt(r.onprem_unit.usd_per_1k_inferences),
                 _opt(r.onprem_unit.usd_per_1m_tokens),
+                r.onprem_price_short_label or "-",
                 ref(r.onprem_price_source or ""),
             )
         for o in r.cloud:
@@ -125,6 +128,7 @@ def compare(
                 f"{o.usd_per_gpu_hour_all_in:.2f}",
                 _opt(o.unit.usd_per_1k_inferences),
                 _opt(o.unit.usd_per_1m_tokens),
+                o.price_short_label,
                 ref(o.source),
             )
     console.print(t)
@@ -138,8 +142,15 @@ def compare(
         )
         util = f"{100 * r.break_even_utilisation:.0f} %" if r.break_even_utilisation else "n/a"
         console.print(
-            f"{r.accelerator}: break-even vs on-demand {be}; break-even utilisation {util}; "
-            + "; ".join(r.notes),
+            f"{r.accelerator}: break-even vs on-demand {be}; break-even utilisation {util}"
+            + "".join(f"; {n}" for n in r.notes),
+            highlight=False,
+        )
+    stale = sum(o.price_stale for r in results for o in r.cloud) + sum(r.onprem_price_stale for r in results)
+    if stale:
+        console.print(
+            f"{stale} price(s) above are STALE (older than the price-age limit): re-check them or refresh "
+            "the catalog (`capplan catalog import-skypilot`, a purchase quote via --gpu-price).",
             highlight=False,
         )
 

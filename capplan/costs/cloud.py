@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from capplan.catalog.models import PRICE_MODELS, CloudInstance
 from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assumption
@@ -81,15 +81,26 @@ class CloudPrice(BaseModel):
     usd_per_gpu_hour: float
     derived: bool
     source: str
+    price_date: str = Field("", description="YYYY-MM-DD of the catalog price (on-demand's, if derived)")
+    price_label: str = Field("", description="what the date is and, if too old, a STALE flag")
+    price_short_label: str = Field("", description="date, basis and STALE flag, for narrow tables")
+    price_stale: bool = Field(False, description="older than the price-age limit (capplan.catalog.freshness)")
 
 
-def cloud_price(inst: CloudInstance, model: PricingModel, a: CloudAssumptions) -> CloudPrice | None:
-    """Instance price under ``model``: the catalog's cited figure, or a derived reserved price, or None."""
+def cloud_price(
+    inst: CloudInstance, model: PricingModel, a: CloudAssumptions, *, max_age_days: int | None = None
+) -> CloudPrice | None:
+    """Instance price under ``model``: the catalog's cited figure, or a derived reserved price, or None.
+    The source names the price date and flags a price older than ``max_age_days`` (default 180)."""
     if model not in PRICE_MODELS or not inst.gpu_count or not inst.gpu_name:
         return None
     price = inst.price_usd_per_hour(model)
     derived = False
-    source = f"catalog: {inst.provider} {inst.instance} {inst.region} ({inst.price_date}; {inst.source})"
+    dated = model if price is not None else "on_demand"
+    age = inst.price_age(dated, max_age_days=max_age_days)
+    source = (
+        f"catalog: {inst.provider} {inst.instance} {inst.region} ({age.label()}; {inst.price_source(dated)})"
+    )
     if price is None and model in RESERVED_TERM_QUARTERS and a.derive_reserved_from_on_demand:
         on_demand = inst.price_usd_per_hour("on_demand")
         if on_demand is None:
@@ -114,6 +125,10 @@ def cloud_price(inst: CloudInstance, model: PricingModel, a: CloudAssumptions) -
         usd_per_gpu_hour=price / inst.gpu_count,
         derived=derived,
         source=source,
+        price_date=age.price_date.isoformat(),
+        price_label=age.label(),
+        price_short_label=age.short_label(),
+        price_stale=age.stale,
     )
 
 

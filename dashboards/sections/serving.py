@@ -4,16 +4,15 @@ lines, and the goodput knee (the capacity figure the planner sizes LLM workloads
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import change_token, kind_runs, plotly, store_url, table_or_note
+from dash_common import Page, load_kind_runs, page_preamble, plotly, table
 
 from capplan.views.kinds import SERVE_KINDS
 from capplan.views.serving import AXES, ServeSLO, goodput_figure, knees, percentile_figure, serving_frame
 
 
-def render_serving_page(url: str) -> None:
-    """Draw the LLM serving page for the store at ``url``."""
-    st.title("LLM serving")
-    records = kind_runs(url, change_token(url), tuple(sorted(SERVE_KINDS)))
+def render_serving_page(page: Page) -> None:
+    """Draw the LLM serving page."""
+    records = load_kind_runs(page, SERVE_KINDS)
     if not records:
         st.info(
             "No serving runs stored yet. Measure an endpoint with `capplan bench serve --endpoint "
@@ -35,17 +34,15 @@ def render_serving_page(url: str) -> None:
     cols = st.columns(3)
     cols[0].metric("Load points", len(frame))
     cols[1].metric("Series", frame["series"].nunique())
-    cols[2].metric(
-        "Best goodput within SLOs (req/s)", f"{knee['goodput_rps'].max():.4g}" if len(knee) else "none"
-    )
+    best = f"{knee['goodput_rps'].max():.4g}" if len(knee) else "none"
+    cols[2].metric("Best goodput within SLOs (req/s)", best)
     st.caption(
-        "Percentiles are shown only where the sample supports them (p90 from 36 requests, p99 from "
-        "368); goodput counts requests meeting every SLO, errors as misses. Points without "
-        "per-request samples (imports of aggregates) are judged by their reported p99s."
+        "Percentiles are shown only where the sample supports them (p90 from 36 requests, p99 from 368); "
+        "goodput counts requests meeting every SLO, errors as misses. Points without per-request samples "
+        "(imports of aggregates) are judged by their reported p99s."
     )
-    ttft_tab, tpot_tab, itl_tab, goodput_tab, table_tab = st.tabs(
-        ["TTFT", "TPOT", "ITL", "Goodput", "Points"]
-    )
+    tabs = st.tabs(["TTFT", "TPOT", "ITL", "Goodput", "Points"])
+    ttft_tab, tpot_tab, itl_tab, goodput_tab, points_tab = tabs
     with ttft_tab:
         plotly(percentile_figure(frame, "ttft", axis, ttft))
     with tpot_tab:
@@ -54,11 +51,10 @@ def render_serving_page(url: str) -> None:
         plotly(percentile_figure(frame, "itl", axis))
     with goodput_tab:
         plotly(goodput_figure(frame, axis))
-        table_or_note(
-            knee[["series", "load", "goodput_rps", "judged_by", "run_id"]], "No load point meets these SLOs."
-        )
-    with table_tab:
-        st.dataframe(frame, hide_index=True)
+        knee_columns = ["series", "load", "goodput_rps", "judged_by", "run_id"]
+        table(knee[knee_columns], "No load point meets these SLOs.")
+    with points_tab:
+        table(frame)
 
 
-render_serving_page(store_url())
+render_serving_page(page_preamble("LLM serving"))
