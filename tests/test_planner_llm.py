@@ -12,7 +12,7 @@ from harness_cli_helper import cli
 
 from capplan.catalog import load_catalog
 from capplan.perfmodel.memory import max_concurrent_sequences
-from capplan.perfmodel.workloads import WORKLOADS
+from capplan.perfmodel.workloads import named_workload
 from capplan.planner import load_plan
 from capplan.planner.llm import phase_model
 from capplan.planner.run import prepare
@@ -26,34 +26,34 @@ H100 = "NVIDIA H100 SXM"
 
 
 def _llama(prompt: int = 512, output: int = 128):  # type: ignore[no-untyped-def]
-    return WORKLOADS["llama-7b"](prompt).model_copy(
-        update={"task": "generate", "dtype": "bf16", "gen_tokens": output}
-    )
+    return named_workload("llama-7b", task="generate", dtype="bf16", seq_len=prompt, gen_tokens=output)
 
 
 def test_kv_cache_caps_the_batch() -> None:
     """Llama-2-7B bf16: weights 6.738e9 x 2 B = 13.476e9 B; KV 2 x 32 layers x 4096 x 2 B = 524,288 B per
-    token, x 640 tokens = 335.5e6 B per sequence. H100 80 GiB x 0.9 = 77.31e9 B -> (77.31 - 13.48) / 0.3355
-    = 190.2 -> 190; L40S 48 GiB x 0.9 = 46.39e9 B -> 98.07 -> 98; L4 24 GiB: 23.19e9 B -> 28.96 -> 28; two
-    H100s -> 420.7 -> 420. Llama-2-70B's weights alone (2 x 69e9 B) exceed an L4: 0."""
+    token, x 640 tokens = 335.5e6 B per sequence; one 512-token prompt's activations (14.29e6 elements x
+    2 B = 28.6e6 B) are also kept free. H100 80 GiB x 0.9 = 77.31e9 B -> (77.31 - 13.48 - 0.03) / 0.3355
+    = 190.2 -> 190; L40S 48 GiB x 0.9 = 46.39e9 B -> 97.99 -> 97; L4 24 GiB: 23.19e9 B -> 28.9 -> 28; two
+    H100s -> 420.6 -> 420. Llama-2-70B's weights alone (2 x 69e9 B) exceed an L4: 0."""
     desc = _llama()
     assert max_concurrent_sequences(desc, CATALOG.accelerator(H100), 1, 640) == 190
-    assert max_concurrent_sequences(desc, CATALOG.accelerator("NVIDIA L40S"), 1, 640) == 98
+    assert max_concurrent_sequences(desc, CATALOG.accelerator("NVIDIA L40S"), 1, 640) == 97
     assert max_concurrent_sequences(desc, CATALOG.accelerator(H100), 2, 640) == 420
     assert max_concurrent_sequences(desc, CATALOG.accelerator("NVIDIA L4"), 1, 640) == 28
-    big = WORKLOADS["llama-70b"](512).model_copy(update={"dtype": "bf16"})
+    big = named_workload("llama-70b", dtype="bf16")
     assert max_concurrent_sequences(big, CATALOG.accelerator("NVIDIA L4"), 1, 640) == 0
 
 
 def test_prefill_is_compute_bound_and_decode_bandwidth_bound() -> None:
     """H100 (989.4 TFLOP/s bf16, 3350 GB/s), efficiency 0.5, 512-token prompt, 128 output tokens:
-    prefill 6.903e12 FLOPs / 989.4e12 = 6.98 ms (> weights 13.48e9 B / 3.35e12 = 4.02 ms) -> 13.95 ms;
-    decode at batch 1 reads the weights plus 576 tokens x 524,288 B of KV: 13.78e9 B / 3.35e12 = 4.11 ms ->
-    8.23 ms; at batch 100: 13.48e9 + 30.2e9 B = 43.68e9 B -> 13.04 ms -> 26.07 ms."""
+    prefill 6.834e12 FLOPs / 989.4e12 = 6.91 ms (> weights 13.48e9 B / 3.35e12 = 4.02 ms) -> 13.82 ms;
+    a decode step at the mean context of 576 tokens streams the decoder's 6.607e9 matmul weights (13.21e9
+    B; embeddings are gathered) plus 576 x 524,288 B = 0.302e9 B of KV per sequence: batch 1 13.52e9 B /
+    3.35e12 = 4.03 ms -> 8.07 ms; batch 100 13.21e9 + 30.2e9 B = 43.41e9 B -> 12.96 ms -> 25.92 ms."""
     model = phase_model(_llama(), CATALOG.accelerator(H100), 1, 512, 128, 0.5)
-    assert model.prefill_s == pytest.approx(13.95e-3, rel=1e-3)
-    assert model.step_s[0] == pytest.approx(8.23e-3, rel=1e-3)
-    assert model.step_s[99] == pytest.approx(26.07e-3, rel=1e-3)
+    assert model.prefill_s == pytest.approx(13.82e-3, rel=1e-3)
+    assert model.step_s[0] == pytest.approx(8.07e-3, rel=1e-3)
+    assert model.step_s[99] == pytest.approx(25.92e-3, rel=1e-3)
     assert model.max_batch == 190
 
 
@@ -139,12 +139,12 @@ def test_llm_chat_example_sizes_by_ttft_tpot_and_names_the_projection(
     line = next(x for x in out.splitlines() if "sizing chat-assistant on NVIDIA H100 SXM by TTFT/TPOT" in x)
     assert "projection of llama-7b" in line and "KV cache caps the batch at 190" in line
     # pinned: the seeded simulation makes the projected capacity reproducible
-    assert "21.16 requests/s in a simulation of continuous batching" in " ".join(out.split())
+    assert "20.1 requests/s in a simulation of continuous batching" in " ".join(out.split())
 
 
 def test_fleet_verification_of_the_sized_replicas() -> None:
     """The check plan --verify runs: 8 replicas at 72.3 requests/s peak each see 9.0 requests/s; with the
-    H100 phase model (capacity 21.16) both p99s are far inside TTFT 1000 / TPOT 50 ms; 2 replicas (36.2
+    H100 phase model at efficiency 0.5 both p99s are far inside TTFT 1000 / TPOT 50 ms; 2 replicas (36.2
     each) overload them and TTFT explodes."""
     model = phase_model(_llama(), CATALOG.accelerator(H100), 1, 512, 128, 0.5)
     ttft, tpot = verify_llm_fleet(72.3, 8, model.prefill_s, model.step_s, 128, model.max_batch)
