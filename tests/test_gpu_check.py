@@ -132,7 +132,8 @@ ON_THE_MACHINE = {"torch", "numpy", "pandas", "psutil", "scipy", "rich", "typer"
                   "hypothesis", "nvidia-ml-py", "onnx", "onnxruntime"}
 NOT_USED_BY_THE_CHECK = {"pyarrow": "Parquet export", "streamlit": "dashboard",
                          "plotly": "dashboard, reports", "psycopg": "PostgreSQL stores",
-                         "openpyxl": "Excel report"}
+                         "openpyxl": "Excel report", "httpx": "bench serve (not in the gpu suite)",
+                         "starlette": "reference-server", "uvicorn": "reference-server"}
 
 
 def test_carried_wheels_cover_every_dependency_the_check_imports() -> None:
