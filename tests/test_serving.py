@@ -298,7 +298,7 @@ def test_search_with_no_passing_rate_stores_no_zero(tmp_path, capsys) -> None:  
 def test_reference_server_stops_on_signal_and_frees_its_port(sig: signal.Signals) -> None:
     with reference_server("--scripted", "ttft_ms=1") as (url, proc):
         proc.send_signal(sig)
-        assert proc.wait(15) == 0
+        assert proc.wait(5) == 0  # stopped, port freed, within 5 s (as a supervisor expects)
     with pytest.raises(httpx.ConnectError):
         httpx.get(url.removesuffix("/v1") + "/health", timeout=2.0)
 
