@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 from collections.abc import Iterable
 from datetime import date
@@ -20,11 +21,17 @@ import yaml
 from platformdirs import user_config_dir
 from pydantic import BaseModel, ValidationError
 
+from capplan.catalog.carbon import ONPREM_PROVIDER, EmbodiedEmission, GridIntensity
 from capplan.catalog.models import Accelerator, CloudInstance, normalise_name
 from capplan.errors import UserError
 
 OVERRIDE_SUFFIXES = (".yaml", ".yml", ".csv")
-TABLES: dict[str, type[BaseModel]] = {"accelerators": Accelerator, "instances": CloudInstance}
+TABLES: dict[str, type[BaseModel]] = {
+    "accelerators": Accelerator,
+    "instances": CloudInstance,
+    "grid_intensity": GridIntensity,
+    "embodied_emissions": EmbodiedEmission,
+}
 
 
 def user_catalog_dir() -> Path:
@@ -36,11 +43,20 @@ class Catalog:
     """Accelerators and cloud instances with name lookup (case-insensitive, aliases accepted)."""
 
     def __init__(
-        self, accelerators: list[Accelerator], instances: list[CloudInstance], files: list[str]
+        self,
+        accelerators: list[Accelerator],
+        instances: list[CloudInstance],
+        files: list[str],
+        grid: list[GridIntensity] | None = None,
+        embodied: list[EmbodiedEmission] | None = None,
     ) -> None:
         self.accelerators = accelerators
         self.instances = instances
         self.files = files
+        shipped = _shipped_carbon() if grid is None or embodied is None else ([], [])
+        self.grid: list[GridIntensity] = grid if grid is not None else shipped[0]
+        self.embodied: list[EmbodiedEmission] = embodied if embodied is not None else shipped[1]
+        self._grid = {g.key: g for g in self.grid}
         self._index: dict[str, Accelerator] = {}
         for acc in accelerators:
             for name in acc.names():
@@ -61,6 +77,22 @@ class Catalog:
                 f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)"
             )
         return found
+
+    def grid_intensity(self, provider: str, region: str) -> GridIntensity | None:
+        """Grid row of a cloud region (provider + region: region names collide across providers)."""
+        return self._grid.get((provider.lower(), region.lower()))
+
+    def onprem_grid(self, location: str) -> GridIntensity | None:
+        """Grid row of an owned data centre's country or area ('US', 'DE', 'World', ...)."""
+        return self.grid_intensity(ONPREM_PROVIDER, location)
+
+    def embodied_for(self, accelerator_name: str) -> EmbodiedEmission | None:
+        """Cited embodied emissions of an accelerator (aliases accepted), or None when none is cited."""
+        acc = self.find_accelerator(accelerator_name)
+        return next(
+            (e for e in self.embodied if acc is not None and self.find_accelerator(e.accelerator) is acc),
+            None,
+        )
 
     def instances_for(self, accelerator_name: str) -> list[CloudInstance]:
         """Instances whose GPU is ``accelerator_name`` (aliases accepted), cheapest on-demand first."""
@@ -91,9 +123,36 @@ def load_catalog(paths: list[Path] | None = None, *, user_dir: bool = True) -> C
         table, rows = _read_override(path)
         _merge(tables, rows, table, str(path))
         files.append(str(path))
-    accs = list(tables["accelerators"].values())
-    insts = list(tables["instances"].values())
-    return Catalog(accs, insts, files)  # type: ignore[arg-type]
+    return Catalog(
+        list(tables["accelerators"].values()),  # type: ignore[arg-type]
+        list(tables["instances"].values()),  # type: ignore[arg-type]
+        files,
+        list(tables["grid_intensity"].values()),  # type: ignore[arg-type]
+        list(tables["embodied_emissions"].values()),  # type: ignore[arg-type]
+    )
+
+
+@functools.cache
+def _shipped_carbon() -> tuple[list[GridIntensity], list[EmbodiedEmission]]:
+    """The shipped carbon tables, for catalogs built by hand (tests, benchmarks)."""
+    data = resources.files("capplan.catalog") / "data"
+    rows = {
+        name: _read_csv_text(data.joinpath(f"{name}.csv").read_text(encoding="utf-8"))
+        for name in ("grid_intensity", "embodied_emissions")
+    }
+    return (
+        [GridIntensity.model_validate(_clean(r, GridIntensity)) for r in rows["grid_intensity"]],
+        [EmbodiedEmission.model_validate(_clean(r, EmbodiedEmission)) for r in rows["embodied_emissions"]],
+    )
+
+
+# CSV override files: the first column found names the table (grid rows also have a provider column).
+_CSV_TABLES = (
+    ("grid_gco2e_per_kwh", "grid_intensity"),
+    ("kg_co2e_per_gpu", "embodied_emissions"),
+    ("provider", "instances"),
+    ("name", "accelerators"),
+)
 
 
 def _override_files(path: Path) -> list[Path]:
@@ -121,9 +180,13 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
         rows = _read_csv_text(text)
         header = set(rows[0]) if rows else set()
-        table = "instances" if "provider" in header else "accelerators" if "name" in header else ""
+        table = next((t for column, t in _CSV_TABLES if column in header), "")
         if not table:
-            raise UserError(f"{path}: header needs a 'name' column (accelerators) or 'provider' (instances)")
+            raise UserError(
+                f"{path}: header needs a 'name' column (accelerators), 'grid_gco2e_per_kwh' "
+                "(grid_intensity), "
+                "'kg_co2e_per_gpu' (embodied_emissions) or 'provider' (instances)"
+            )
         return table, rows
     try:
         doc = yaml.safe_load(text)
@@ -131,7 +194,7 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
-            f"{path}: expected one top-level key, accelerators: or instances:, holding a list of rows"
+            f"{path}: expected one top-level key ({', '.join(TABLES)}) holding a list of rows"
         )
     table, rows = next(iter(doc.items()))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -170,6 +233,10 @@ def _merge(
 def _row_key(table: str, row: dict[str, Any], current: dict[Any, BaseModel]) -> Any:
     if table == "instances":
         return tuple(str(row.get(k, "")).lower() for k in ("provider", "instance", "region"))
+    if table == "grid_intensity":
+        return tuple(str(row.get(k, "")).lower() for k in ("provider", "region"))
+    if table == "embodied_emissions":
+        return normalise_name(str(row.get("accelerator", "")))
     wanted = normalise_name(str(row.get("name", "")))
     for key, acc in current.items():
         if wanted in {normalise_name(n) for n in acc.names()}:  # type: ignore[attr-defined]

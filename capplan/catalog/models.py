@@ -7,12 +7,12 @@ Dense peaks: NVIDIA datasheets list tensor figures with 2:4 sparsity; the catalo
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PriceModel = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
-PRICE_MODELS: tuple[str, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot")
+PRICE_MODELS: tuple[PriceModel, ...] = get_args(PriceModel)  # the one list of pricing models
 
 # dtype spelling -> Accelerator field holding its dense peak (TFLOP/s, or TOP/s for int8).
 DTYPE_PEAK_FIELDS: dict[str, str] = {

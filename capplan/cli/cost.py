@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -55,6 +55,18 @@ def compare(
     utilisation: Annotated[
         float | None, typer.Option("--utilisation", min=0.01, max=1.0, help="Busy share of owned GPUs.")
     ] = None,
+    billing: Annotated[
+        str,
+        typer.Option(
+            "--billing",
+            help="How the rented fleet is billed: always_on (24 h a day) or autoscaled (busy hours plus "
+            "the cloud.autoscale_floor_fraction warm floor).",
+        ),
+    ] = "always_on",
+    grid: Annotated[
+        float | None,
+        typer.Option("--grid-gco2e-per-kwh", min=0.0, help="Grid intensity of the owned data centre."),
+    ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="dtype for the projection.")] = "bf16",
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
@@ -62,14 +74,23 @@ def compare(
 ) -> None:
     """Compare owning vs renting each accelerator: $/GPU-hour, $/1k inferences, break-even month and
     utilisation."""
-    from capplan.costs import CloudAssumptions, OnPremAssumptions, compare_hardware
+    from capplan.costs import (
+        BILLING_MODES,
+        CarbonAssumptions,
+        CloudAssumptions,
+        OnPremAssumptions,
+        compare_hardware,
+    )
 
+    if billing not in BILLING_MODES:
+        raise UserError(f"--billing: {billing!r}; allowed: {', '.join(BILLING_MODES)}")
     cat = open_catalog(catalog)
     prices = {cat.accelerator(k).name: v for k, v in _prices(gpu_price).items()}
     onprem = (
         OnPremAssumptions() if utilisation is None else OnPremAssumptions(utilisation_fraction=utilisation)
     )
     cloud = CloudAssumptions()
+    carbon = CarbonAssumptions() if grid is None else CarbonAssumptions(onprem_grid_gco2e_per_kwh=grid)
     results = []
     st = reading_store(store) if workload else None
     for name in hardware:
@@ -87,6 +108,8 @@ def compare(
                 cat,
                 onprem,
                 cloud,
+                carbon=carbon,
+                billing=billing,  # type: ignore[arg-type]
                 gpu_price_usd=prices.get(acc.name),
                 price_source=price_source if acc.name in prices else None,
                 gpus=gpus,
@@ -98,8 +121,21 @@ def compare(
     if as_json:
         print_json([r.model_dump(mode="json") for r in results])
         return
-    t = Table(title="Own vs rent (per busy GPU-hour; hidden costs included)")
-    for col in ("accelerator", "option", "$/GPU-h", "$/1k inf", "$/1M tok", "src"):
+    _print_table(results, onprem.utilisation_fraction)
+
+
+def _print_table(results: list[Any], utilisation: float) -> None:
+    """Rich table of every option, numbered sources, then per accelerator the own-vs-rent summary."""
+    from capplan.costs import BILLING_MODE_TEXT, usd
+
+    billing = results[0].billing_mode if results else "always_on"
+    t = Table(
+        title=f"Own vs rent at {100 * utilisation:.0f} % busy; cloud billing: {billing} "
+        f"({BILLING_MODE_TEXT[billing]}); hidden costs included"
+    )
+    columns = ("accelerator", "option", "$/GPU-h", "$/busy GPU-h", "$/1k inf", "$/1M tok",
+               "kgCO2e/busy GPU-h", "src")
+    for col in columns:
         t.add_column(col)
     sources: list[str] = []
 
@@ -112,35 +148,47 @@ def compare(
         if r.onprem_usd_per_gpu_hour is not None and r.onprem_unit is not None:
             t.add_row(
                 r.accelerator,
-                f"on-prem ({100 * onprem.utilisation_fraction:.0f} % busy)",
+                "on-prem (owned)",
+                "-",
                 f"{r.onprem_usd_per_gpu_hour:.2f}",
-                _opt(r.onprem_unit.usd_per_1k_inferences),
-                _opt(r.onprem_unit.usd_per_1m_tokens),
-                ref(r.onprem_price_source or ""),
+                _opt(r.onprem_unit.per_1k_inferences),
+                _opt(r.onprem_unit.per_1m_tokens),
+                f"{r.onprem_carbon.per_gpu_hour:.3f}",
+                ref(f"{r.onprem_price_source or ''} (price date {r.onprem_price_date or 'n/a'})")
+                + ref(r.onprem_carbon_source or ""),
             )
         for o in r.cloud:
             t.add_row(
                 r.accelerator,
                 f"{o.pricing_model} {o.instance}" + (" (derived)" if o.derived else ""),
                 f"{o.usd_per_gpu_hour_all_in:.2f}",
-                _opt(o.unit.usd_per_1k_inferences),
-                _opt(o.unit.usd_per_1m_tokens),
-                ref(o.source),
+                f"{o.usd_per_busy_gpu_hour:.2f}",
+                _opt(o.unit.per_1k_inferences),
+                _opt(o.unit.per_1m_tokens),
+                f"{o.carbon.per_gpu_hour:.3f}",
+                ref(o.source) + ref(o.carbon_source),
             )
     console.print(t)
     for i, source in enumerate(sources, 1):
         console.print(f"[{i}] {source}", markup=False, highlight=False, soft_wrap=True)
     for r in results:
-        be = (
-            f"month {r.comparison.break_even_month}"
-            if r.comparison and r.comparison.break_even_month
-            else "not within the period"
-        )
+        c = r.comparison
         util = f"{100 * r.break_even_utilisation:.0f} %" if r.break_even_utilisation else "n/a"
+        if c is None:
+            console.print(f"{r.accelerator}: " + "; ".join(r.notes), highlight=False, soft_wrap=True)
+            continue
+        months = len(c.onprem.monthly_usd)
+        be = f"month {c.break_even_month}" if c.break_even_month else f"not within {months} months"
         console.print(
-            f"{r.accelerator}: break-even vs on-demand {be}; break-even utilisation {util}; "
-            + "; ".join(r.notes),
+            f"{r.accelerator}, {months} months vs {c.cloud.label}: "
+            f"on-prem {usd(c.onprem.cumulative_usd[-1])} "
+            f"net of a {usd(c.onprem.residual_credit_usd)} residual (book value) credit, "
+            f"{c.onprem.carbon_kg / 1000:,.1f} t CO2e; cloud {usd(c.cloud.cumulative_usd[-1])}, "
+            f"{c.cloud.carbon_kg / 1000:,.1f} t CO2e. Break-even {be}; NPV of owning at "
+            f"{100 * c.discount_rate_per_year:g} %/year {usd(c.npv_savings_usd)}; owning beats autoscaled "
+            f"renting above {util} busy. " + "; ".join(r.notes),
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 
 from capplan.catalog import Accelerator, Catalog, CloudInstance
 from capplan.catalog.models import normalise_name
-from capplan.costs.cloud import RESERVED_TERM_QUARTERS, CloudPrice, cloud_gpu_hour_cost_usd, cloud_price
-from capplan.costs.onprem import ServerConfig, ServerTCO, server_tco
+from capplan.costs import engine
+from capplan.costs.cloud import RESERVED_TERM_QUARTERS, CloudPrice
+from capplan.costs.engine import CloudCarbon, OnPremCarbon
+from capplan.costs.onprem import ServerConfig, ServerTCO
 from capplan.errors import UserError
 from capplan.planner.plan import OnPremCandidate, Plan
 
@@ -20,6 +22,7 @@ class ServerOption:
     accelerator: Accelerator
     config: ServerConfig
     tco: ServerTCO
+    carbon: OnPremCarbon
     lead_time_weeks: float
     existing_servers: int = 0
 
@@ -36,6 +39,7 @@ class CloudOption:
     accelerator: Accelerator
     price: CloudPrice
     usd_per_gpu_hour_all_in: float  # price x spot overhead x (1 + monitoring/retraining share)
+    carbon: CloudCarbon
 
     @property
     def reserved(self) -> bool:
@@ -60,7 +64,7 @@ def merged_catalog(plan: Plan, catalog: Catalog) -> Catalog:
     accs.update({normalise_name(a.name): a for a in plan.hardware})
     insts: dict[tuple[str, str, str], CloudInstance] = {i.key: i for i in catalog.instances}
     insts.update({i.key: i for i in plan.instances})
-    return Catalog(list(accs.values()), list(insts.values()), catalog.files)
+    return Catalog(list(accs.values()), list(insts.values()), catalog.files, catalog.grid, catalog.embodied)
 
 
 def _lower(items: list[str] | None) -> set[str] | None:
@@ -74,9 +78,9 @@ def _server(
     if acc is None:
         cat.accelerator(cand.accelerator)  # raises UserError with close matches
         raise UserError(f"{where}.accelerator: {cand.accelerator!r} is not in the catalog")
-    price, source = cand.gpu_price_usd, cand.price_source
+    price, source, date = cand.gpu_price_usd, cand.price_source, None
     if price is None and acc.approx_list_price_usd is not None:
-        price = acc.approx_list_price_usd
+        price, date = acc.approx_list_price_usd, acc.source_date
         source = (f"catalog: {acc.name} approx_list_price_usd ({acc.price_note or 'no note'}; "
                   f"{acc.source}, {acc.source_date})")
     if price is None and not existing:
@@ -97,6 +101,7 @@ def _server(
         gpu_tdp_w=acc.tdp_w,
         price_source=source or "plan file",
         lead_time_weeks=cand.lead_time_weeks,
+        price_date=date,
     )
     lead = (
         cand.lead_time_weeks
@@ -104,11 +109,13 @@ def _server(
         else plan.assumptions.onprem.procurement_lead_time_weeks
     )
     prefix = "existing on-prem" if existing else "on-prem"
+    tco = engine.server_tco(config, plan.assumptions.onprem)
     return ServerOption(
         label=f"{prefix} {acc.name} ({cand.gpus_per_server}-GPU server)",
         accelerator=acc,
         config=config,
-        tco=server_tco(config, plan.assumptions.onprem),
+        tco=tco,
+        carbon=engine.onprem_carbon(tco, plan.assumptions.carbon, cat.embodied_for(acc.name)),
         lead_time_weeks=lead,
         existing_servers=existing,
     )
@@ -162,9 +169,18 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         if acc is None or (only is not None and acc.name not in only):
             continue
         for model in plan.candidates.cloud.pricing_models:
-            price = cloud_price(inst, model, a)
+            price = engine.cloud_price(inst, model, a)
             if price is None:
                 continue
             label = f"{inst.provider} {inst.instance} {inst.region} {model}"
-            out.cloud.append(CloudOption(label, acc, price, cloud_gpu_hour_cost_usd(price, a)))
+            footprint = engine.cloud_carbon(
+                price,
+                acc.tdp_w or 0.0,
+                plan.assumptions.onprem,
+                plan.assumptions.carbon,
+                cat.grid_intensity(inst.provider, inst.region),
+                cat.embodied_for(acc.name),
+            )
+            all_in = engine.cloud_gpu_hour_cost_usd(price, a)
+            out.cloud.append(CloudOption(label, acc, price, all_in, footprint))
     return out

@@ -115,7 +115,8 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
     """Per projected accelerator, the cheapest cloud instance under ``model`` and its $ per unit of work.
 
     Throughput per GPU is the projection's throughput divided by the devices it uses; the GPU-hour
-    cost includes spot overhead and the monitoring/retraining share (capplan.costs).
+    cost includes spot overhead and the monitoring/retraining share (capplan.costs) and is per busy
+    GPU-hour, i.e. billed only while working (autoscaled with no warm floor).
     """
     rows = []
     for p in projections:
@@ -131,11 +132,11 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
             {
                 "accelerator": p.accelerator,
                 "instance": f"{best.provider} {best.instance} ({best.region})",
-                "usd_per_gpu_hour": cost.usd_per_gpu_hour,
+                "usd_per_gpu_hour": cost.per_gpu_hour,
                 "throughput_per_gpu_s": per_gpu,
                 "unit": p.throughput_unit,
-                "usd_per_1m_tokens": cost.usd_per_1m_tokens,
-                "usd_per_1k_inferences": cost.usd_per_1k_inferences,
+                "usd_per_1m_tokens": cost.per_1m_tokens,
+                "usd_per_1k_inferences": cost.per_1k_inferences,
                 "price_source": best.source,
             }
         )

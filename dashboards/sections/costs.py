@@ -13,8 +13,13 @@ from capplan.perfmodel import project
 from capplan.perfmodel.workloads import WorkloadDesc
 from capplan.views.cost_charts import cumulative_figure, tornado_figure
 from capplan.views.costs import (
+    BILLING_MODE_TEXT,
+    BILLING_MODES,
+    PRICING_MODELS,
+    CarbonAssumptions,
     CostResult,
     CostScenario,
+    carbon_frame,
     cumulative_frame,
     evaluate,
     tornado_frame,
@@ -23,7 +28,6 @@ from capplan.views.costs import (
 from capplan.views.hardware import throughput_per_device
 from capplan.views.text import md_escape, usd
 
-PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 DEFAULT_ACCELERATOR = "NVIDIA A100 80GB SXM"  # has a cited purchase price and cloud instances in the catalog
 
 
@@ -55,6 +59,8 @@ def render_costs_page(url: str) -> None:
         "Cloud instance", range(len(instances)), key=f"cost_instance_{acc.name}",
         format_func=lambda i: f"{instances[i].provider} {instances[i].instance} ({instances[i].region})")]
     pricing = side.selectbox("Cloud pricing", PRICING_MODELS, key="cost_pricing")
+    billing = side.selectbox("Cloud billing", BILLING_MODES, key="cost_billing", format_func=lambda m: m,
+                             help="; ".join(f"{m}: {t}" for m, t in BILLING_MODE_TEXT.items()))
     months = int(side.slider("Horizon (months)", 12, 120, 60, step=6, key="cost_months"))
     with side.expander("Workload (for $ per unit of work)"):
         desc = workload_inputs(st, "cost", url)
@@ -62,6 +68,8 @@ def render_costs_page(url: str) -> None:
         onprem = assumption_inputs(OnPremAssumptions, "cost_onprem", st)
     with side.expander("Cloud assumptions"):
         cloud = assumption_inputs(CloudAssumptions, "cost_cloud", st)
+    with side.expander("Carbon assumptions"):
+        carbon = assumption_inputs(CarbonAssumptions, "cost_carbon", st)
 
     if gpu_price is None:
         st.info(
@@ -74,7 +82,7 @@ def render_costs_page(url: str) -> None:
         f"catalog: {acc.name} approx_list_price_usd" if gpu_price == cited else "entered in the dashboard"
     )
     scenario = CostScenario(acc, gpus, per_server, float(gpu_price), price_source, inst, pricing, months,
-                            onprem, cloud)
+                            onprem, cloud, billing, carbon, cat)
     result = evaluate(scenario)
     if result is None:
         st.warning(
@@ -91,7 +99,13 @@ def render_costs_page(url: str) -> None:
                    help="first month from which owning stays cheaper than renting the same busy GPU-hours")
     cols[1].metric(f"Cloud minus on-prem after {months} months", usd(result.horizon_difference_usd))
     cols[2].metric("On-prem $/busy GPU-hour", usd(result.onprem_usd_per_gpu_hour, 3))
-    cols[3].metric("Cloud $/GPU-hour (all-in)", usd(result.cloud_usd_per_gpu_hour, 3))
+    cols[3].metric("Cloud $/busy GPU-hour (all-in)", usd(result.cloud_usd_per_gpu_hour, 3),
+                   help=f"billing: {billing} ({BILLING_MODE_TEXT[billing]})")
+    st.caption(md_escape(
+        f"Cloud billing: {billing} ({BILLING_MODE_TEXT[billing]}). On-prem includes a "
+        f"{usd(c.onprem.residual_credit_usd)} residual (book value) credit in month {months}; "
+        f"NPV of owning at "
+        f"{100 * c.discount_rate_per_year:g} %/year: {usd(c.npv_savings_usd)}."))
     util = result.break_even_utilisation
     st.caption(f"On-prem is cheaper per busy GPU-hour above {util:.0%} utilisation." if util is not None
                else "On-prem is not cheaper per busy GPU-hour at any utilisation under these assumptions.")
@@ -99,6 +113,8 @@ def render_costs_page(url: str) -> None:
     with st.expander("Monthly cumulative cost table"):
         st.dataframe(cumulative_frame(c), hide_index=True)
     st.caption(md_escape(f"Sources: on-prem {c.onprem.source}; cloud {c.cloud.source}."))
+    st.subheader("Carbon beside cost")
+    st.dataframe(carbon_frame(result), hide_index=True)
 
     _render_unit_costs(url, desc, acc, result)
 

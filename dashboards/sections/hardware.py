@@ -11,6 +11,7 @@ from dash_models import calibration_points, catalog, workload_inputs
 from capplan.costs import CloudAssumptions
 from capplan.errors import UserError
 from capplan.perfmodel import project
+from capplan.views.costs import PRICING_MODELS
 from capplan.views.hardware import catalog_frame, local_row, projection_frame, unit_cost_frame
 from capplan.views.hardware_charts import peaks_figure, projection_figure, unit_cost_figure
 from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
@@ -24,7 +25,6 @@ DEFAULT_ACCELERATORS = (
     "NVIDIA L4",
     "AMD Instinct MI300X",
 )
-PRICING_MODELS = ("on_demand", "reserved_1y", "reserved_3y", "spot")
 
 
 def render_hardware_page(url: str) -> None:
