@@ -48,8 +48,9 @@ def compare(
     price_source: Annotated[
         str, typer.Option("--price-source", help="Where --gpu-price figures come from.")
     ] = "--gpu-price on the command line",
-    gpus: Annotated[
-        int, typer.Option("--gpus", min=1, max=64, help="GPUs per server / fleet size compared.")
+    gpus: Annotated[int, typer.Option("--gpus", min=1, max=100_000, help="GPUs owned or rented.")] = 8,
+    gpus_per_server: Annotated[
+        int, typer.Option("--gpus-per-server", min=1, max=64, help="GPUs per owned server.")
     ] = 8,
     months: Annotated[int, typer.Option("--months", min=1, max=240, help="Months of cumulative cost.")] = 36,
     utilisation: Annotated[
@@ -113,6 +114,7 @@ def compare(
                 gpu_price_usd=prices.get(acc.name),
                 price_source=price_source if acc.name in prices else None,
                 gpus=gpus,
+                gpus_per_server=gpus_per_server,
                 months=months,
                 inferences_per_s_per_gpu=None if tokens else rate,
                 tokens_per_s_per_gpu=rate if tokens else None,

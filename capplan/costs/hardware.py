@@ -96,6 +96,7 @@ def compare_hardware(
     gpu_price_usd: float | None = None,
     price_source: str | None = None,
     gpus: int = 8,
+    gpus_per_server: int = 8,
     months: int = 36,
     pricing_models: tuple[PricingModel, ...] = PRICING_MODELS,
     inferences_per_s_per_gpu: float | None = None,
@@ -150,7 +151,7 @@ def compare_hardware(
     price_date = None if gpu_price_usd is not None else acc.source_date
     server = ServerConfig(
         accelerator=acc.name,
-        gpus_per_server=gpus,
+        gpus_per_server=min(gpus_per_server, gpus),
         gpu_price_usd=price,
         gpu_tdp_w=acc.tdp_w,
         price_source=source,

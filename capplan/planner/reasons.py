@@ -36,7 +36,8 @@ def workload_reasons(sol: Solution) -> list[ReasonRow]:
         compared = "; ".join(f"{o.label} [{o.variant}] {usd(o.standalone_usd)}" for o in mine[:4])
         text = f"{w.name}: " + ("; then ".join(parts) if parts else "not placed") + "."
         if compared:
-            text += f" Stand-alone cost over the horizon of its cheapest options: {compared}."
+            priced = " (with the plan's carbon price)" if plan.carbon.price_usd_per_tonne else ""
+            text += f" Stand-alone cost over the horizon{priced} of its cheapest options: {compared}."
         if w.sensitivity == "on_prem" or w.placement == "on_prem":
             text += " It must stay on-prem (plan: sensitivity/placement)."
         elif w.sensitivity == "region":
