@@ -91,7 +91,7 @@ def synthetic_plan(
     workloads = []
     for w in range(n_workloads):
         wl: dict[str, Any] = {"name": f"w{w}"}
-        if w % 5 != 4:
+        if w < 0.8 * n_workloads:  # inference services first, then training programmes
             base_thr = float(rng.uniform(20, 400))
             wl.update(
                 type="inference",

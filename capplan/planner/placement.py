@@ -512,7 +512,7 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
     y_index: dict[int, tuple[int, int, int]] = {}
     u_index: dict[int, tuple[int, int]] = {}
     forced: dict[tuple[int, int], float] = {}
-    pool_load: list[tuple[int, int, int, float]] = []  # (column, pool, quarter, devices)
+    pool_load: list[tuple[int, int, int, int, float]] = []  # (column, workload, pool, quarter, devices)
     for wi in range(len(plan.workloads)):
         mine = [(oi, o) for oi, o in enumerate(options) if o.workload == wi]
         for q in (q for q in range(nq) if weights[wi, q] > 0):
@@ -531,25 +531,32 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
                 b.spend(col, quarter_cash, quarter_carbon)
                 if o.pool is not None and o.devices[q] > 0:
                     b.coef(cap_row[(o.pool, q)], col, float(o.devices[q]))
-                    pool_load.append((col, o.pool, q, float(o.devices[q])))
+                    pool_load.append((col, wi, o.pool, q, float(o.devices[q])))
                 if share_row is not None:
                     b.coef(share_row, col, weights[wi, q] * ((1.0 - s) if o.cloud else -s))
             col = b.var(UNSERVED_PENALTY_X * dearest + 1e3, 0.0, 1.0)
             u_index[col] = (wi, q)
             b.coef(cover, col, 1.0)
     buy_index: dict[int, tuple[int, int]] = {}
-    in_service: dict[tuple[int, int], list[int]] = {}
+    units: dict[tuple[int, int], int] = {}  # (pool, quarter) -> column of the units in service then
     for p in used:
         pool = pools[p]
+        window: dict[int, list[int]] = {}
         for st in range(pool.first_start, nq):
             unit_cost = pool.unit_cash[st].sum() - pool.residual_usd[st] + cp * pool.unit_carbon[st].sum()
             col = b.var(float(unit_cost), 0.0, np.inf, integer=True)
             buy_index[col] = (p, st)
             b.spend(col, pool.unit_cash[st], pool.unit_carbon[st])
             for q in range(st, min(st + pool.term_quarters, nq)):
-                b.coef(cap_row[(p, q)], col, -float(pool.gpus_per_unit))
-                in_service.setdefault((p, q), []).append(col)
-    _capacity_cuts(b, pools, pool_load, in_service)
+                window.setdefault(q, []).append(col)
+        for q, cols in window.items():  # units in service = the purchases whose term covers q
+            n = units[(p, q)] = b.var(0.0, 0.0, np.inf)
+            r = b.row(0.0, 0.0)
+            b.coef(r, n, 1.0)
+            for col in cols:
+                b.coef(r, col, -1.0)
+            b.coef(cap_row[(p, q)], n, -float(pool.gpus_per_unit))
+    _capacity_cuts(b, pools, pool_load, units)
     fixed = sum((p.fixed_cash for p in pools), np.zeros((nq, 3)))
     fixed_carbon = sum((p.fixed_carbon for p in pools), np.zeros((nq, 2)))
     over_index = _budget_rows(plan, b, fixed) if mode == "recommended" else {}
@@ -582,24 +589,34 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
 def _capacity_cuts(
     b: _Builder,
     pools: list[Pool],
-    pool_load: list[tuple[int, int, int, float]],
-    in_service: dict[tuple[int, int], list[int]],
+    pool_load: list[tuple[int, int, int, int, float]],
+    units: dict[tuple[int, int], int],
 ) -> None:
-    """Mixed-integer rounding cuts of d y <= G N per option and pool-quarter (see the module docstring)."""
-    for col, p, q, d in pool_load:
+    """Mixed-integer rounding cuts of d y <= G N (see the module docstring), N = units in service.
+
+    A workload's options needing at most one unit (d <= G) share one cut, sum(y) <= N: if the pool has no
+    unit the workload cannot use it, and one unit is enough for a share of at most 1."""
+    small: dict[tuple[int, int, int], list[int]] = {}
+    for col, wi, p, q, d in pool_load:
         pool = pools[p]
-        buys = in_service.get((p, q), [])
-        if pool.existing_gpus[q] > 0 or not buys:
+        if pool.existing_gpus[q] > 0 or (p, q) not in units:
             continue
         g = float(pool.gpus_per_unit)
         k = math.ceil(d / g - 1e-9)
+        if k <= 1:
+            small.setdefault((wi, p, q), []).append(col)
+            continue
         t = (k - 1) * g / d
         if 1.0 - t < 0.1:  # nearly a multiple of G: the cut adds little and scales badly
             continue
         r = b.row(-np.inf, t / (1.0 - t) - (k - 1))
         b.coef(r, col, 1.0 / (1.0 - t))
-        for buy in buys:
-            b.coef(r, buy, -1.0)
+        b.coef(r, units[(p, q)], -1.0)
+    for (_, p, q), cols in small.items():
+        r = b.row(-np.inf, 0.0)
+        for col in cols:
+            b.coef(r, col, 1.0)
+        b.coef(r, units[(p, q)], -1.0)
 
 
 def _serve_cost_bound(o: Option, q: int, pools: list[Pool]) -> float:
