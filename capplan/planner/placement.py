@@ -313,7 +313,11 @@ def workload_options(
     onprem_ok, cloud_ok = _venues(w, "recommended")
     data = _data_cash(plan, w)
     nothing = np.zeros((plan.horizon_quarters, 2))
-    cp = plan.carbon.price_usd_per_tonne / 1000.0
+    price = plan.carbon.price_usd_per_tonne
+
+    def cp(kg: float) -> float:
+        return engine.carbon_cost_usd(float(kg), price)
+
     rentals: list[Option] = []
     burst: tuple[np.ndarray, np.ndarray] | None = None
     burst_via: str | None = None
@@ -338,14 +342,14 @@ def workload_options(
                 cash,
                 carbon,
                 True,
-                float(cash.sum() + cp * carbon.sum()),
+                float(cash.sum() + cp(carbon.sum())),
                 c.source,
                 billing=w.billing_mode,
             )
         )
         if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
             b = _rent(plan, c, fit.burst_gpu_hours, fit.burst_gpu_hours)
-            if burst is None or b[0].sum() + cp * b[1].sum() < burst[0].sum() + cp * burst[1].sum():
+            if burst is None or b[0].sum() + cp(b[1].sum()) < burst[0].sum() + cp(burst[1].sum()):
                 burst, burst_via = b, c.label
     owned: list[Option] = []
     for pi, p in enumerate(pools):
@@ -360,7 +364,7 @@ def workload_options(
             variants.append(("avg+burst", fit.owned_avg, extra + burst[0], burst[1], burst_via))
         for variant, devices, cash, carbon, via in variants:
             marginal = 0.0 if p.existing_gpus.any() and not p.cloud else p.gpu_quarter_usd
-            cost = float(cash.sum() + cp * carbon.sum() + devices.sum() * marginal)
+            cost = float(cash.sum() + cp(carbon.sum()) + devices.sum() * marginal)
             owned.append(
                 Option(
                     wi,
@@ -503,7 +507,11 @@ def _reachable(o: Option, q: int, pools: list[Pool]) -> bool:
 def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Option], mode: Mode) -> Solution:
     nq = plan.horizon_quarters
     b = _Builder(nq)
-    cp = plan.carbon.price_usd_per_tonne / 1000.0
+    price = plan.carbon.price_usd_per_tonne
+
+    def cp(kg: float) -> float:
+        return engine.carbon_cost_usd(float(kg), price)
+
     used = sorted({o.pool for o in options if o.pool is not None})
     cap_row = {(p, q): b.row(-np.inf, float(pools[p].existing_gpus[q])) for p in used for q in range(nq)}
     weights = _demand_weights(plan, sizing)
@@ -523,7 +531,7 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
             cover = b.row(1.0, 1.0)
             dearest = max(_serve_cost_bound(o, q, pools) for _, o in reach)
             for oi, o in reach:
-                col = b.var(float(o.cash[q].sum() + cp * o.carbon[q].sum()), 0.0, 1.0)
+                col = b.var(float(o.cash[q].sum() + cp(o.carbon[q].sum())), 0.0, 1.0)
                 y_index[col] = (oi, q, wi)
                 b.coef(cover, col, 1.0)
                 quarter_cash, quarter_carbon = np.zeros((nq, 3)), np.zeros((nq, 2))
@@ -543,7 +551,7 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
         pool = pools[p]
         window: dict[int, list[int]] = {}
         for st in range(pool.first_start, nq):
-            unit_cost = pool.unit_cash[st].sum() - pool.residual_usd[st] + cp * pool.unit_carbon[st].sum()
+            unit_cost = pool.unit_cash[st].sum() - pool.residual_usd[st] + cp(pool.unit_carbon[st].sum())
             col = b.var(float(unit_cost), 0.0, np.inf, integer=True)
             buy_index[col] = (p, st)
             b.spend(col, pool.unit_cash[st], pool.unit_carbon[st])
