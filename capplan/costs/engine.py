@@ -370,6 +370,11 @@ def billed_gpu_hours(
     raise ValueError(f"billing mode {mode!r}; allowed: {', '.join(BILLING_MODES)}")
 
 
+def rented_usd(price: CloudPrice, a: CloudAssumptions, billed_gpu_hours: float) -> float:
+    """Total bill (price, spot overhead, monitoring/retraining share) for ``billed_gpu_hours``."""
+    return billed_gpu_hours * cloud_gpu_hour_cost_usd(price, a)
+
+
 def rented_flows(
     price: CloudPrice,
     a: CloudAssumptions,

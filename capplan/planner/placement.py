@@ -305,6 +305,20 @@ def _rent(plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray) -> t
     return cash, carbon
 
 
+def _rent_total(
+    plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray, carbon_price: float
+) -> float:
+    """Stand-alone cost of renting over the horizon, the carbon price included (for ranking)."""
+    kg = float(
+        c.carbon.kg(
+            np.array([billed.sum() * engine.spot_overhead_factor(c.price, plan.assumptions.cloud)]),
+            np.array([busy.sum()]),
+        ).sum()
+    )
+    usd = engine.rented_usd(c.price, plan.assumptions.cloud, float(billed.sum()))
+    return usd + engine.carbon_cost_usd(kg, carbon_price)
+
+
 def workload_options(
     plan: Plan, wi: int, fits: dict[str, Fit], pools: list[Pool], cands: Candidates
 ) -> list[Option]:
@@ -318,15 +332,24 @@ def workload_options(
     def cp(kg: float) -> float:
         return engine.carbon_cost_usd(float(kg), price)
 
-    rentals: list[Option] = []
-    burst: tuple[np.ndarray, np.ndarray] | None = None
-    burst_via: str | None = None
+    # Rank every allowed rental by its stand-alone cost over the horizon (engine totals, cheap), then build
+    # the monthly flows only for the few the pruning below can keep, and for the cheapest burst.
+    ranked: list[tuple[float, CloudOption, Fit]] = []
+    bursts: list[tuple[float, CloudOption, Fit]] = []
     for c in cands.cloud if cloud_ok else []:
         fit = fits.get(c.accelerator.name)
         if c.reserved or fit is None or not _region_ok(w, c.price.region):
             continue
         if c.price.pricing_model == "spot" and not w.spot_ok:
             continue
+        billed, busy = rented_gpu_hours(plan, w, fit)
+        ranked.append((_rent_total(plan, c, billed, busy, price), c, fit))
+        if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
+            b = fit.burst_gpu_hours
+            bursts.append((_rent_total(plan, c, b, b, price), c, fit))
+    ranked.sort(key=lambda r: r[0])
+    rentals: list[Option] = []
+    for _, c, fit in ranked[: plan.solver.max_options_per_kind]:
         billed, busy = rented_gpu_hours(plan, w, fit)
         cash, carbon = _rent(plan, c, billed, busy)
         cash = cash + data
@@ -347,10 +370,11 @@ def workload_options(
                 billing=w.billing_mode,
             )
         )
-        if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
-            b = _rent(plan, c, fit.burst_gpu_hours, fit.burst_gpu_hours)
-            if burst is None or b[0].sum() + cp(b[1].sum()) < burst[0].sum() + cp(burst[1].sum()):
-                burst, burst_via = b, c.label
+    burst: tuple[np.ndarray, np.ndarray] | None = None
+    burst_via: str | None = None
+    if bursts:
+        _, c, fit = min(bursts, key=lambda r: r[0])
+        burst, burst_via = _rent(plan, c, fit.burst_gpu_hours, fit.burst_gpu_hours), c.label
     owned: list[Option] = []
     for pi, p in enumerate(pools):
         fit = fits.get(p.accelerator)
@@ -448,6 +472,19 @@ class _Builder:
             c.extend([col] * nz.size)
             v.extend(flat[nz].tolist())
 
+    def spend_in(self, col: int, q: int, cash: np.ndarray, carbon: np.ndarray) -> None:
+        """Record a variable whose cash and carbon all fall in quarter ``q``."""
+        for k in range(3):
+            if cash[k]:
+                self.cash_rows.append(3 * q + k)
+                self.cash_cols.append(col)
+                self.cash_vals.append(float(cash[k]))
+        for k in range(2):
+            if carbon[k]:
+                self.co2_rows.append(2 * q + k)
+                self.co2_cols.append(col)
+                self.co2_vals.append(float(carbon[k]))
+
     def cash_matrix(self) -> sparse.csr_array:
         return sparse.csr_array(
             (self.cash_vals, (self.cash_rows, self.cash_cols)), shape=(self.nq * 3, len(self.cost))
@@ -521,8 +558,11 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
     u_index: dict[int, tuple[int, int]] = {}
     forced: dict[tuple[int, int], float] = {}
     pool_load: list[tuple[int, int, int, int, float]] = []  # (column, workload, pool, quarter, devices)
+    by_workload: dict[int, list[tuple[int, Option]]] = {}
+    for oi, o in enumerate(options):
+        by_workload.setdefault(o.workload, []).append((oi, o))
     for wi in range(len(plan.workloads)):
-        mine = [(oi, o) for oi, o in enumerate(options) if o.workload == wi]
+        mine = by_workload.get(wi, [])
         for q in (q for q in range(nq) if weights[wi, q] > 0):
             reach = [(oi, o) for oi, o in mine if _reachable(o, q, pools)]
             if not reach:
@@ -534,9 +574,7 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
                 col = b.var(float(o.cash[q].sum() + cp(o.carbon[q].sum())), 0.0, 1.0)
                 y_index[col] = (oi, q, wi)
                 b.coef(cover, col, 1.0)
-                quarter_cash, quarter_carbon = np.zeros((nq, 3)), np.zeros((nq, 2))
-                quarter_cash[q], quarter_carbon[q] = o.cash[q], o.carbon[q]
-                b.spend(col, quarter_cash, quarter_carbon)
+                b.spend_in(col, q, o.cash[q], o.carbon[q])
                 if o.pool is not None and o.devices[q] > 0:
                     b.coef(cap_row[(o.pool, q)], col, float(o.devices[q]))
                     pool_load.append((col, wi, o.pool, q, float(o.devices[q])))
