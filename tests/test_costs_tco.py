@@ -85,7 +85,7 @@ def test_idle_power_is_paid_and_utilisation_rescales_energy() -> None:
     assert engine.energy_usd_per_month(t, 1.0) == pytest.approx(8 * 1.5 * 730.5 * 0.10)
     # the $/busy GPU-hour at 100 % differs from 50 % by fixed costs spread over twice the hours AND by the
     # energy busy hours add: (fixed + energy(u)) x gross-up / (8 GPUs x 730.5 h x u)
-    crf_month = (CAPEX - CAPEX * 0.2) * capital_recovery_factor(0.0, 4) / 12  # 0 %: straight line
+    crf_month = (CAPEX - CAPEX * 0.2) / 4 / 12  # at 0 % capital recovery is straight line: $1,916.67
     fixed = crf_month + RACK + SUPPORT + STAFF
     for u in (0.5, 1.0):
         energy = (2 + u * 6) * 1.5 * 730.5 * 0.10
