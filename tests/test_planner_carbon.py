@@ -81,3 +81,19 @@ def test_solver_time_out_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.C
     out, err = capsys.readouterr()
     assert exc.value.code == 2
     assert err.count("\n") == 1 and "solver" in err and "time_limit_s" in err and "Traceback" not in err + out
+
+
+def test_plan_json_on_stdout_is_only_json_in_a_real_process(tmp_path: Path) -> None:
+    """HiGHS prints a banner on file descriptor 1 for a process's first solver: it must not reach stdout."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(EXAMPLE.parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-m", "capplan", "plan", str(EXAMPLE), "--no-sensitivity", "--json"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=True,
+    ).stdout
+    result = json.loads(out)
+    assert result["solver_gap"] <= 0.01 and result["carbon_price_usd_per_tonne"] == 190

@@ -12,6 +12,9 @@ failure before any integer plan exists raises ``SolverError``.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -54,7 +57,23 @@ class MilpResult:
 _OK = {highspy.HighsModelStatus.kOptimal}
 
 
+@functools.cache
+def _banner_swallowed() -> None:
+    """HiGHS prints a banner on stdout (file descriptor 1) when a process makes its first instance; make
+    that one with stdout pointed at /dev/null, so `capplan plan --json` output stays JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w", encoding="utf-8") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _highs(p: MilpProblem, scale: float, time_limit_s: float) -> highspy.Highs:
+    _banner_swallowed()
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(time_limit_s, 1e-9))
