@@ -106,6 +106,8 @@ def summary_reasons(
         delta = alt.net_usd - rec.net_usd
         pct = 100.0 * delta / rec.net_usd if rec.net_usd else 0.0
         note = f" ({alt.note})" if alt.note else ""
+        if alt.unserved_workload_quarters:
+            note += f"; it leaves {alt.unserved_workload_quarters} workload-quarter(s) UNSERVED"
         out.append(
             ReasonRow(
                 topic=f"vs {alt.alternative}",

@@ -57,7 +57,7 @@ def build_sections(r: PlanResult) -> list[Section]:
             + (f", cap {r.carbon_cap_tonnes_per_year:,.0f} t/year" if r.carbon_cap_tonnes_per_year else "")
             + " (plan: carbon). Grid intensities and embodied figures: catalog grid_intensity.csv and "
             "embodied_emissions.csv (source and basis per row) and the carbon assumptions.",
-            f"Solver: {r.solver_status} (proven gap {100 * r.solver_gap:.2f} %, {r.solver_seconds:.2f} s)",
+            f"Solver: {r.solver_status}.",
             "Every figure below comes from a catalog row (source column), a measurement or plan figure "
             "(source column), "
             "or an assumption listed in the Assumptions table.",
