@@ -1,8 +1,9 @@
 """Mixed-integer solve with HiGHS (highspy): LP bound, a diving heuristic, then branch-and-bound if needed.
 
 1. The LP relaxation (with whatever valid cuts the caller added as rows) gives a lower bound.
-2. Diving: fix the fractional integer variable closest to an integer, re-solve the LP warm, repeat; the
-   result is integer-feasible and its gap to the bound is proven.
+2. Diving: fix the fifth of the fractional integer variables nearest an integer to that integer, re-solve
+   the LP warm, repeat; the result is integer-feasible and its gap to the bound is proven. If the time
+   limit strikes mid-dive, the open purchases are rounded up and the placement re-solved once.
 3. If that gap is above ``mip_rel_gap``, HiGHS's branch-and-bound continues from that plan (given as
    the incumbent) for the rest of the time limit.
 
@@ -13,6 +14,7 @@ failure before any integer plan exists raises ``SolverError``.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import time
@@ -55,6 +57,8 @@ class MilpResult:
 
 
 _OK = {highspy.HighsModelStatus.kOptimal}
+DIVE_SHARE = 0.2  # per dive step, fix this share of the fractional integers (those nearest an integer)
+ROUNDING_GRACE_S = 30.0  # a time-out mid-dive still gets one warm re-solve with purchases rounded up
 
 
 @functools.cache
@@ -112,7 +116,6 @@ def solve(p: MilpProblem, *, time_limit_s: float, mip_rel_gap: float) -> MilpRes
     _run(h, "the LP relaxation", time_limit_s)
     bound = h.getInfo().objective_function_value * scale
     ints = np.nonzero(p.integer)[0]
-    lo, hi = p.lb.copy(), p.ub.copy()
     method = "LP relaxation + diving (HiGHS)"
     while True:
         x = np.asarray(h.getSolution().col_value)
@@ -120,15 +123,22 @@ def solve(p: MilpProblem, *, time_limit_s: float, mip_rel_gap: float) -> MilpRes
         open_ = np.nonzero((frac > 1e-6) & (frac < 1 - 1e-6))[0]
         if open_.size == 0:
             break
-        if left() <= 0:
-            raise SolverError(f"time limit {time_limit_s:g} s reached before an integer plan was found")
-        i = open_[np.argmin(np.minimum(frac[open_], 1 - frac[open_]))]
-        col = int(ints[i])
-        value = float(np.floor(x[col]) if frac[i] < 0.5 else np.ceil(x[col]))
-        lo[col] = hi[col] = value
-        h.changeColBounds(col, value, value)
-        h.setOptionValue("time_limit", max(left(), 1e-9))
+        distance = np.minimum(frac[open_], 1 - frac[open_])
+        up = left() <= 0
+        if up:  # out of time: round every open purchase up (capacity only grows), fix the rest, re-place
+            method = "LP relaxation + diving cut short by the time limit, rest rounded up (HiGHS)"
+            cols = ints.astype(np.int32)
+            values = np.ceil(x[cols] - 1e-6)
+            # HiGHS's time limit counts all runs of this instance: allow one more warm re-solve
+            h.setOptionValue("time_limit", h.getRunTime() + ROUNDING_GRACE_S)
+        else:  # fix the fifth of the open variables nearest an integer, to their nearest integer
+            pick = open_[np.argsort(distance)[: max(1, math.ceil(DIVE_SHARE * open_.size))]]
+            cols = ints[pick].astype(np.int32)
+            values = np.where(frac[pick] < 0.5, np.floor(x[cols]), np.ceil(x[cols]))
+        h.changeColsBounds(cols.size, cols, values, values)
         _run(h, "diving", time_limit_s)
+        if up:
+            break
     x = np.asarray(h.getSolution().col_value)
     x[ints] = np.round(x[ints])
     objective = float(p.cost @ x)
@@ -140,7 +150,7 @@ def solve(p: MilpProblem, *, time_limit_s: float, mip_rel_gap: float) -> MilpRes
             ints.size, ints.astype(np.int32), np.full(ints.size, highspy.HighsVarType.kInteger)
         )
         h.setOptionValue("mip_rel_gap", mip_rel_gap)
-        h.setOptionValue("time_limit", max(left(), 1e-9))
+        h.setOptionValue("time_limit", time_limit_s)  # cumulative over this instance's runs
         incumbent = highspy.HighsSolution()
         incumbent.col_value = list(x)
         incumbent.value_valid = True
