@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard gpu-wheels gpu-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,8 @@ sysdeps:
 
 # Built-in suites are edited in benchmarks/ and ship in the package; tests/test_packaging.py checks the copies.
 suites:
-	cp benchmarks/quick.yaml benchmarks/standard.yaml benchmarks/full.yaml benchmarks/distributed.yaml capplan/harness/suites/
+	cp benchmarks/quick.yaml benchmarks/standard.yaml benchmarks/full.yaml benchmarks/distributed.yaml benchmarks/gpu.yaml \
+	   capplan/harness/suites/
 
 setup: $(STAMP)
 
@@ -35,11 +36,18 @@ bench-selfcheck: setup
 	$(BIN)/python benchmarks/selfcheck.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts gpu-wheels gpu-check-summary.md
 
 bench-planner: setup
 	$(BIN)/python benchmarks/planner_bench.py --size bench --repeats 3
 	$(BIN)/python benchmarks/planner_bench.py --size large --repeats 1
 
 bench-dashboard: setup
-	$(BIN)/python benchmarks/dashboard_bench.py
+	$(BIN)/python benchmarks/dashboard_bench.py --runs 100000 --repeats 5
+
+# On a machine with an NVIDIA GPU, offline: `make gpu-wheels` beforehand (here), then `make gpu-check` there.
+gpu-wheels:
+	bash scripts/gpu-wheels.sh
+
+gpu-check:
+	bash scripts/gpu-check.sh

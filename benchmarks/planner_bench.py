@@ -45,7 +45,7 @@ def synthetic_catalog(
                 bf16_tflops_dense=120 * s,
                 tdp_w=150 + 80 * s,
                 source="synthetic benchmark row",
-                source_date="2026-01",
+                source_date="2026-01-15",
             )
         )
     for i in range(n_inst):
@@ -63,7 +63,7 @@ def synthetic_catalog(
                 reserved_1y_usd_per_hour=od * 0.65,
                 reserved_3y_usd_per_hour=od * 0.45,
                 spot_usd_per_hour=od * 0.35,
-                price_date="2026-01",
+                price_date="2026-01-15",
                 source="synthetic benchmark row",
             )
         )
@@ -123,7 +123,9 @@ def synthetic_plan(
         if w % 5 == 0:
             wl["sensitivity"] = "on_prem"
         elif w % 5 == 1:
-            wl.update(sensitivity="region", allowed_regions=["region-0", "region-1"])
+            # regions are provider-qualified: every provider's region-0 and region-1
+            wl.update(sensitivity="region",
+                      allowed_regions=[f"cloud{c}:region-{r}" for c in range(3) for r in range(2)])
         workloads.append(wl)
     return {
         "name": "planner benchmark",

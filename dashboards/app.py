@@ -1,7 +1,9 @@
 """capplan dashboard: a Streamlit multipage app over the results store, catalog and planner.
 
 Start it with ``capplan dashboard [--store URL] [--port N]``. Each page is a thin script in
-``sections/`` that calls its ``render_*_page`` function; all logic lives in ``capplan.views``.
+``sections/`` that calls its ``render_*_page`` function with ``dash_common.page_preamble``'s result;
+all logic lives in ``capplan.views``. Files here import only ``capplan.views``, streamlit, the standard
+library and each other (tests/test_layering_dashboards.py checks it).
 """
 
 from __future__ import annotations

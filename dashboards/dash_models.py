@@ -7,20 +7,24 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
-from dash_common import change_token, load_run, load_summaries, open_store
+from dash_common import Page, cached_store
 
-from capplan.catalog import Catalog, load_catalog
-from capplan.costs.assumptions import AssumptionSet
-from capplan.errors import UserError
-from capplan.perfmodel import WORKLOADS, CalibrationPoint, gather_points, named_workload
-from capplan.perfmodel.workloads import DTYPE_BYTES, WORKLOAD_TASKS, WorkloadDesc
-from capplan.planner import PlanResult, run_plan
-from capplan.results.store import RunFilter
-from capplan.views.costs import assumption_fields
-from capplan.views.hardware import describe_run
-from capplan.views.kinds import MICRO_KINDS, MODEL_KINDS
-from capplan.views.plan import example_plans, parse_plan, unserved_workload_quarters
+from capplan.views.catalog import Catalog, load_catalog
+from capplan.views.costs import AssumptionSet, assumption_fields
+from capplan.views.errors import UserError
+from capplan.views.plan import PlanResult, example_plans, plan_result, unserved_workload_quarters
+from capplan.views.projection import CalibrationPoint
+from capplan.views.projection import calibration_points as gather_calibration_points
 from capplan.views.text import md_escape
+from capplan.views.workloads import (
+    DTYPES,
+    WORKLOAD_NAMES,
+    WORKLOAD_TASKS,
+    WorkloadDesc,
+    model_run_choices,
+    named_workload,
+    workload_of_run,
+)
 
 
 @st.cache_resource(show_spinner="Loading the catalog…")
@@ -30,12 +34,19 @@ def catalog() -> Catalog:
 
 
 @st.cache_resource(show_spinner="Gathering calibration points…", max_entries=4)
-def calibration_points(url: str, token: int) -> list[CalibrationPoint]:
+def calibration_points(page: Page) -> list[CalibrationPoint]:
     """Projection calibration points: stored ok model runs plus the shipped published results."""
-    store = open_store(url)
-    kinds = sorted(set(load_summaries(url, token)["kind"]) - MICRO_KINDS)
-    records = [r for kind in kinds for r in store.iter_records(RunFilter(kind=kind, status="ok"))]
-    return gather_points(catalog(), records)
+    return gather_calibration_points(cached_store(page.url), catalog())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _run_choices(page: Page) -> dict[str, str]:
+    return model_run_choices(cached_store(page.url), MAX_RUN_CHOICES)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _run_workload(url: str, run_id: str) -> WorkloadDesc | None:
+    return workload_of_run(cached_store(url), run_id)
 
 
 def assumption_inputs(model: type[AssumptionSet], prefix: str, container: Any) -> AssumptionSet:
@@ -54,40 +65,30 @@ def assumption_inputs(model: type[AssumptionSet], prefix: str, container: Any) -
     return model(**changed)
 
 
-def workload_inputs(container: Any, prefix: str, url: str) -> WorkloadDesc | None:
+def workload_inputs(container: Any, prefix: str, page: Page) -> WorkloadDesc | None:
     """A catalog workload or a stored model run, with task, dtype and batch; the described workload
     (None, with a warning, when a stored run cannot be described)."""
-    runs = load_summaries(url, change_token(url))
-    runs = runs[runs["kind"].isin(MODEL_KINDS) & (runs["status"] == "ok")].head(MAX_RUN_CHOICES)
+    runs = _run_choices(page)
     source = container.radio(
         "Workload from",
         ("catalog", "stored run"),
         horizontal=True,
         key=f"{prefix}_source",
-        disabled=runs.empty,
+        disabled=not runs,
         help="stored runs: model benchmarks (infer, train, generate)",
     )
-    if source == "stored run" and not runs.empty:
-        labels = [
-            f"{r.benchmark} · {r.started_utc:%Y-%m-%d %H:%M} · {r.run_id[:8]}" for r in runs.itertuples()
-        ]
-        choice = container.selectbox(
-            "Run", range(len(labels)), format_func=labels.__getitem__, key=f"{prefix}_run"
-        )
-        desc = describe_run(load_run(url, runs["run_id"].iloc[choice]))
+    if source == "stored run" and runs:
+        run_id = container.selectbox("Run", list(runs), format_func=runs.__getitem__, key=f"{prefix}_run")
+        desc = _run_workload(page.url, run_id)
         if desc is None:
             st.warning("This run stores no FLOP counts and no known model name; pick another run.")
             return None
     else:
-        names = sorted(WORKLOADS)
-        workload = container.selectbox(
-            "Workload", names, index=names.index("bert-base"), key=f"{prefix}_workload"
-        )
+        workload = container.selectbox("Workload", WORKLOAD_NAMES, index=WORKLOAD_NAMES.index("bert-base"),
+                                       key=f"{prefix}_workload")
         task = container.selectbox("Task", WORKLOAD_TASKS, key=f"{prefix}_task")
         desc = named_workload(workload, task=task)
-    dtype = container.selectbox(
-        "dtype", list(DTYPE_BYTES), index=list(DTYPE_BYTES).index("bf16"), key=f"{prefix}_dtype"
-    )
+    dtype = container.selectbox("dtype", DTYPES, index=DTYPES.index("bf16"), key=f"{prefix}_dtype")
     batch = int(container.number_input("Batch size", 1, 4096, 8, key=f"{prefix}_batch"))
     return desc.model_copy(update={"dtype": dtype, "batch": batch})
 
@@ -127,11 +128,11 @@ def plan_picker() -> tuple[str, str] | None:
 @st.cache_resource(
     show_spinner="Planning: sizing, placement (MILP), alternatives and sensitivity…", max_entries=8
 )
-def _plan_result(text: str, name: str, url: str, token: int) -> PlanResult:
-    return run_plan(parse_plan(text, name), catalog(), open_store(url))
+def _plan_result(text: str, name: str, page: Page) -> PlanResult:
+    return plan_result(text, name, catalog(), cached_store(page.url))
 
 
-def plan_result(url: str) -> PlanResult | None:
+def chosen_plan_result(page: Page) -> PlanResult | None:
     """The chosen plan's result (cached per plan text and store state); errors shown as one line, and a
     warning when the recommendation leaves demand unserved."""
     picked = plan_picker()
@@ -139,7 +140,7 @@ def plan_result(url: str) -> PlanResult | None:
         return None
     name, text = picked
     try:
-        result = _plan_result(text, name, url, change_token(url))
+        result = _plan_result(text, name, page)
     except UserError as exc:
         st.error(md_escape(exc))
         return None

@@ -7,4 +7,5 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     ("costs", "Costs", ":material/payments:"),
     ("plan", "Capacity plan", ":material/timeline:"),
     ("recommendations", "Recommendations", ":material/recommend:"),
+    ("plan_diff", "Plan revisions", ":material/difference:"),
 )

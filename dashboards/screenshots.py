@@ -1,6 +1,8 @@
-"""Load every dashboard page in headless Chromium, report errors and save full-page screenshots.
+"""Load every dashboard page in headless Chromium, report errors and save full-page screenshots; or open
+an HTML plan report (``--report``), check its charts drew without any network request, and capture them.
 
     .venv/bin/python dashboards/screenshots.py --store URL --out docs/img [--pages overview costs]
+    .venv/bin/python dashboards/screenshots.py --report report/report.html --out docs/img
 
 Starts ``capplan dashboard`` on a free local port, waits for Streamlit's health check, visits each
 page, waits until the script has finished running, and records browser page errors and Streamlit
@@ -127,6 +129,51 @@ def capture(
     return reports
 
 
+@dataclass
+class ReportView:
+    """What an HTML report showed in the browser."""
+
+    screenshot: Path
+    charts: list[dict[str, int | str]]  # per plotly chart: id, traces drawn, width and height in px
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for, itself included
+    page_errors: list[str] = field(default_factory=list)
+
+
+_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(div => {
+  const svg = div.querySelector('svg.main-svg');
+  return {id: div.id, traces: div.querySelectorAll('g.trace').length,
+          width: svg ? Math.round(svg.getBoundingClientRect().width) : 0,
+          height: svg ? Math.round(svg.getBoundingClientRect().height) : 0};
+})"""
+
+
+def capture_report(html: Path, png: Path, expected_charts: int = 3) -> ReportView:
+    """Open ``html`` from disk, wait until ``expected_charts`` plotly charts have drawn, record every
+    request and page error, and screenshot the charts section into ``png``."""
+    from playwright.sync_api import sync_playwright
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            requests: list[str] = []
+            errors: list[str] = []
+            page.on("request", lambda req: requests.append(req.url))
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(html.resolve().as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(
+                "n => document.querySelectorAll('.js-plotly-plot svg.main-svg g.trace').length > 0 && "
+                "document.querySelectorAll('.js-plotly-plot').length >= n",
+                arg=expected_charts, timeout=PAGE_TIMEOUT_MS,
+            )
+            charts = page.evaluate(_CHARTS)
+            page.locator("#charts").screenshot(path=str(png))
+        finally:
+            browser.close()
+    return ReportView(png, charts, requests, errors)
+
+
 # Busy while Streamlit shows its running indicator, a spinner, a skeleton or stale elements. The running
 # indicator appears only after a short delay, so "done" means: not busy for QUIET_MS in a row.
 QUIET_MS = 1000
@@ -148,11 +195,19 @@ def _wait_until_rendered(page, title: str) -> None:  # type: ignore[no-untyped-d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="results store URL or SQLite path")
+    parser.add_argument("--store", help="results store URL or SQLite path (dashboard pages)")
+    parser.add_argument("--report", type=Path, help="an HTML plan report: capture its charts instead")
     parser.add_argument("--out", type=Path, default=Path("test-artifacts/dashboard"))
     parser.add_argument("--pages", nargs="*", help="page slugs (default: all)")
     parser.add_argument("--plan", type=Path, help="plan.yaml to upload on the Capacity plan page")
     args = parser.parse_args()
+    if args.report is not None:
+        view = capture_report(args.report, args.out / "report-charts.png")
+        print(f"{view.screenshot}  charts: {view.charts}  requests: {view.requests}  "
+              f"errors: {view.page_errors}")
+        return
+    if args.store is None:
+        parser.error("give --store (dashboard pages) or --report (an HTML plan report)")
     with serve(args.store, free_port(), args.out / "server.log") as base:
         reports = capture(base, args.out, args.pages, args.plan)
     for r in reports:

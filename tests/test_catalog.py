@@ -13,14 +13,7 @@ from capplan.catalog import PRICE_MODELS, load_catalog
 from capplan.cli import main
 from capplan.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the user config dir (XDG) at an empty temp dir so the developer's own overrides do not leak
-    in."""
-    config = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    return config / "capplan" / "catalog"
+pytestmark = pytest.mark.usefixtures("isolated_config")  # tests/conftest.py: no developer overrides
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -32,9 +25,9 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 def test_shipped_catalog_meets_coverage_and_provenance() -> None:
     cat = load_catalog()
-    assert len(cat.accelerators) >= 15
-    assert len(cat.instances) >= 25
-    assert {"AWS", "GCP", "Azure", "Lambda"} <= {i.provider for i in cat.instances}
+    assert len(cat.accelerators) >= 40
+    assert len(cat.instances) >= 90
+    assert {"AWS", "GCP", "Azure", "Lambda", "Nebius", "OCI"} <= {i.provider for i in cat.instances}
     kinds = {a.kind for a in cat.accelerators}
     assert {"gpu", "cpu", "accelerator"} <= kinds
     for row in [*cat.accelerators, *cat.instances]:
@@ -112,9 +105,9 @@ def test_yaml_override_changes_price_in_catalog_list(
     assert row["on_demand_usd_per_hour"] == 0.5
     assert row["reserved_1y_usd_per_hour"] == 0.4
     assert row["source"] == "our AWS enterprise agreement"
-    assert row["spot_usd_per_hour"] == pytest.approx(
-        0.3879
-    )  # fields the override leaves out keep shipped values
+    assert row["price_label"].startswith("published 2026-11-01")
+    shipped = next(i for i in load_catalog(user_dir=False).instances if i.key == ("aws", "g6.xlarge", "us-east-1"))
+    assert row["spot_usd_per_hour"] == shipped.spot_usd_per_hour  # fields the override leaves out keep shipped values
 
 
 def test_csv_override_via_option_adds_accelerator(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,13 +126,13 @@ def test_csv_override_via_option_adds_accelerator(tmp_path: Path, capsys: pytest
     [
         (
             "bad.csv",
-            "provider,instance,region,on_demand_usd_per_hour,price_date,source\nAWS,x1,us-east-1,-3,2026,me\n",
+            "provider,instance,region,on_demand_usd_per_hour,price_date,source\nAWS,x1,us-east-1,-3,2026-01-02,me\n",
             r"bad\.csv: instances row 1: field 'on_demand_usd_per_hour'",
         ),
         (
             "bad.yaml",
             "accelerators:\n  - {name: H100, memory_gb: 80}\n",
-            r"bad\.yaml: accelerators row 1: field 'memory_gb' is unknown; allowed: .*memory_gib",
+            r"bad\.yaml: accelerators row 1: field 'memory_gb': not a known field; allowed: .*memory_gib",
         ),
         (
             "new.yaml",
@@ -192,8 +185,10 @@ def test_import_skypilot_matches_reference_rows(
 ) -> None:
     src, out = tmp_path / "vms.csv", tmp_path / "converted.csv"
     src.write_text(layout)
+    provider = "aws" if layout is AWS_CSV else "gcp"
     code, _, err = run_cli(
-        ["catalog", "import-skypilot", str(src), "-o", str(out), "--note", "test rows"], capsys
+        ["catalog", "import-skypilot", str(src), "--provider", provider, "-o", str(out), "--note", "test rows"],
+        capsys,
     )
     assert code == 0, err
     rows = list(csv.DictReader(out.open()))
@@ -208,5 +203,7 @@ def test_import_skypilot_matches_reference_rows(
 def test_import_skypilot_rejects_other_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "other.csv"
     src.write_text("a,b\n1,2\n")
-    code, _, err = run_cli(["catalog", "import-skypilot", str(src)], capsys)
-    assert code == 2 and "not a SkyPilot AWS or GCP vms.csv" in err
+    code, _, err = run_cli(["catalog", "import-skypilot", str(src), "--dry-run"], capsys)
+    assert code == 2 and "does not say which cloud" in err and "--provider" in err
+    code, _, err = run_cli(["catalog", "import-skypilot", str(src), "--provider", "aws", "--dry-run"], capsys)
+    assert code == 2 and "not a SkyPilot AWS vms.csv; missing column(s) InstanceType" in err

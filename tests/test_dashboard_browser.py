@@ -6,11 +6,8 @@ Needs Debian's chromium (scripts/sysdeps.sh installs it): skipped without it, fa
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "dashboards"))
@@ -22,18 +19,7 @@ from capplan.results.store import Store  # noqa: E402
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 
 
-def _need_chromium() -> None:
-    if Path(screenshots.CHROMIUM).exists():
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"{screenshots.CHROMIUM} is missing; scripts/sysdeps.sh installs it (required under CI=true)"
-        )
-    pytest.skip(f"{screenshots.CHROMIUM} is missing; run scripts/sysdeps.sh")
-
-
-def test_every_page_renders_in_chromium(tmp_path):
-    _need_chromium()
+def test_every_page_renders_in_chromium(tmp_path, chromium):
     from test_dashboard_pages import PLAN_YAML, _bench_module
 
     url = f"sqlite:///{tmp_path / 'seeded.db'}"

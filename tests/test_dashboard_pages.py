@@ -131,6 +131,18 @@ def test_benchmarks_filters_change_what_is_shown(seeded_url, monkeypatch):
     assert backends == {"onnxruntime"}
 
 
+def test_benchmarks_pages_through_the_runs(seeded_url, monkeypatch):
+    at = app(seeded_url, monkeypatch, "benchmarks")
+    at.sidebar.number_input(key="bench_page_size").set_value(60).run()
+    first = list(at.dataframe[0].value["run_id"])
+    at.sidebar.number_input(key="bench_page").set_value(3).run()
+    assert not at.exception
+    assert at.caption[0].value.startswith(f"20 runs shown (newest first: 121–140 of {SEEDED_RUNS} matching")
+    last = list(at.dataframe[0].value["run_id"])
+    newest_first = [r.run_id for r in Store(seeded_url).query()]
+    assert first == newest_first[:60] and last == newest_first[120:]
+
+
 def _filter(**kw):
     from capplan.results.store import RunFilter
 
@@ -184,6 +196,7 @@ def test_hardware_projects_onto_catalog_accelerators(seeded_url, monkeypatch):
     ).all()
     costs = at.dataframe[2].value
     assert (costs["usd_per_gpu_hour"] > 0).all() and costs["price_source"].str.startswith("catalog").all()
+    assert costs["price_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \((read|published|commit)\)( STALE)?").all()
 
     name = proj.index[0]
     before = proj.loc[name, ["latency_ms", "memory_required_gib"]]
@@ -207,6 +220,8 @@ def _break_even(at: AppTest) -> int | None:
 
 def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     from capplan.catalog import load_catalog
+    from capplan.views.costs import instance_label
+    from capplan.views.text import md_escape
 
     at = app(seeded_url, monkeypatch, "costs")
     heads = [h.value for h in at.subheader]
@@ -225,7 +240,11 @@ def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     box = at.sidebar.selectbox(key="cost_accelerator")
     name = box.options[box.value]  # options are the labels, the value is the index
     instances = load_catalog().instances_for(name)
+    labels = at.sidebar.selectbox(key=f"cost_instance_{name}").options
+    assert labels == [instance_label(i) for i in instances] and all("; prices 20" in x for x in labels)
     at.sidebar.selectbox(key=f"cost_instance_{name}").set_value(len(instances) - 1).run()
+    dated = md_escape(instances[-1].price_age().label())
+    assert any(dated in c.value for c in at.caption)  # the Sources caption names the price date
     cheap_power = _break_even(at)
     saving = metric(at, "Cloud minus on-prem after 60 months")
     assert cheap_power is not None
@@ -252,7 +271,7 @@ def test_costs_without_a_cited_gpu_price_asks_for_a_quote(seeded_url, monkeypatc
     unpriced = next(
         i
         for i, label in enumerate(box.options)
-        if cat.find_accelerator(label) and cat.find_accelerator(label).approx_list_price_usd is None
+        if cat.find_accelerator(label) and cat.purchase_price(label) is None
     )
     box.set_value(unpriced).run()
     assert not at.exception and "enter a quote" in at.info[0].value
@@ -303,6 +322,24 @@ def test_a_bad_plan_shows_the_field_and_what_is_allowed(seeded_url, monkeypatch)
         seeded_url, monkeypatch, "plan", PLAN_YAML.replace("horizon_quarters: 4", "horizon_quarterz: 4")
     )
     assert "horizon\\_quarterz" in at.error[0].value and "unknown field" in at.error[0].value
+
+
+def test_recommendations_show_each_sensitive_workloads_constraints(seeded_url, monkeypatch):
+    text = PLAN_YAML.replace(
+        "    burstiness: 2\n",
+        "    burstiness: 2\n    sensitivity: region\n    allowed_jurisdictions: [US]\n"
+        "    approved_providers: [AWS]\n",
+    )
+    at = plan_app(seeded_url, monkeypatch, "recommendations", text)
+    assert "Data residency: constraints of each sensitive workload" in [s.value for s in at.subheader]
+    shown = [m.value.replace("\\", "") for m in at.markdown if m.value.startswith("**scoring**")]
+    assert len(shown) == 1
+    rules, placed, excluded = shown[0].split("  \n")
+    assert rules == "**scoring**: sensitivity: region; allowed_jurisdictions: US; approved_providers: AWS"
+    assert placed.startswith("Placed: ") and ", and AWS is an approved provider" in placed
+    assert "Lambda is not an approved provider (approved_providers: AWS)" in excluded
+    checked = next(df.value for df in at.dataframe if "rule" in df.value.columns)
+    assert set(checked["workload"]) == {"scoring"} and not checked[~checked["allowed"]].empty
 
 
 def test_recommendations_reasons_alternatives_and_downloads(seeded_url, monkeypatch):

@@ -11,14 +11,9 @@ from capplan.results.schema import Metric, RunRecord, Status
 from capplan.results.store import Store
 from capplan.views.compare import comparison_frame
 from capplan.views.diff import config_diff, flatten
+from capplan.views.overview import latest_suite, quick_suite_command, store_summary
 from capplan.views.roofline import gemm_intensity, roofline_points
-from capplan.views.runs import (
-    latest_suite,
-    metrics_frame,
-    quick_suite_command,
-    store_summary,
-    summaries_frame,
-)
+from capplan.views.runs import metrics_frame
 from capplan.views.sweeps import DEFAULT_SLO_MS, max_throughput_under_slo, slo_ms, throughput_latency_points
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -53,21 +48,21 @@ def test_latest_suite_takes_newest_run_per_benchmark_on_the_newest_suites_host(t
     ]
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     store.add_many(records)
-    df = summaries_frame(store.summaries())
-    latest = latest_suite(df)
+    latest = latest_suite(store)
     assert latest is not None
     assert (latest.suite, latest.host_fingerprint) == ("quick", "h1")
     assert latest.status_counts == {"ok": 1, "timeout": 1}
     assert list(latest.runs["benchmark"]) == ["a", "b"]
-    summary = store_summary(df)
+    assert list(latest.runs["result"]) == ["no metrics", "boom"]  # each run's headline
+    assert latest.newest_run_id == records[1].run_id
+    summary = store_summary(store)
     assert (summary.runs, summary.hosts, summary.suites, summary.benchmarks) == (6, 2, 2, 4)
     assert summary.status_counts["failed"] == 1 and sum(summary.status_counts.values()) == 6
 
 
 def test_empty_store_summary_and_command(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
-    df = summaries_frame(store.summaries())
-    assert store_summary(df).runs == 0 and latest_suite(df) is None
+    assert store_summary(store).runs == 0 and latest_suite(store) is None
     cmd = quick_suite_command(store)
     assert cmd.startswith("capplan bench run --suite quick --store sqlite:///") and str(tmp_path) in cmd
 

@@ -121,3 +121,44 @@ def test_fleet_run_on_local_ray_writes_to_shared_postgres(
     assert list(report["hosts"]) == list(fingerprints)  # grouped by host: one host here
     host = report["hosts"][records[0].host_fingerprint]
     assert sorted(run["run_id"] for run in host["runs"]) == sorted(r.run_id for r in records)
+
+
+def test_fleet_driver_stops_on_sigterm_and_takes_its_local_ray_cluster_down(tmp_path: Path) -> None:
+    """`capplan fleet run --address local` under a supervisor: SIGTERM ends it like Ctrl-C, so the Ray
+    cluster it started (gcs_server, raylet, workers) and the running benchmark go down with it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+    from proctools import wait_gone
+
+    pid_file = tmp_path / "bench.pid"
+    suite = tmp_path / "slow.yaml"
+    suite.write_text(
+        "benchmarks:\n"
+        f"  - {{name: slow, kind: 'harness_fixture_kinds:SleepKind', timeout_s: 300,\n"
+        f"     params: {{seconds: 120, pid_file: '{pid_file}'}}}}\n"
+    )
+    tests_dir = str(Path(__file__).parent)
+    path = os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
+    capplan = str(Path(sys.executable).parent / "capplan")
+    proc = subprocess.Popen([capplan, "fleet", "run", "--address", "local", "--suite", str(suite),
+                             "--store", str(tmp_path / "r.db")], env=dict(os.environ, PYTHONPATH=path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not pid_file.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert pid_file.exists(), proc.stdout.read() if proc.poll() is not None else "benchmark never started"
+        family = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True)),
+                  int(pid_file.read_text())]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0  # stopped, not finished (Ray maps the exit to 1)
+        left = wait_gone(family, 30)
+        assert not left, [" ".join(psutil.Process(p).cmdline())[:120] for p in left if psutil.pid_exists(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

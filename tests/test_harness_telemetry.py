@@ -69,10 +69,14 @@ def test_unreadable_rapl_is_reported_unavailable(tmp_path: Path, monkeypatch: py
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_telemetry_reads_nvml() -> None:
-    a = torch.randn(4096, 4096, device="cuda")
-    with sample_telemetry(gpu_index=0, interval_s=0.05) as summary:
+    from capplan.hardware.inventory import torch_cuda_devices
+
+    uuid = torch_cuda_devices()[0].uuid  # cuda:0 as NVML knows it (NVML indices are not CUDA ordinals)
+    a = torch.randn(4096, 4096, device="cuda:0")
+    with sample_telemetry(gpu_uuids=[uuid], interval_s=0.05) as summary:
         for _ in range(200):
             a @ a
         torch.cuda.synchronize()
+    assert summary["gpu_count"] == 1
     assert summary["gpu_mem_used_mb_max"] > 0 and summary["gpu_power_w_mean"] > 0
     assert summary["gpu_energy_j"] is None or summary["gpu_energy_j"] > 0

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Layer of each package (lower = more basic). Keep in step with the README's architecture paragraph.
 LAYERS: dict[str, int] = {
-    "capplan": 0, "capplan.errors": 0, "capplan.yamlfile": 0,
+    "capplan": 0, "capplan.errors": 0, "capplan.yamlfile": 0, "capplan.signals": 0,
     "capplan.hardware": 1, "capplan.workloads": 1, "capplan.catalog": 1, "capplan.serving": 1,
     "capplan.results": 2,
     "capplan.harness": 3,

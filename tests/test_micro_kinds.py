@@ -119,15 +119,23 @@ def test_copy_is_skipped_without_a_gpu() -> None:
 
 @pytest.mark.gpu
 @cuda
-def test_gpu_micro_kinds() -> None:
-    res = run(CopyKind(), spec("copy", device="cuda"), CopyParams(sizes_mib=[1], directions=["h2d", "d2d"]))
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])  # `--device cuda` failed before its first kernel
+def test_gpu_micro_kinds(device: str) -> None:
+    res = run(CopyKind(), spec("copy", device=device), CopyParams(sizes_mib=[1], directions=["h2d", "d2d"]))
     assert {m.name for m in res.metrics} == {
         "h2d_pinned_1mib_gbps",
         "h2d_pageable_1mib_gbps",
         "d2d_1mib_gbps",
     }
-    for dtype in ("fp32", "tf32", "bf16", "fp16"):
-        g = run(GemmKind(), spec("gemm", device="cuda", dtype=dtype), GemmParams(shapes=[(1024, 1024, 1024)]))
-        assert g.metrics[0].value > 0
-    m = run(MembwKind(), spec("membw", device="cuda", dtype="fp32"), MembwParams(ops=["triad"]))
+    for dtype in ("fp32", "tf32", "bf16", "fp16", "int8", "fp8"):
+        shapes = GemmParams(shapes=[(1024, 1024, 1024)])
+        try:
+            g = run(GemmKind(), spec("gemm", device=device, dtype=dtype), shapes)
+        except BenchmarkSkipped:  # fp8 before compute capability 8.9, bf16 before Ampere
+            assert dtype in ("fp8", "bf16")
+            continue
+        assert g.metrics[0].value > 0 and g.metrics[0].unit == ("TOP/s" if dtype == "int8" else "TFLOP/s")
+    m = run(MembwKind(), spec("membw", device=device, dtype="fp32"), MembwParams(ops=["triad"]))
     assert m.config["arrays_ge_4x_llc"] and m.metrics[0].value > 0
+    d = run(DispatchKind(), spec("dispatch", device=device), DispatchParams(ops=["add"]))
+    assert d.metrics[0].value > 0

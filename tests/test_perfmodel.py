@@ -4,14 +4,13 @@ calibrated bands, CPU records projected onto GPUs, leave-one-out validation, and
 from __future__ import annotations
 
 import json
-import statistics
 
 import pytest
 
 from capplan.catalog import load_catalog
 from capplan.cli import main
 from capplan.errors import UserError
-from capplan.perfmodel import gather_points, leave_one_out, named_workload, project
+from capplan.perfmodel import named_workload, project
 from capplan.perfmodel.calibration import point_from_record
 from capplan.perfmodel.memory import USABLE_MEMORY_FRACTION, memory_fit
 from capplan.perfmodel.roofline import phase_times
@@ -190,7 +189,7 @@ def test_local_gpu_record_becomes_a_calibration_point(catalog, tmp_path) -> None
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     store.add(record)
     proj = project("resnet50", "L4", dtype="fp16", batch=64, catalog=catalog, store=store)
-    assert proj.calibration_tier == "same accelerator"
+    assert proj.calibration_tier == "same workload, same accelerator"
     # The published L4 point is int8; within the tier the fp16 point measured here is preferred.
     assert [p.run_id for p in proj.calibration_points] == [record.run_id]
 
@@ -202,22 +201,6 @@ def test_uncalibrated_projection_says_so(catalog) -> None:  # type: ignore[no-un
     assert proj.throughput_unit == "tokens/s" and proj.bound == "memory"
 
 
-def test_leave_one_out_over_published_results(catalog) -> None:  # type: ignore[no-untyped-def]
-    points = gather_points(catalog)
-    assert len({p.accelerator for p in points}) >= 5
-    report = leave_one_out(points, catalog)
-    assert len(report.rows) == len(points)
-    for row in report.rows:
-        expected = 100 * (row.projected - row.measured) / row.measured
-        assert row.error_pct == pytest.approx(expected)
-        assert row.points_used >= 1
-    assert report.median_abs_error_pct == pytest.approx(
-        statistics.median(abs(r.error_pct) for r in report.rows)
-    )
-    # The issue's target for the shipped published set; a regression guard on the model, not a tautology.
-    assert report.median_abs_error_pct <= 25
-
-
 def test_bad_inputs_raise_user_errors(catalog) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UserError, match="workload 'bert-huge' is unknown.*bert-base"):
         project("bert-huge", "H100", catalog=catalog)
@@ -225,7 +208,7 @@ def test_bad_inputs_raise_user_errors(catalog) -> None:  # type: ignore[no-untyp
         project("bert-base", "T4", dtype="bf16", catalog=catalog)
     with pytest.raises(UserError, match="needs a decoder"):
         project("bert-base", "H100", task="generate", catalog=catalog)
-    with pytest.raises(UserError, match="dtype 'fp64'"):
+    with pytest.raises(UserError, match="--dtype: 'fp64' is not supported"):
         project("bert-base", "H100", dtype="fp64", catalog=catalog)
 
 
@@ -258,3 +241,47 @@ def test_micro_benchmark_records_are_not_workloads() -> None:
     config = {"dtype": "fp64", "params": {"ops": ["triad"]}, "facts": {"array_bytes": 134217728}}
     assert describe_record(config, "micro") is None
     assert describe_record(config, None) is None  # a kind that declares nothing describes no workload
+
+
+def test_tensor_parallel_collectives_follow_the_ring_formula(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Megatron tensor parallelism all-reduces tokens x d_model 16-bit activations twice per layer; a
+    ring moves 2 (tp - 1) / tp of the message each way; each collective also costs 10 us (assumed).
+    llama2-70b decode at batch 64 over 2 H100s (NVLink 900 GB/s both ways, 450 each way)."""
+    from capplan.perfmodel.interconnect import Parallelism
+
+    desc = named_workload("llama2-70b", dtype="fp8", batch=64)
+    decode = phase_times(desc, catalog.accelerator("H100"), parallel=Parallelism(tp=2))[1]
+    per_collective = 10e-6 + 2 * (2 - 1) / 2 * 64 * 8192 * 2 / 450e9
+    assert decode.comm_ms == pytest.approx(1e3 * 2 * 80 * per_collective)
+    # Over PCIe Gen 4 (L40S has no NVLink): 32 GB/s each way, so collectives cost more.
+    l40s = phase_times(desc, catalog.accelerator("L40S"), parallel=Parallelism(tp=2))[1]
+    assert l40s.comm_ms == pytest.approx(1e3 * 2 * 80 * (10e-6 + 64 * 8192 * 2 / 32e9))
+    # One device: no collectives. A replica over 16 devices spans two nodes: 2 pipeline stages of 8.
+    assert phase_times(desc, catalog.accelerator("H100"))[1].comm_ms == 0
+    assert Parallelism.for_devices(16) == Parallelism(tp=8, pp=2)
+    assert Parallelism.for_devices(36) == Parallelism(tp=6, pp=6)
+
+
+def test_max_concurrent_sequences_fills_memory_left_by_the_weights(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Usable memory (90%) less the fp8 weights and one prompt's activations, over 163,840 bytes of
+    fp8 KV cache per token (80 layers x K,V x 8 heads x 128) x 806 tokens per sequence."""
+    from capplan.perfmodel.memory import max_concurrent_sequences
+
+    desc = named_workload("llama2-70b", dtype="fp8")
+    h200 = catalog.accelerator("H200")
+    free = 2 * 141 * 2**30 * 0.9 - desc.param_count - desc.live_elems_per_sample
+    assert max_concurrent_sequences(desc, h200, 2, 806) == int(free // (806 * 163_840))
+    assert max_concurrent_sequences(desc, catalog.accelerator("L4"), 1, 806) == 0  # weights alone do not fit
+
+
+def test_training_projection_is_calibrated_on_published_tables(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Llama 3 70B pre-training, fp8, 64 x H100 at 8192 tokens: NVIDIA publishes 1602 (Megatron-Bridge 25.11)
+    and 1664 (26.04.01) tokens/s per GPU, 1524 with NeMo 24.07. The projection, calibrated on those
+    rows, lands inside their range; per device it is the same on 64 or 128 GPUs (data parallel)."""
+    desc = named_workload("llama3-70b", task="train", dtype="fp8", seq_len=8192)
+    proj = project(desc, "H100", count=64, catalog=catalog)
+    tokens_per_gpu = proj.throughput_per_s * 8192 / 64
+    assert 1524 <= tokens_per_gpu <= 1664
+    assert proj.calibration_tier == "same workload, same accelerator" and proj.task == "train"
+    double = project(desc, "H100", count=128, catalog=catalog)
+    assert double.throughput_per_s == pytest.approx(2 * proj.throughput_per_s)

@@ -161,8 +161,8 @@ def test_html_report_escapes_user_text(tmp_path: Path) -> None:
     plan = make_plan(name=evil)
     write_reports(run_plan(plan, tiny_catalog(), sensitivity=False), tmp_path)
     html = (tmp_path / "report.html").read_text()
-    assert "<script>" not in html and "<b>bold</b>" not in html
-    assert "&lt;script&gt;" in html
+    assert "<script>alert" not in html and "<b>bold</b>" not in html  # the charts' own <script> tags stay
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
     md = (tmp_path / "report.md").read_text()
     assert md.startswith("# Capacity plan: <script>")  # Markdown keeps text; only HTML needs escaping
 
@@ -206,3 +206,19 @@ def test_cost_compare_json_and_errors(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 2 and err.count("\n") == 1 and "--billing" in err and "always_on, autoscaled" in err
     code, _, err = _run(["cost", "compare", "-H", "Imaginary GPU"], capsys)
     assert code == 2 and "not in the catalog" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--out", "OUT", "--format", "docx"], "--format docx: unknown report format; allowed: md, html"),
+        (["--format", "xlsx"], "--format needs --out DIR"),
+    ],
+)
+def test_report_format_errors_are_one_line(argv: list[str], expected: str, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    example = next(p for p in EXAMPLES if p.stem == "research-training")
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    code, out, err = _run(["plan", str(example), *argv], capsys)
+    assert code == 2 and out == "" and expected in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # refused before planning or writing anything

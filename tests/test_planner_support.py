@@ -13,13 +13,13 @@ def tiny_catalog(price_a_usd_per_hour: float = 4.0, price_b_usd_per_hour: float 
     """One accelerator type, rentable in two regions at different prices (on-demand and spot)."""
     acc = Accelerator(
         name="GPU-A", vendor="Test", memory_gib=80, mem_bw_gbps=2000, bf16_tflops_dense=500, tdp_w=500,
-        source="test fixture", source_date="2026-01",
+        source="test fixture", source_date="2026-01-15",
     )
     common = {
         "provider": "TestCloud",
         "gpu_name": "GPU-A",
         "gpu_count": 1,
-        "price_date": "2026-01",
+        "price_date": "2026-01-15",
         "source": "test fixture",
     }
     insts = [

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_reliability_figures import FIGURES, assert_user_error, run_cli
 
-from capplan.cli.dashboard import dashboard
+from capplan.cli.dashboard import dashboard, streamlit_argv
 from capplan.results.schema import Metric, RunRecord
 from capplan.results.store import Store
 
@@ -147,10 +147,10 @@ def test_make_test_runs_ruff_security_rules() -> None:
 
 def test_dashboard_defaults_are_private_and_protected() -> None:
     assert inspect.signature(dashboard).parameters["host"].default == "127.0.0.1"
-    src = inspect.getsource(dashboard)
-    assert re.search(r'"--server\.enableXsrfProtection",\s*"true"', src)
-    upload = re.search(r'"--server\.maxUploadSize",\s*"(\d+)"', src)
-    assert upload and 0 < int(upload.group(1)) <= 50  # MB
+    argv = streamlit_argv(Path("app.py"), "127.0.0.1", 8501)
+    options = dict(zip(argv[5::2], argv[6::2], strict=True))  # after: python -m streamlit run app.py
+    assert options["--server.enableXsrfProtection"] == "true" and options["--server.address"] == "127.0.0.1"
+    assert 0 < int(options["--server.maxUploadSize"]) <= 50  # MB
     dirs = [ROOT / d for d in (*SOURCE_DIRS, ".streamlit", "examples") if (ROOT / d).is_dir()]
     texts = [
         p

@@ -1,15 +1,27 @@
-"""Catalog rows: accelerators (peak figures per dtype) and cloud instances (prices per hour).
+"""Catalog rows: accelerators (peak figures per dtype), cloud instances (prices per hour) and purchase
+prices (dated street/list ranges).
 
-Every row carries ``source`` and ``source_date``/``price_date``; empty figures mean "no cited value".
-Dense peaks: NVIDIA datasheets list tensor figures with 2:4 sparsity; the catalog stores them halved.
+Every row carries ``source`` and a ``YYYY-MM-DD`` date (``source_date``/``price_date``, never in the
+future; see capplan.catalog.freshness); empty figures mean "no cited value". Dense peaks: NVIDIA
+datasheets list tensor figures with 2:4 sparsity; the catalog stores them halved.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from datetime import date
+from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from capplan.catalog.freshness import DateBasis, PriceAge, check_iso_date, price_age
+
+# YYYY-MM-DD, not in the future; a YAML date value is accepted as such.
+IsoDate = Annotated[
+    str,
+    BeforeValidator(lambda v: v.isoformat() if isinstance(v, date) else v),
+    AfterValidator(check_iso_date),
+]
 
 PriceModel = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
 PRICE_MODELS: tuple[PriceModel, ...] = get_args(PriceModel)  # the one list of pricing models
@@ -39,7 +51,7 @@ def normalise_name(name: str) -> str:
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Accelerator(_Row):
@@ -47,7 +59,7 @@ class Accelerator(_Row):
 
     name: str = Field(min_length=1, description="canonical name, e.g. 'NVIDIA H100 SXM'")
     vendor: str = Field(min_length=1)
-    kind: Literal["gpu", "cpu", "accelerator"] = "gpu"
+    kind: Literal["gpu", "cpu", "tpu", "accelerator"] = "gpu"
     arch: str | None = Field(
         None, description="micro-architecture (Hopper, Ampere, Zen 4...); groups similar devices"
     )
@@ -73,7 +85,7 @@ class Accelerator(_Row):
     price_note: str | None = Field(None, description="what the price is (list, street, range) and its source")
     aliases: list[str] = Field(default_factory=list, description="other names this device is known by")
     source: str = Field(min_length=1, description="datasheet or page the figures come from")
-    source_date: str = Field(min_length=1, description="when the source was published or read")
+    source_date: IsoDate = Field(description="YYYY-MM-DD the source was published or read")
     notes: str | None = None
 
     def peak_tflops(self, dtype: str) -> float | None:
@@ -100,9 +112,28 @@ class CloudInstance(_Row):
     reserved_1y_usd_per_hour: float | None = Field(None, gt=0)
     reserved_3y_usd_per_hour: float | None = Field(None, gt=0)
     spot_usd_per_hour: float | None = Field(None, gt=0)
-    price_date: str = Field(min_length=1, description="when the prices were read")
+    price_date: IsoDate = Field(description="YYYY-MM-DD of the prices (what it is: price_date_basis)")
+    price_date_basis: DateBasis = Field(
+        "published",
+        description="commit (snapshot commit date), published (source's date) or read (day read; "
+        "the price may be older)",
+    )
+    snapshot_commit: str | None = Field(
+        None, pattern=r"^[0-9a-f]{7,40}$", description="git commit of the catalog snapshot read"
+    )
+    reserved_source: str | None = Field(
+        None, description="where the reserved prices come from, when not from the row's source"
+    )
+    reserved_price_date: IsoDate | None = Field(None, description="YYYY-MM-DD of the reserved prices")
     source: str = Field(min_length=1)
     notes: str | None = Field(None, description="caveats, e.g. prices that look inconsistent")
+
+    @model_validator(mode="after")
+    def _reserved_provenance(self) -> CloudInstance:
+        cited = self.reserved_1y_usd_per_hour is not None or self.reserved_3y_usd_per_hour is not None
+        if (self.reserved_source or self.reserved_price_date) and not cited:
+            raise ValueError("reserved_source/reserved_price_date given without a reserved_1y/3y price")
+        return self
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -119,3 +150,80 @@ class CloudInstance(_Row):
         """Instance price divided by its GPU count (host share included); None without GPUs or price."""
         price = self.price_usd_per_hour(model)
         return None if price is None or not self.gpu_count else price / self.gpu_count
+
+    def price_age(
+        self, model: PriceModel = "on_demand", *, max_age_days: int | None = None, today: date | None = None
+    ) -> PriceAge:
+        """Age of the price under ``model``: reserved prices may carry their own date and source."""
+        if model.startswith("reserved") and self.reserved_price_date:
+            return price_age(self.reserved_price_date, "published", max_age_days=max_age_days, today=today)
+        return price_age(
+            self.price_date,
+            self.price_date_basis,
+            self.snapshot_commit,
+            max_age_days=max_age_days,
+            today=today,
+        )
+
+    def price_source(self, model: PriceModel = "on_demand") -> str:
+        """Where the price under ``model`` comes from."""
+        if model.startswith("reserved") and self.reserved_source:
+            return self.reserved_source
+        return self.source
+
+
+class PurchasePriceRow(_Row):
+    """One dated public purchase price (range) for an accelerator, per GPU or per server."""
+
+    accelerator: str = Field(min_length=1, description="catalog accelerator name or alias")
+    unit: Literal["gpu", "server"] = Field("gpu", description="gpu: one device; server: a whole server")
+    gpus_per_unit: int = Field(1, ge=1, le=144, description="GPUs in one unit (1 for unit=gpu)")
+    low_usd: float = Field(gt=0, description="low end of the quoted range, USD per unit")
+    high_usd: float = Field(gt=0, description="high end of the quoted range, USD per unit")
+    source: str = Field(min_length=1, description="page or document the range comes from")
+    source_date: IsoDate = Field(description="YYYY-MM-DD the range was published or read")
+    date_basis: DateBasis = Field("published", description="published or read (publication date unknown)")
+    notes: str | None = None
+
+    def price_age(self, *, max_age_days: int | None = None, today: date | None = None) -> PriceAge:
+        return price_age(self.source_date, self.date_basis, max_age_days=max_age_days, today=today)
+
+    @model_validator(mode="after")
+    def _range(self) -> PurchasePriceRow:
+        if self.high_usd < self.low_usd:
+            raise ValueError(f"high_usd {self.high_usd:g} is below low_usd {self.low_usd:g}")
+        if self.unit == "gpu" and self.gpus_per_unit != 1:
+            raise ValueError("gpus_per_unit must be 1 when unit is gpu")
+        return self
+
+
+class PurchasePrice(BaseModel):
+    """The purchase price the tools use for one accelerator: the range over its cited rows and the
+    midpoint of that range. Replace it with your own quote (an override row or --gpu-price)."""
+
+    accelerator: str
+    unit: Literal["gpu", "server"]
+    gpus_per_unit: int
+    low_usd: float
+    high_usd: float
+    mid_usd: float = Field(description="(low + high) / 2: the figure used when no quote is given")
+    source: str = Field(description="the cited sources, '; '-separated")
+    source_date: str = Field(description="oldest date among the cited rows (YYYY-MM-DD)")
+    date_basis: DateBasis
+    from_override: bool = Field(description="True when the rows come from a user override file")
+    rows: list[PurchasePriceRow]
+
+    def price_age(self, *, max_age_days: int | None = None, today: date | None = None) -> PriceAge:
+        return price_age(self.source_date, self.date_basis, max_age_days=max_age_days, today=today)
+
+    def describe(self, *, max_age_days: int | None = None, today: date | None = None) -> str:
+        """One line: midpoint, range, sources, date and the reminder to use a real quote."""
+        span = (
+            f"${self.low_usd:,.0f}"
+            if self.low_usd == self.high_usd
+            else f"midpoint of ${self.low_usd:,.0f}-${self.high_usd:,.0f}"
+        )
+        what = "per GPU" if self.unit == "gpu" else f"per {self.gpus_per_unit}-GPU server"
+        age = self.price_age(max_age_days=max_age_days, today=today).label()
+        hint = "your quote" if self.from_override else "replace with your quote"
+        return f"purchase price ${self.mid_usd:,.0f} {what} ({span}; {self.source}; {age}) - {hint}"

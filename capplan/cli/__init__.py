@@ -13,6 +13,7 @@ from capplan import __version__
 from capplan.cli import bench, catalog, cost, dashboard, fleet, hw, plan, project, rerun
 from capplan.cli.common import err_console
 from capplan.errors import UserError
+from capplan.signals import stop_on_signals
 
 app = typer.Typer(
     name="capplan",
@@ -47,7 +48,7 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.command("project")(project.project)
 app.add_typer(cost.app, name="cost")
-app.command("plan")(plan.plan)
+app.add_typer(plan.app, name="plan")
 
 
 @functools.cache
@@ -57,7 +58,10 @@ def _command() -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: user errors become one line on stderr and exit code 2."""
+    """Console entry point: user errors become one line on stderr and exit code 2. Run as the program
+    (``argv`` None), SIGTERM and SIGHUP stop it as cleanly as Ctrl-C."""
+    if argv is None:
+        stop_on_signals()
     try:
         code = _command()(args=argv, standalone_mode=False)
     except UserError as exc:

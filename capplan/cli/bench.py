@@ -13,8 +13,9 @@ from capplan.cli.common import AllowCodeOpt, JsonOpt, StoreOpt, console, open_st
 from capplan.cli.run_report import print_run_rows, run_row
 from capplan.errors import UserError
 from capplan.results.io import EXPORT_FORMATS, export_records, read_import_file
-from capplan.results.schema import Source, Status
+from capplan.results.schema import RunRecord, Source, Status
 from capplan.results.store import RunFilter, Store
+from capplan.results.summary import headline, record_summary
 
 if TYPE_CHECKING:
     from capplan.harness.runner import RunEvent
@@ -69,32 +70,20 @@ def list_runs(
     for col in ("run id", "started (UTC)", "suite", "benchmark", "status", "headline"):
         t.add_column(col)
     for r in records:
-        head = r.metrics[0] if r.metrics else None
-        headline = (
-            f"{head.name} = {head.value:.4g} {head.unit}" + (" (noisy)" if head.noisy else "")
-            if head
-            else (r.error or "")[:60]
-        )
         t.add_row(
             r.run_id[:12],
             r.started_utc.strftime("%Y-%m-%d %H:%M:%S"),
             r.suite or "-",
             r.benchmark,
             r.status.value,
-            headline,
+            headline(r),
         )
     console.print(t)
 
 
-def _summary(r) -> dict:  # type: ignore[no-untyped-def]
+def _summary(r: RunRecord) -> dict:
     return {
-        "run_id": r.run_id,
-        "benchmark": r.benchmark,
-        "kind": r.kind,
-        "suite": r.suite,
-        "status": r.status.value,
-        "started_utc": r.started_utc.isoformat(),
-        "host_fingerprint": r.host_fingerprint,
+        **record_summary(r, mode="json"),
         "metrics": {m.name: {"value": m.value, "unit": m.unit, "noisy": m.noisy} for m in r.metrics},
         "error": r.error,
     }

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from capplan.cli.catalog import CatalogOpt, open_catalog
+from capplan.cli.catalog import CatalogOpt, MaxAgeOpt, open_catalog
 from capplan.cli.common import JsonOpt, StoreOpt, console, print_json, reading_store
 from capplan.errors import UserError
 
@@ -71,10 +71,11 @@ def compare(
     dtype: Annotated[str, typer.Option("--dtype", help="dtype for the projection.")] = "bf16",
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
+    max_price_age: MaxAgeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Compare owning vs renting each accelerator: $/GPU-hour, $/1k inferences, break-even month and
-    utilisation."""
+    utilisation. Every price shows its date; one older than --max-price-age days is flagged STALE."""
     from capplan.costs import (
         BILLING_MODES,
         CarbonAssumptions,
@@ -118,6 +119,7 @@ def compare(
                 months=months,
                 inferences_per_s_per_gpu=None if tokens else rate,
                 tokens_per_s_per_gpu=rate if tokens else None,
+                max_age_days=max_price_age,
             )
         )
     if as_json:
@@ -127,18 +129,15 @@ def compare(
 
 
 def _print_table(results: list[Any], utilisation: float) -> None:
-    """Rich table of every option, numbered sources, then per accelerator the own-vs-rent summary."""
+    """Per accelerator a table of every option, then the numbered sources and the own-vs-rent summaries."""
     from capplan.costs import BILLING_MODE_TEXT, usd
 
     billing = results[0].billing_mode if results else "always_on"
-    t = Table(
-        title=f"Own vs rent at {100 * utilisation:.0f} % busy; cloud billing: {billing} "
-        f"({BILLING_MODE_TEXT[billing]}); hidden costs included"
+    console.print(
+        f"Own vs rent at {100 * utilisation:.0f} % busy; cloud billing: {billing} "
+        f"({BILLING_MODE_TEXT[billing]}); hidden costs included",
+        highlight=False,
     )
-    columns = ("accelerator", "option", "$/GPU-h", "$/busy GPU-h", "$/1k inf", "$/1M tok",
-               "kgCO2e/busy GPU-h", "src")
-    for col in columns:
-        t.add_column(col)
     sources: list[str] = []
 
     def ref(source: str) -> str:
@@ -147,30 +146,38 @@ def _print_table(results: list[Any], utilisation: float) -> None:
         return f"[{sources.index(source) + 1}]"
 
     for r in results:
+        units = [u for u in (r.onprem_unit, *(o.unit for o in r.cloud)) if u is not None]
+        work = [
+            (label, attr)
+            for label, attr in (("$/1k inf", "per_1k_inferences"), ("$/1M tok", "per_1m_tokens"))
+            if any(getattr(u, attr) is not None for u in units)
+        ]
+        t = Table(title=r.accelerator)
+        # Narrow terminals wrap names and dates, never cut a figure, a name or a date.
+        t.add_column(r"option \[sources]", overflow="fold")
+        for col in ("$/GPU-h", "$/busy GPU-h", *(label for label, _ in work), "kgCO2e per busy GPU-h"):
+            t.add_column(col, min_width=8, overflow="fold")
+        t.add_column("price date", min_width=10, overflow="fold")
         if r.onprem_usd_per_gpu_hour is not None and r.onprem_unit is not None:
             t.add_row(
-                r.accelerator,
-                "on-prem (owned)",
+                "on-prem (owned) " + ref(r.onprem_price_source or "") + ref(r.onprem_carbon_source or ""),
                 "-",
                 f"{r.onprem_usd_per_gpu_hour:.2f}",
-                _opt(r.onprem_unit.per_1k_inferences),
-                _opt(r.onprem_unit.per_1m_tokens),
+                *(_opt(getattr(r.onprem_unit, attr)) for _, attr in work),
                 f"{r.onprem_carbon.per_gpu_hour:.3f}",
-                ref(f"{r.onprem_price_source or ''} (price date {r.onprem_price_date or 'n/a'})")
-                + ref(r.onprem_carbon_source or ""),
+                r.onprem_price_short_label or "-",
             )
         for o in r.cloud:
             t.add_row(
-                r.accelerator,
-                f"{o.pricing_model} {o.instance}" + (" (derived)" if o.derived else ""),
+                f"{o.pricing_model} {o.instance}" + (" (derived)" if o.derived else "") + " "
+                + ref(o.source) + ref(o.carbon_source),
                 f"{o.usd_per_gpu_hour_all_in:.2f}",
                 f"{o.usd_per_busy_gpu_hour:.2f}",
-                _opt(o.unit.per_1k_inferences),
-                _opt(o.unit.per_1m_tokens),
+                *(_opt(getattr(o.unit, attr)) for _, attr in work),
                 f"{o.carbon.per_gpu_hour:.3f}",
-                ref(o.source) + ref(o.carbon_source),
+                o.price_short_label,
             )
-    console.print(t)
+        console.print(t)
     for i, source in enumerate(sources, 1):
         console.print(f"[{i}] {source}", markup=False, highlight=False, soft_wrap=True)
     for r in results:
@@ -191,6 +198,13 @@ def _print_table(results: list[Any], utilisation: float) -> None:
             f"renting above {util} busy. " + "; ".join(r.notes),
             highlight=False,
             soft_wrap=True,
+        )
+    stale = sum(o.price_stale for r in results for o in r.cloud) + sum(r.onprem_price_stale for r in results)
+    if stale:
+        console.print(
+            f"{stale} price(s) above are STALE (older than the price-age limit): re-check them or refresh "
+            "the catalog (`capplan catalog import-skypilot`, a purchase quote via --gpu-price).",
+            highlight=False,
         )
 
 

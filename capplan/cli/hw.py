@@ -33,4 +33,6 @@ def hw(as_json: JsonOpt = False) -> None:
             f"{g.name}, {g.memory_gib} GiB, cc {g.compute_capability}, {g.power_limit_w} W, "
             f"PCIe gen{g.pcie_gen} x{g.pcie_width}, NVLink links {g.nvlink_links}",
         )
+    for d in inv.cuda_devices:  # CUDA's numbering (after CUDA_VISIBLE_DEVICES) is not NVML's
+        t.add_row(f"cuda:{d.ordinal}", f"{d.name}, {d.memory_gib} GiB, cc {d.compute_capability}, {d.uuid}")
     console.print(t)

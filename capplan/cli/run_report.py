@@ -6,6 +6,7 @@ from rich.table import Table
 
 from capplan.cli.common import console
 from capplan.results.schema import RunRecord
+from capplan.results.summary import headline
 
 
 def run_row(
@@ -17,7 +18,7 @@ def run_row(
         "run_id": record.run_id if record else None,
         "status": record.status.value if record else status_if_none,
         "error": record.error if record else error_if_none,
-        "headline": _headline(record) if record else None,
+        "headline": headline(record) if record else None,
     }
 
 
@@ -31,11 +32,3 @@ def print_run_rows(title: str, rows: list[dict]) -> None:
             r["benchmark"], r["status"], (r["run_id"] or "-")[:12], r["headline"] or (r["error"] or "")[:80]
         )
     console.print(t)
-
-
-def _headline(record: RunRecord) -> str | None:
-    if not record.metrics:
-        return None
-    m = record.metrics[0]
-    pct = f" ({m.pct_of_peak:.0f}% of peak)" if m.pct_of_peak is not None else ""
-    return f"{m.name} = {m.value:.4g} {m.unit}{pct}" + (" noisy" if m.noisy else "")

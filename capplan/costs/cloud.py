@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from capplan.catalog.models import PRICE_MODELS, PriceModel
 from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assumption
@@ -88,4 +88,7 @@ class CloudPrice(BaseModel):
     usd_per_gpu_hour: float
     derived: bool
     source: str
-    price_date: str | None = None
+    price_date: str = Field("", description="YYYY-MM-DD of the catalog price (on-demand's, if derived)")
+    price_label: str = Field("", description="what the date is and, if too old, a STALE flag")
+    price_short_label: str = Field("", description="date, basis and STALE flag, for narrow tables")
+    price_stale: bool = Field(False, description="older than the price-age limit (capplan.catalog.freshness)")

@@ -310,13 +310,20 @@ def break_even_utilisation(tco: ServerTCO, cloud: CloudPrice, a: CloudAssumption
 
 
 # ---------------------------------------------------------------------------------------------- cloud
-def cloud_price(inst: CloudInstance, model: PricingModel, a: CloudAssumptions) -> CloudPrice | None:
-    """Instance price under ``model``: the catalog's cited figure, or a derived reserved price, or None."""
+def cloud_price(
+    inst: CloudInstance, model: PricingModel, a: CloudAssumptions, *, max_age_days: int | None = None
+) -> CloudPrice | None:
+    """Instance price under ``model``: the catalog's cited figure, or a derived reserved price, or None.
+    The source names the price date and flags a price older than ``max_age_days`` (default 180)."""
     if model not in PRICE_MODELS or not inst.gpu_count or not inst.gpu_name:
         return None
     price = inst.price_usd_per_hour(model)
     derived = False
-    source = f"catalog: {inst.provider} {inst.instance} {inst.region} ({inst.price_date}; {inst.source})"
+    dated = model if price is not None else "on_demand"
+    age = inst.price_age(dated, max_age_days=max_age_days)
+    source = (
+        f"catalog: {inst.provider} {inst.instance} {inst.region} ({age.label()}; {inst.price_source(dated)})"
+    )
     if price is None and model in RESERVED_TERM_QUARTERS and a.derive_reserved_from_on_demand:
         on_demand = inst.price_usd_per_hour("on_demand")
         if on_demand is None:
@@ -341,7 +348,10 @@ def cloud_price(inst: CloudInstance, model: PricingModel, a: CloudAssumptions) -
         usd_per_gpu_hour=price / inst.gpu_count,
         derived=derived,
         source=source,
-        price_date=inst.price_date,
+        price_date=age.price_date.isoformat(),
+        price_label=age.label(),
+        price_short_label=age.short_label(),
+        price_stale=age.stale,
     )
 
 

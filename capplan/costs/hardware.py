@@ -3,7 +3,7 @@ cheapest cloud offer per pricing model, the cumulative series, break-even and NP
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from capplan.catalog import Accelerator, Catalog
 from capplan.costs import engine
@@ -27,6 +27,9 @@ class CloudOffer(BaseModel):
     unit: PerUnit
     carbon: PerUnit
     carbon_source: str
+    price_label: str = ""
+    price_short_label: str = ""
+    price_stale: bool = False
 
 
 class HardwareComparison(BaseModel):
@@ -39,6 +42,14 @@ class HardwareComparison(BaseModel):
     onprem_usd_per_gpu_hour: float | None
     onprem_price_source: str | None
     onprem_price_date: str | None = None
+    onprem_price_low_usd: float | None = None
+    onprem_price_high_usd: float | None = None
+    onprem_price_usd: float | None = Field(
+        None, description="per-GPU purchase price used (catalog midpoint or your quote)"
+    )
+    onprem_price_label: str | None = Field(None, description="date of the purchase price and STALE flag")
+    onprem_price_short_label: str | None = None
+    onprem_price_stale: bool = False
     onprem_unit: PerUnit | None
     onprem_carbon: PerUnit | None = None
     onprem_carbon_source: str | None = None
@@ -82,6 +93,9 @@ def _cloud_offer(
         unit=engine.per_unit_of_work(per_busy, **rates),
         carbon=engine.per_unit_of_work(kg_per_busy, **rates),
         carbon_source=f"{footprint.grid_source}; {footprint.embodied_source}",
+        price_label=price.price_label,
+        price_short_label=price.price_short_label,
+        price_stale=price.price_stale,
     )
 
 
@@ -101,9 +115,12 @@ def compare_hardware(
     pricing_models: tuple[PricingModel, ...] = PRICING_MODELS,
     inferences_per_s_per_gpu: float | None = None,
     tokens_per_s_per_gpu: float | None = None,
+    max_age_days: int | None = None,
 ) -> HardwareComparison:
     """Cost and emissions of ``gpus`` x ``acc`` owned (if a price is known) vs rented under ``billing``,
-    with the monthly series against the cheapest on-demand offer, break-even month and NPV."""
+    with the monthly series against the cheapest on-demand offer, break-even month and NPV. Without
+    ``gpu_price_usd`` the catalog's purchase price (midpoint of its cited range) is used; every price
+    carries its date and a STALE flag when older than ``max_age_days``."""
     carbon = carbon or CarbonAssumptions()
     notes: list[str] = []
     offers: list[CloudOffer] = []
@@ -114,7 +131,11 @@ def compare_hardware(
     }
     instances = catalog.instances_for(acc.name)
     for model in pricing_models:
-        prices = [p for p in (engine.cloud_price(i, model, cloud) for i in instances) if p is not None]
+        prices = [
+            p
+            for p in (engine.cloud_price(i, model, cloud, max_age_days=max_age_days) for i in instances)
+            if p is not None
+        ]
         if not prices:
             notes.append(f"no {model} price for {acc.name} in the catalog")
             continue
@@ -122,12 +143,10 @@ def compare_hardware(
         offers.append(_cloud_offer(best, acc, catalog, onprem, cloud, carbon, billing, rates))
         if model == "on_demand":
             best_on_demand = best
-    price = gpu_price_usd if gpu_price_usd is not None else acc.approx_list_price_usd
-    source = (
-        price_source
-        if gpu_price_usd is not None
-        else f"catalog approx_list_price_usd ({acc.price_note or acc.source})"
-    )
+    cited = None if gpu_price_usd is not None else catalog.purchase_price(acc.name)
+    age = cited.price_age(max_age_days=max_age_days) if cited else None
+    price = gpu_price_usd if cited is None else cited.mid_usd
+    source = price_source if cited is None else cited.describe(max_age_days=max_age_days)
     base = {
         "accelerator": acc.name,
         "accelerator_source": f"{acc.source} ({acc.source_date})",
@@ -135,11 +154,20 @@ def compare_hardware(
         "utilisation_fraction": onprem.utilisation_fraction,
         "cloud": offers,
         "notes": notes,
+        "onprem_price_usd": price,
+        "onprem_price_low_usd": cited.low_usd if cited else price,
+        "onprem_price_high_usd": cited.high_usd if cited else price,
+        "onprem_price_label": age.label() if age else None if price is None else "your figure (--gpu-price)",
+        "onprem_price_short_label": age.short_label() if age else None if price is None else "your figure",
+        "onprem_price_stale": bool(age and age.stale),
     }
-    if price is None or acc.tdp_w is None:
+    if price is None:
         notes.append(
-            f"{acc.name}: no cited purchase price or TDP; on-prem not costed (pass --gpu-price with a source)"
+            f"{acc.name}: no cited purchase price; on-prem not costed (pass --gpu-price with a source)"
         )
+    elif acc.tdp_w is None:
+        notes.append(f"{acc.name}: the catalog has no TDP, so power cannot be costed; on-prem not costed")
+    if price is None or acc.tdp_w is None:
         return HardwareComparison(
             **base,
             onprem_usd_per_gpu_hour=None,
@@ -148,13 +176,13 @@ def compare_hardware(
             break_even_utilisation=None,
             comparison=None,
         )
-    price_date = None if gpu_price_usd is not None else acc.source_date
+    price_date = cited.source_date if cited is not None else None
     server = ServerConfig(
         accelerator=acc.name,
         gpus_per_server=min(gpus_per_server, gpus),
         gpu_price_usd=price,
         gpu_tdp_w=acc.tdp_w,
-        price_source=source,
+        price_source=source or "",
         price_date=price_date,
     )
     tco = engine.server_tco(server, onprem)

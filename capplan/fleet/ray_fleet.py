@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from capplan.errors import UserError
 from capplan.results.store import Store, backend_name
+from capplan.results.summary import headline
+from capplan.signals import stop_on_signals
 
 ADDRESS_HELP = (
     "auto (a running cluster on this machine), ray://HOST:PORT (Ray Client), or local (start one here)"
@@ -116,13 +118,9 @@ def run_suite_task(suite: str, store_url: str, only: list[str], device: str | No
     return [
         {"benchmark": e.spec.name, "run_id": e.record.run_id, "status": e.record.status.value,
          "host_fingerprint": e.record.host_fingerprint, "hostname": e.record.inventory.get("hostname"),
-         "headline": _headline(e.record.metrics[0]) if e.record.metrics else e.record.error}
+         "headline": headline(e.record)}
         for e in events if e.record is not None
     ]
-
-
-def _headline(metric: Any) -> str:
-    return f"{metric.name} = {metric.value:.4g} {metric.unit}"
 
 
 def _connect(address: str) -> Any:
@@ -132,6 +130,7 @@ def _connect(address: str) -> Any:
         ray.init(
             address=None if address == "local" else address, include_dashboard=False, log_to_driver=False
         )
+    stop_on_signals()  # ray.init installs its own SIGTERM handler; keep capplan's (SIGHUP too)
     return ray
 
 

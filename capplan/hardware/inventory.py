@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 from pydantic import BaseModel, Field
 
-from capplan.hardware.nvml import driver_version, gpu_facts, nvml_session
+from capplan.hardware.nvml import driver_version, gpu_facts, nvml_session, nvml_uuid
 
 
 class CpuInfo(BaseModel):
@@ -47,13 +47,27 @@ class GpuInfo(BaseModel):
     nvlink_links: int = 0
 
 
+class CudaDevice(BaseModel):
+    """A GPU as CUDA (torch) numbers it in this process: ordinals count only the visible GPUs
+    (``CUDA_VISIBLE_DEVICES``), in CUDA's order, which is not NVML's; the UUID links the two."""
+
+    ordinal: int = Field(description="CUDA ordinal: the N of cuda:N")
+    name: str
+    uuid: str | None = Field(None, description="the device's UUID as NVML spells it (GPU-…, MIG-…)")
+    memory_gib: float
+    compute_capability: str
+
+
 class Inventory(BaseModel):
     hostname: str
     os: str
     kernel: str
     cpu: CpuInfo
     memory: MemoryInfo
-    gpus: list[GpuInfo]
+    gpus: list[GpuInfo] = Field(description="every GPU NVML sees on the host, in NVML (PCI) order")
+    cuda_devices: list[CudaDevice] = Field(
+        default_factory=list, description="the GPUs CUDA makes visible to capplan, by CUDA ordinal"
+    )
     software: dict[str, str | None]
     blas: list[dict[str, Any]]
     fingerprint: str = Field(description="hash of the hardware facts that affect performance")
@@ -89,13 +103,33 @@ def _version(dist: str) -> str | None:
         return None
 
 
+def _providing(module: str) -> list[tuple[str, str | None]]:
+    """(distribution, version) of every installed distribution that provides top-level ``module``."""
+    names = sorted(set(metadata.packages_distributions().get(module, [])))
+    return [(name, _version(name)) for name in names]
+
+
+def onnxruntime_versions() -> dict[str, str | None]:
+    """Version of ``onnxruntime`` whichever wheel provides it (onnxruntime, onnxruntime-gpu, ...) and
+    that wheel's name; two wheels providing it overwrite each other's files, so both are named."""
+    found = _providing("onnxruntime")
+    if not found:
+        return {"onnxruntime": None, "onnxruntime_dist": None}
+    if len(found) == 1:
+        return {"onnxruntime": found[0][1], "onnxruntime_dist": found[0][0]}
+    return {
+        "onnxruntime": ", ".join(f"{name} {version}" for name, version in found),
+        "onnxruntime_dist": " + ".join(name for name, _ in found) + " (conflicting wheels)",
+    }
+
+
 def software_versions() -> dict[str, str | None]:
     """Versions of the software stack that affects results (no heavy imports except torch's metadata)."""
     versions: dict[str, str | None] = {
         "python": platform.python_version(),
         "capplan": _version("capplan"),
         "torch": _version("torch"),
-        "onnxruntime": _version("onnxruntime"),
+        **onnxruntime_versions(),
         "numpy": _version("numpy"),
         "cuda": None,
         "cudnn": None,
@@ -110,6 +144,35 @@ def software_versions() -> dict[str, str | None]:
     except ImportError:
         pass
     return versions
+
+
+def torch_cuda_devices() -> list[CudaDevice]:
+    """The CUDA devices torch sees, with their UUIDs (empty without CUDA)."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        devices = []
+        for ordinal in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(ordinal)
+            uuid = getattr(props, "uuid", None)
+            devices.append(CudaDevice(
+                ordinal=ordinal, name=props.name, uuid=nvml_uuid(str(uuid)) if uuid else None,
+                memory_gib=round(props.total_memory / 2**30, 2),
+                compute_capability=f"{props.major}.{props.minor}",
+            ))
+        return devices
+    except Exception:  # a broken driver or CUDA build: report no CUDA devices rather than fail the inventory
+        return []
+
+
+def cuda_uuids(devices: list[dict[str, Any]], ordinals: list[int]) -> list[str]:
+    """UUIDs of these CUDA ordinals among ``devices`` (CudaDevice dicts, e.g. a stored inventory's
+    ``cuda_devices``); empty unless every ordinal has one."""
+    by_ordinal = {d["ordinal"]: d.get("uuid") for d in devices}
+    uuids = [by_ordinal.get(i) for i in ordinals]
+    return [u for u in uuids if u] if all(uuids) else []
 
 
 def _blas_info() -> list[dict[str, Any]]:
@@ -162,6 +225,7 @@ def collect_inventory() -> Inventory:
         cpu=cpu,
         memory=memory,
         gpus=gpus,
+        cuda_devices=torch_cuda_devices(),
         software=software,
         blas=_blas_info(),
         fingerprint=fingerprint(cpu, memory, gpus),

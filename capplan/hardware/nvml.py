@@ -1,4 +1,8 @@
-"""Guarded access to NVML (nvidia-ml-py). Every function returns empty results without a GPU/driver."""
+"""Guarded access to NVML (nvidia-ml-py). Every function returns empty results without a GPU/driver.
+
+NVML numbers GPUs in PCI bus order and ignores ``CUDA_VISIBLE_DEVICES``; CUDA numbers the visible GPUs
+fastest first. A CUDA ordinal is therefore never an NVML index: GPUs are matched by UUID.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +37,29 @@ def _try(fn: Any, *args: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def nvml_uuid(uuid: str) -> str:
+    """A CUDA UUID as NVML spells it: torch reports ``xxxxxxxx-…``, NVML ``GPU-xxxxxxxx-…``."""
+    return uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
+
+
+def handle_by_uuid(nvml: Any, uuid: str) -> Any:
+    """NVML handle of the GPU (or MIG instance) with this UUID, with or without NVML's prefix.
+    LookupError when NVML knows no such device."""
+    bare = uuid.removeprefix("GPU-").removeprefix("MIG-")
+    for candidate in dict.fromkeys((uuid, f"GPU-{bare}", f"MIG-{bare}")):
+        handle = _try(nvml.nvmlDeviceGetHandleByUUID, candidate)  # NotFound: try the next spelling
+        if handle is not None:
+            return handle
+    raise LookupError(f"NVML has no GPU with UUID {uuid}")
+
+
 def gpu_facts(nvml: Any) -> list[dict[str, Any]]:
-    """Static facts of every GPU NVML sees."""
+    """Static facts of every GPU NVML sees (a GPU whose handle cannot be read is left out)."""
     gpus = []
     for index in range(_try(nvml.nvmlDeviceGetCount) or 0):
-        h = nvml.nvmlDeviceGetHandleByIndex(index)
+        h = _try(nvml.nvmlDeviceGetHandleByIndex, index)
+        if h is None:
+            continue
         mem = _try(nvml.nvmlDeviceGetMemoryInfo, h)
         cc = _try(nvml.nvmlDeviceGetCudaComputeCapability, h)
         power_mw = _try(nvml.nvmlDeviceGetPowerManagementLimit, h)

@@ -1,5 +1,8 @@
 """Background telemetry sampler: CPU/RSS/system memory via psutil, GPU via NVML, energy counters.
 
+GPUs are named by UUID (capplan.hardware.inventory.cuda_devices maps CUDA ordinals to UUIDs); several
+GPUs (a torchrun node's ranks) are summarised together, see ``_GpuGroup``.
+
 Energy is read from counters where the platform exposes them (NVML total energy, RAPL powercap);
 otherwise GPU energy is integrated from sampled power, and CPU energy is recorded as None — never
 estimated from TDP or load.
@@ -10,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from capplan.hardware.nvml import nvml_session
+from capplan.hardware.nvml import handle_by_uuid, nvml_session
 
 # 5 Hz: fine enough for >1 s benchmarks while costing the measured process's cores next to nothing.
 DEFAULT_INTERVAL_S = 0.2
@@ -88,48 +91,79 @@ def _nvml(fn: Any, *args: Any) -> Any:
 class _GpuProbe:
     """NVML readings of one GPU."""
 
-    def __init__(self, nvml: Any, index: int) -> None:
-        self.nvml = nvml
-        self.handle = nvml.nvmlDeviceGetHandleByIndex(index)
-        self.util, self.mem, self.power, self.temp, self.clock = (_Series() for _ in range(5))
-        self.throttle = 0
-        self.power_trace: list[tuple[float, float]] = []
+    def __init__(self, nvml: Any, handle: Any) -> None:
+        self.nvml, self.handle = nvml, handle
         self.energy_start_mj = self.energy_mj()
 
     def energy_mj(self) -> int | None:
         return _nvml(self.nvml.nvmlDeviceGetTotalEnergyConsumption, self.handle)
 
-    def sample(self, now: float) -> None:
+    def read(self) -> dict[str, float | None]:
         nv, h = self.nvml, self.handle
         util = _nvml(nv.nvmlDeviceGetUtilizationRates, h)
         mem = _nvml(nv.nvmlDeviceGetMemoryInfo, h)
         power_mw = _nvml(nv.nvmlDeviceGetPowerUsage, h)
-        self.util.add(util.gpu if util else None)
-        self.mem.add(mem.used / MB if mem else None)
-        self.power.add(power_mw / 1e3 if power_mw is not None else None)
-        self.temp.add(_nvml(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU))
-        self.clock.add(_nvml(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM))
         reasons_fn = (
             getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
             or nv.nvmlDeviceGetCurrentClocksThrottleReasons
         )
-        self.throttle |= _nvml(reasons_fn, h) or 0
-        if power_mw is not None:
-            self.power_trace.append((now, power_mw / 1e3))
+        return {
+            "util": util.gpu if util else None,
+            "mem": mem.used / MB if mem else None,
+            "power": power_mw / 1e3 if power_mw is not None else None,
+            "temp": _nvml(nv.nvmlDeviceGetTemperature, h, nv.NVML_TEMPERATURE_GPU),
+            "clock": _nvml(nv.nvmlDeviceGetClockInfo, h, nv.NVML_CLOCK_SM),
+            "throttle": _nvml(reasons_fn, h),
+        }
+
+
+def _combined(values: list[float | None], how: str) -> float | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return {"sum": sum, "max": max, "mean": lambda v: sum(v) / len(v)}[how](present)
+
+
+class _GpuGroup:
+    """NVML readings of the GPUs a benchmark uses, combined per tick: power and energy are summed over
+    the GPUs (what they draw together), utilisation and SM clock averaged, memory and temperature
+    the highest GPU's. With one GPU these are simply its readings."""
+
+    def __init__(self, probes: list[_GpuProbe]) -> None:
+        self.probes = probes
+        self.util, self.mem, self.power, self.temp, self.clock = (_Series() for _ in range(5))
+        self.throttle = 0
+        self.power_trace: list[tuple[float, float]] = []
+
+    def sample(self, now: float) -> None:
+        readings = [p.read() for p in self.probes]
+        col = {k: [r[k] for r in readings] for k in readings[0]}
+        self.util.add(_combined(col["util"], "mean"))
+        self.mem.add(_combined(col["mem"], "max"))
+        self.temp.add(_combined(col["temp"], "max"))
+        self.clock.add(_combined(col["clock"], "mean"))
+        for mask in col["throttle"]:
+            self.throttle |= int(mask or 0)
+        if all(v is not None for v in col["power"]):  # a partial sum would understate the draw
+            total_w = float(sum(col["power"]))  # type: ignore[arg-type]
+            self.power.add(total_w)
+            self.power_trace.append((now, total_w))
+
+    def energy(self) -> tuple[float | None, float]:
+        """Joules over the window and 1.0 when from NVML's energy counters, else 0.0 (integrated power)."""
+        deltas = [(p.energy_start_mj, p.energy_mj()) for p in self.probes]
+        if all(a is not None and b is not None for a, b in deltas):
+            return sum(b - a for a, b in deltas) / 1e3, 1.0  # type: ignore[operator]
+        trace = self.power_trace  # trapezoidal integral of the sampled total power
+        if len(trace) < 2:
+            return None, 0.0
+        pairs = zip(trace, trace[1:], strict=False)
+        return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in pairs), 0.0
 
     def summary(self) -> dict[str, float | None]:
-        end_mj = self.energy_mj()
-        if self.energy_start_mj is not None and end_mj is not None:
-            energy, from_counter = (end_mj - self.energy_start_mj) / 1e3, 1.0
-        else:
-            trace = self.power_trace  # trapezoidal integral of sampled power
-            energy = (
-                sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(trace, trace[1:], strict=False))
-                if len(trace) > 1
-                else None
-            )
-            from_counter = 0.0
+        energy, from_counter = self.energy()
         return {
+            "gpu_count": float(len(self.probes)),
             "gpu_util_pct_mean": self.util.mean(),
             "gpu_util_pct_max": self.util.max(),
             "gpu_mem_used_mb_max": self.mem.max(),
@@ -141,6 +175,17 @@ class _GpuProbe:
             "gpu_energy_j": energy,
             "gpu_energy_from_counter": from_counter if energy is not None else None,
         }
+
+
+def open_gpu_group(nvml: Any, uuids: Sequence[str]) -> _GpuGroup | None:
+    """Probes of the GPUs with these UUIDs; None (no GPU telemetry) when there are none, NVML is
+    missing, or any of them cannot be opened: a record never mixes some GPUs' readings as all of them."""
+    if nvml is None or not uuids:
+        return None
+    try:
+        return _GpuGroup([_GpuProbe(nvml, handle_by_uuid(nvml, u)) for u in uuids])
+    except Exception:  # LookupError, NVMLError: this GPU is not NVML's to read
+        return None
 
 
 class _ProcessTree:
@@ -195,12 +240,13 @@ class _ProcessTree:
 
 @contextlib.contextmanager
 def sample_telemetry(
-    pid: int | None = None, gpu_index: int | None = None, interval_s: float = DEFAULT_INTERVAL_S
+    pid: int | None = None, gpu_uuids: Sequence[str] = (), interval_s: float = DEFAULT_INTERVAL_S
 ) -> Iterator[dict[str, float | None]]:
     """Sample telemetry on a background thread; the yielded dict holds the summary after exit.
 
-    ``pid``: the process tree to watch (default: this process). ``gpu_index``: the GPU to read via
-    NVML (None: no GPU readings). CPU% is percent of one core (like top); memory is in MB.
+    ``pid``: the process tree to watch (default: this process). ``gpu_uuids``: the GPUs to read via
+    NVML, by UUID (CUDA ordinals are not NVML indices); none, or one NVML cannot open, means no GPU
+    keys in the summary. CPU% is percent of one core (like top); memory is in MB.
     """
     summary: dict[str, float | None] = {}
     tree = _ProcessTree(pid or psutil.Process().pid)
@@ -208,7 +254,7 @@ def sample_telemetry(
     stop = threading.Event()
     rapl_before = read_rapl_uj()
     with nvml_session() as nvml:
-        gpu = _GpuProbe(nvml, gpu_index) if nvml is not None and gpu_index is not None else None
+        gpu = open_gpu_group(nvml, gpu_uuids)
 
         def tick() -> None:
             tree.sample()
@@ -216,7 +262,8 @@ def sample_telemetry(
             sys_used.add((vm.total - vm.available) / MB)
             sys_pct.add(vm.percent)
             if gpu:
-                gpu.sample(time.perf_counter())
+                with contextlib.suppress(Exception):  # a GPU lost mid-run ends its readings, not the run
+                    gpu.sample(time.perf_counter())
 
         def loop() -> None:
             while not stop.wait(interval_s):

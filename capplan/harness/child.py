@@ -15,16 +15,22 @@ import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from capplan.harness.device import cuda_index, process_peak_memory_bytes
 from capplan.harness.reaper import kill_tagged, tag_environment
 from capplan.harness.registry import resolve_kind
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
 from capplan.results.schema import Status
 
 _OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
+# CUDA reserves a large virtual address range when it initialises (unified addressing), so an
+# address-space cap (RLIMIT_AS) makes CUDA fail to start. On a CUDA device the memory cap is on the
+# resident set instead: a watchdog thread reads VmRSS this often and kills the process group above it.
+RSS_CHECK_S = 0.05
 
 
 def child_main(
@@ -77,6 +83,40 @@ def _cap_address_space(headroom_mb: int) -> None:
     )
 
 
+def _vm_rss_kb() -> int:
+    with open("/proc/self/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmRSS:")).split()[1])
+
+
+def _cap_resident_memory(headroom_mb: int) -> None:
+    """Kill this process group (SIGKILL) once its resident set exceeds today's + ``headroom_mb``."""
+    limit_kb = _vm_rss_kb() + headroom_mb * 1024
+
+    def watch() -> None:
+        while True:
+            time.sleep(RSS_CHECK_S)
+            rss_kb = _vm_rss_kb()
+            if rss_kb > limit_kb:
+                print(f"resident memory {rss_kb // 1024} MiB exceeded the cap of {limit_kb // 1024} MiB "
+                      f"(memory_limit_mb {headroom_mb} above the baseline; RSS, since CUDA cannot run "
+                      "under RLIMIT_AS)", file=sys.stderr, flush=True)
+                if os.getpgrp() == os.getpid():  # a benchmark child leads its group: take its ranks too
+                    os.killpg(0, signal.SIGKILL)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="capplan-rss-cap", daemon=True).start()
+
+
+def cap_memory(spec: BenchmarkSpec) -> None:
+    """Apply ``spec.memory_limit_mb``: RLIMIT_AS on the CPU, a resident-set watchdog on CUDA."""
+    if not spec.memory_limit_mb:
+        return
+    if cuda_index(spec.device) is None:
+        _cap_address_space(spec.memory_limit_mb)
+    else:
+        _cap_resident_memory(spec.memory_limit_mb)
+
+
 def _seed_and_threads(seed: int, threads: int) -> None:
     import numpy as np
     import torch
@@ -97,7 +137,7 @@ def check_requirements(spec: BenchmarkSpec) -> None:
     if "cuda" in needs:
         if not torch.cuda.is_available():
             raise BenchmarkSkipped("requires cuda: no CUDA device visible to torch")
-        index = int(spec.device.partition(":")[2] or 0)
+        index = cuda_index(spec.device) or 0
         if index >= torch.cuda.device_count():
             raise BenchmarkSkipped(
                 f"device {spec.device}: only {torch.cuda.device_count()} CUDA devices visible"
@@ -130,13 +170,9 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def _device_peak_mb(device: str) -> float | None:
-    if not device.startswith("cuda"):
-        return None
-    import torch
-
-    return (
-        torch.cuda.max_memory_allocated(torch.device(device)) / 1e6 if torch.cuda.is_initialized() else None
-    )
+    """Peak CUDA memory of the whole benchmark (every segment a kind measured), MB."""
+    peak = process_peak_memory_bytes(device)
+    return peak / 1e6 if peak is not None else None
 
 
 def _check_finite(result: KindResult) -> None:
@@ -149,8 +185,7 @@ def _check_finite(result: KindResult) -> None:
 def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
     """Run one benchmark in this process and describe the outcome as a JSON-able dict."""
     try:
-        if spec.memory_limit_mb:
-            _cap_address_space(spec.memory_limit_mb)
+        cap_memory(spec)
         _seed_and_threads(spec.seed, threads)
         check_requirements(spec)
         kind = resolve_kind(spec.kind)

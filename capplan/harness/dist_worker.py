@@ -16,10 +16,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from capplan.harness.child import error_line, is_oom
-from capplan.harness.kinds.collective import CollectiveParams, bus_factor, run_collective, size_label
+from capplan.harness.kinds.collective import (
+    CollectiveParams,
+    bus_factor,
+    check_sizes,
+    run_collective,
+    size_label,
+)
 from capplan.harness.launch import ERROR_PREFIX, RANK_PREFIX, RESULT_PREFIX
 from capplan.harness.metrics import add_metric
 from capplan.harness.registry import resolve_kind
@@ -31,13 +37,12 @@ def collective_under_group(
     spec: BenchmarkSpec, params: CollectiveParams, rank: int, world: int, device: str
 ) -> KindResult | None:
     """nccl-tests-style algbw/busbw per op and size over the whole group: torchrun's world size
-    replaces params.world_size, and the sizes are checked against it."""
+    replaces params.world_size (whose bound is for locally spawned ranks only; a torchrun group may
+    span any number of nodes), and the sizes are checked against it."""
     try:
-        CollectiveParams.model_validate(params.model_dump() | {"world_size": world})
-    except ValidationError as exc:
-        raise ValueError(
-            f"{exc.errors()[0]['msg'].removeprefix('Value error, ')} (torchrun group of {world})"
-        ) from None
+        check_sizes(params.sizes_bytes, world)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (torchrun group of {world})") from None
     samples = {op: run_collective(op, params.sizes_bytes, world, rank, device=device, dtype=spec.dtype,
                                   warmup_iters=params.warmup_iters, iters=params.iters) for op in params.ops}
     if rank != 0:
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     cuda = BenchmarkSpec.model_validate(job["items"][0]["spec"]).device.startswith("cuda")
     device = f"cuda:{local_rank}" if cuda else "cpu"
     if cuda:
-        torch.cuda.set_device(local_rank)
+        torch.cuda.set_device(local_rank)  # one GPU per local rank: NCCL and default streams use it
     torch.set_num_threads(job["threads"])
     backend = "nccl" if cuda else "gloo"
     dist.init_process_group(backend, timeout=timedelta(seconds=job["timeout_s"]))

@@ -26,7 +26,9 @@ import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from capplan.errors import UserError
+from capplan.hardware.inventory import cuda_uuids, torch_cuda_devices
 from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
+from capplan.harness.device import cuda_index
 from capplan.harness.registry import kind_info
 from capplan.harness.runner import (
     CONTENDED_BUSY_PCT,
@@ -163,6 +165,15 @@ def _read_json_files(out_dir: Path, prefix: str) -> dict[int, Any]:
     return found
 
 
+def rank_gpu_uuids(items: Sequence[PlannedBenchmark], opts: LaunchOptions) -> list[str]:
+    """UUIDs of the GPUs this node's ranks use (local rank i runs on cuda:i), for NVML telemetry;
+    empty for CPU ranks or when this node has fewer GPUs than ranks."""
+    if not items or cuda_index(items[0].spec.device) is None:
+        return []
+    devices = [d.model_dump() for d in torch_cuda_devices()]
+    return cuda_uuids(devices, list(range(opts.nproc)))
+
+
 def _torchrun(items: Sequence[PlannedBenchmark], opts: LaunchOptions, tmp: Path) -> _Job:
     """One torchrun job running ``items`` in order on this node."""
     threads = threads_per_rank(opts)
@@ -182,7 +193,7 @@ def _torchrun(items: Sequence[PlannedBenchmark], opts: LaunchOptions, tmp: Path)
         stdin=subprocess.DEVNULL,
         env=os.environ | {"OMP_NUM_THREADS": str(threads)},
     )
-    with sample_telemetry(pid=proc.pid) as telemetry:
+    with sample_telemetry(pid=proc.pid, gpu_uuids=rank_gpu_uuids(items, opts)) as telemetry:
         try:
             output, _ = proc.communicate(timeout=limit_s)
         except subprocess.TimeoutExpired:

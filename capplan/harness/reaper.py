@@ -31,14 +31,14 @@ def tag_environment(cookie: str) -> None:
     os.environ[COOKIE_ENV] = cookie
 
 
-def tagged_pids(cookie: str) -> list[int]:
-    """Pids of the processes (other than this one) whose environment carries ``cookie``."""
+def tagged_pids(cookie: str, variable: str = COOKIE_ENV) -> list[int]:
+    """Pids of the processes (other than this one) whose environment variable ``variable`` is ``cookie``."""
     found = []
     for proc in psutil.process_iter():
         if proc.pid == os.getpid():
             continue
         with contextlib.suppress(psutil.Error):  # gone, zombie or not ours to read
-            if proc.environ().get(COOKIE_ENV) == cookie:
+            if proc.environ().get(variable) == cookie:
                 found.append(proc.pid)
     return found
 

@@ -25,7 +25,9 @@ from typing import Any
 import psutil
 
 from capplan.errors import UserError
+from capplan.hardware.inventory import cuda_uuids
 from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
+from capplan.harness.device import cuda_index
 from capplan.harness.reaper import kill_tagged, new_cookie
 from capplan.harness.registry import KindImportError, kind_info
 from capplan.harness.spec import BenchmarkSpec
@@ -134,8 +136,9 @@ def _death_outcome(spec: BenchmarkSpec, exitcode: int | None, tail: str) -> Outc
     return Outcome(Status.failed, f"exited with code {exitcode} without a result{suffix}")
 
 
-def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
-    """Run ``spec`` in a fresh forkserver child and map whatever happens to an Outcome."""
+def run_isolated(spec: BenchmarkSpec, threads: int, gpu_uuids: Sequence[str] = ()) -> Outcome:
+    """Run ``spec`` in a fresh forkserver child and map whatever happens to an Outcome; ``gpu_uuids``
+    are the GPUs whose NVML telemetry is sampled meanwhile (see ``spec_gpu_uuids``)."""
     from capplan.harness.child import child_main
 
     ctx = _context()
@@ -154,9 +157,8 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
     reader.start()
     reply: dict[str, Any] | None = None
     timed_out = False
-    gpu = int(spec.device.partition(":")[2] or 0) if spec.device.startswith("cuda") else None
     try:
-        with sample_telemetry(pid=proc.pid, gpu_index=gpu) as telemetry:
+        with sample_telemetry(pid=proc.pid, gpu_uuids=gpu_uuids) as telemetry:
             deadline = time.monotonic() + spec.timeout_s
             while reply is None and not timed_out:
                 remaining = deadline - time.monotonic()
@@ -188,6 +190,22 @@ def run_isolated(spec: BenchmarkSpec, threads: int) -> Outcome:
     outcome.telemetry = dict(telemetry)
     outcome.output_tail = tail
     return outcome
+
+
+def spec_gpu_uuids(
+    spec: BenchmarkSpec, env: RunEnvironment, params: dict[str, Any] | None = None
+) -> list[str]:
+    """UUIDs of the GPUs a CUDA spec runs on, its CUDA ordinals looked up in the run's inventory: its
+    own device, or for a distributed kind's local ranks (``world_size`` of them) GPUs 0..world_size-1.
+    Empty off CUDA or when an ordinal is not visible (the child then records the benchmark as skipped)."""
+    index = cuda_index(spec.device)
+    if index is None:
+        return []
+    ordinals = [index]
+    with contextlib.suppress(KindImportError, UserError):  # an unloadable kind fails in its child
+        if kind_info(spec.kind).role == "distributed":
+            ordinals = list(range(int((params or {}).get("world_size", 1))))
+    return cuda_uuids(env.inventory.get("cuda_devices") or [], ordinals)
 
 
 def request_config(spec: BenchmarkSpec, params: dict[str, Any], threads: int) -> dict[str, Any]:
@@ -328,7 +346,7 @@ def run_benchmarks(
             notify(RunEvent(spec))
             busy_pct = host_busy_pct(LOAD_WINDOW_S)
             started = datetime.now(UTC)
-            outcome = run_isolated(spec, threads)
+            outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
             outcome.telemetry["host_busy_pct_before"] = busy_pct
             outcome.telemetry["contended"] = float(busy_pct > CONTENDED_BUSY_PCT)
             record = build_record(spec, config, outcome, env, suite=suite, started=started)

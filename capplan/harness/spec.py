@@ -58,8 +58,9 @@ class BenchmarkSpec(BaseModel):
     memory_limit_mb: int | None = Field(
         None,
         gt=0,
-        description="address-space cap (RLIMIT_AS) of the subprocess, in MiB above its baseline after "
-                    "importing torch",
+        description="memory cap of the subprocess, in MiB above its baseline after importing torch: "
+                    "address space (RLIMIT_AS) on cpu, resident set on cuda (CUDA cannot start under "
+                    "RLIMIT_AS)",
     )
     seed: int = Field(0, description="seed for synthetic inputs and weights")
     tags: dict[str, str] = Field(default_factory=dict)

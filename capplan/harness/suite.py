@@ -29,7 +29,7 @@ from capplan.yamlfile import read_yaml
 # Built-in suites ship inside the package (so a wheel install has them). They are edited in the
 # repository's benchmarks/ and copied here by `make suites`; tests/test_packaging.py checks the copies.
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
-BUILTIN_SUITES = ("quick", "standard", "full", "distributed")
+BUILTIN_SUITES = ("quick", "standard", "full", "distributed", "gpu")
 TOP_KEYS = ("suite", "description", "defaults", "benchmarks")
 CAPABILITIES = ("cuda", "nvml", "multi_gpu")
 

@@ -2,7 +2,7 @@
 
 from capplan.perfmodel.calibration import CalibrationPoint, gather_points
 from capplan.perfmodel.projection import Projection, project
-from capplan.perfmodel.validate import ValidationReport, leave_one_out
+from capplan.perfmodel.validate import ValidationReport, leave_one_out, validate
 from capplan.perfmodel.workloads import WORKLOADS, WorkloadDesc, describe_record, describe_run, named_workload
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "leave_one_out",
     "named_workload",
     "project",
+    "validate",
 ]

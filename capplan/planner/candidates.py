@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 from capplan.catalog import Accelerator, Catalog, CloudInstance
 from capplan.catalog.models import normalise_name
+from capplan.catalog.regions import region_key
 from capplan.costs import engine
 from capplan.costs.cloud import RESERVED_TERM_QUARTERS, CloudPrice
 from capplan.costs.engine import CloudCarbon, OnPremCarbon
 from capplan.costs.onprem import ServerConfig, ServerTCO
 from capplan.errors import UserError
-from capplan.planner.plan import OnPremCandidate, Plan
+from capplan.planner.plan import OnPremCandidate, Plan, Site
+from capplan.planner.residency import Residency
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ServerOption:
     carbon: OnPremCarbon
     lead_time_weeks: float
     existing_servers: int = 0
+    site: Site | None = None
 
     @property
     def source(self) -> str:
@@ -53,6 +56,7 @@ class CloudOption:
 @dataclass
 class Candidates:
     catalog: Catalog
+    residency: Residency
     servers: list[ServerOption] = field(default_factory=list)
     cloud: list[CloudOption] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
@@ -64,7 +68,8 @@ def merged_catalog(plan: Plan, catalog: Catalog) -> Catalog:
     accs.update({normalise_name(a.name): a for a in plan.hardware})
     insts: dict[tuple[str, str, str], CloudInstance] = {i.key: i for i in catalog.instances}
     insts.update({i.key: i for i in plan.instances})
-    return Catalog(list(accs.values()), list(insts.values()), catalog.files, catalog.grid, catalog.embodied)
+    return Catalog(list(accs.values()), list(insts.values()), catalog.files, catalog.purchase_rows,
+                   regions=catalog.regions.merged(plan.regions), grid=catalog.grid, embodied=catalog.embodied)
 
 
 def _lower(items: list[str] | None) -> set[str] | None:
@@ -79,10 +84,9 @@ def _server(
         cat.accelerator(cand.accelerator)  # raises UserError with close matches
         raise UserError(f"{where}.accelerator: {cand.accelerator!r} is not in the catalog")
     price, source, date = cand.gpu_price_usd, cand.price_source, None
-    if price is None and acc.approx_list_price_usd is not None:
-        price, date = acc.approx_list_price_usd, acc.source_date
-        source = (f"catalog: {acc.name} approx_list_price_usd ({acc.price_note or 'no note'}; "
-                  f"{acc.source}, {acc.source_date})")
+    cited = cat.purchase_price(acc.name) if price is None else None
+    if cited is not None:
+        price, source, date = cited.mid_usd, f"catalog: {acc.name} {cited.describe()}", cited.source_date
     if price is None and not existing:
         return f"on-prem {acc.name}: no cited purchase price (give gpu_price_usd and price_source in {where})"
     if acc.tdp_w is None:
@@ -110,21 +114,25 @@ def _server(
     )
     prefix = "existing on-prem" if existing else "on-prem"
     tco = engine.server_tco(config, plan.assumptions.onprem)
+    site = plan.site(cand.site)
     return ServerOption(
-        label=f"{prefix} {acc.name} ({cand.gpus_per_server}-GPU server)",
+        label=f"{prefix} {acc.name} ({cand.gpus_per_server}-GPU server)"
+        + (f" at {site.name}" if site else ""),
         accelerator=acc,
         config=config,
         tco=tco,
         carbon=engine.onprem_carbon(tco, plan.assumptions.carbon, cat.embodied_for(acc.name)),
         lead_time_weeks=lead,
         existing_servers=existing,
+        site=site,
     )
 
 
 def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
     """On-prem server options (priced ones only) and cloud prices allowed by the plan."""
     cat = merged_catalog(plan, catalog)
-    out = Candidates(catalog=cat)
+    out = Candidates(catalog=cat, residency=Residency.build(plan, cat))
+    regions = out.residency.cloud_regions(plan.candidates.cloud.regions, "candidates.cloud.regions")
     only = None if plan.candidates.accelerators is None else set()
     for i, name in enumerate(plan.candidates.accelerators or []):
         acc = cat.find_accelerator(name)
@@ -136,7 +144,7 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         cands = [
             OnPremCandidate(accelerator=a.name)
             for a in cat.accelerators
-            if a.approx_list_price_usd and a.kind == "gpu"
+            if a.kind == "gpu" and cat.purchase_price(a.name) is not None
         ]
     for i, cand in enumerate(cands):
         opt = _server(plan, cat, cand, f"candidates.onprem[{i}]")
@@ -150,6 +158,7 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         )
         cand = OnPremCandidate(
             accelerator=ex.accelerator,
+            site=ex.site,
             gpus_per_server=ex.gpus_per_server,
             gpu_price_usd=known.gpu_price_usd if known else None,
             price_source=known.price_source if known else None,
@@ -158,12 +167,12 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         if isinstance(opt, str):
             raise UserError(f"existing.onprem[{i}]: {opt}")
         out.servers.append(opt)
-    providers, regions = _lower(plan.candidates.cloud.providers), _lower(plan.candidates.cloud.regions)
+    providers = _lower(plan.candidates.cloud.providers)
     a = plan.assumptions.cloud
     for inst in cat.instances:
         if providers is not None and inst.provider.lower() not in providers:
             continue
-        if regions is not None and inst.region.lower() not in regions:
+        if regions is not None and region_key(inst.provider, inst.region) not in regions:
             continue
         acc = cat.find_accelerator(inst.gpu_name) if inst.gpu_name else None
         if acc is None or (only is not None and acc.name not in only):
@@ -183,4 +192,7 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
             )
             all_in = engine.cloud_gpu_hour_cost_usd(price, a)
             out.cloud.append(CloudOption(label, acc, price, all_in, footprint))
+            out.residency.add_cloud(label, inst.provider, inst.region)
+    for s in out.servers:
+        out.residency.add_onprem(s.label, s.site)
     return out

@@ -268,10 +268,6 @@ def _venues(w: Workload, mode: Mode) -> tuple[bool, bool]:
     return onprem, cloud
 
 
-def _region_ok(w: Workload, region: str | None) -> bool:
-    return w.sensitivity != "region" or (region or "").lower() in {r.lower() for r in w.allowed_regions}
-
-
 def _monthly(per_quarter: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(per_quarter, dtype=float) / 3.0, 3)
 
@@ -338,7 +334,7 @@ def workload_options(
     bursts: list[tuple[float, CloudOption, Fit]] = []
     for c in cands.cloud if cloud_ok else []:
         fit = fits.get(c.accelerator.name)
-        if c.reserved or fit is None or not _region_ok(w, c.price.region):
+        if c.reserved or fit is None or not cands.residency.allowed(wi, c.label):
             continue
         if c.price.pricing_model == "spot" and not w.spot_ok:
             continue
@@ -378,7 +374,7 @@ def workload_options(
     owned: list[Option] = []
     for pi, p in enumerate(pools):
         fit = fits.get(p.accelerator)
-        allowed = (cloud_ok and _region_ok(w, p.region)) if p.cloud else onprem_ok
+        allowed = (cloud_ok if p.cloud else onprem_ok) and cands.residency.allowed(wi, p.label)
         if fit is None or not allowed:
             continue
         extra = data if p.cloud else np.zeros_like(data)

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from capplan.catalog.models import Accelerator, CloudInstance
+from capplan.catalog.regions import Region, country_code, jurisdiction, not_yaml_boolean
 from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assumption
 from capplan.costs.carbon import CarbonAssumptions
 from capplan.costs.cloud import PRICING_MODELS, CloudAssumptions, PricingModel
@@ -169,6 +178,10 @@ class SLO(_Strict):
     )
 
 
+Jurisdiction = Annotated[str, BeforeValidator(not_yaml_boolean), AfterValidator(jurisdiction)]
+RESIDENCY_RULES = ("allowed_regions", "allowed_jurisdictions", "approved_providers")
+
+
 class Workload(_Strict):
     """One workload: inference service or training programme."""
 
@@ -189,9 +202,23 @@ class Workload(_Strict):
         None, gt=0, description="weights + activations/KV cache of one replica or run"
     )
     deadline_hours: float | None = Field(None, gt=0, description="a training run must finish within this")
-    sensitivity: Literal["none", "on_prem", "region"] = Field("none", description="data residency constraint")
+    sensitivity: Literal["none", "on_prem", "region"] = Field(
+        "none",
+        description="data residency: none; on_prem (own sites only); region (cloud allowed under the rules "
+        "allowed_regions / allowed_jurisdictions / approved_providers, every rule given must hold)",
+    )
     allowed_regions: list[str] = Field(
-        default_factory=list, description="cloud regions allowed when sensitivity=region"
+        default_factory=list,
+        description="cloud regions the data may go to, provider-qualified: aws:us-east-1, gcp:us-central1 (a "
+        "bare name is accepted only when a single provider has a region of that name)",
+    )
+    allowed_jurisdictions: list[Jurisdiction] = Field(
+        default_factory=list,
+        description="ISO 3166-1 alpha-2 countries (US, DE) or economic areas (EU, EEA) where the data may be "
+        "processed; applies to cloud regions and to on-prem sites",
+    )
+    approved_providers: list[str] = Field(
+        default_factory=list, description="cloud providers approved for the data (AWS, GCP, Azure...)"
     )
     placement: Literal["any", "on_prem", "cloud"] = "any"
     allow_spot: bool | None = Field(None, description="may run on spot (default: training yes, inference no)")
@@ -217,8 +244,18 @@ class Workload(_Strict):
         )
         if needs_tokens and self.tokens_per_request is None:
             raise ValueError("tokens_per_request is required with token-based demand or tokens_per_s figures")
-        if self.sensitivity == "region" and not self.allowed_regions:
-            raise ValueError("sensitivity=region needs allowed_regions")
+        given = [r for r in RESIDENCY_RULES if getattr(self, r)]
+        if self.sensitivity == "region" and not given:
+            raise ValueError(
+                "sensitivity=region needs allowed_regions, allowed_jurisdictions or approved_providers"
+            )
+        if self.sensitivity == "none" and given:
+            raise ValueError(f"{given[0]} applies only with sensitivity: region (or on_prem for "
+                             "allowed_jurisdictions); set sensitivity")
+        cloud_rules = [r for r in given if r != "allowed_jurisdictions"]
+        if self.sensitivity == "on_prem" and cloud_rules:
+            raise ValueError(f"{cloud_rules[0]} names cloud venues, but sensitivity: on_prem never uses the "
+                             "cloud; use sensitivity: region")
         if self.type == "inference" and self.billing == "autoscaled":
             raise ValueError(
                 "billing: inference fleets are sized for their average load and billed always_on (peaks "
@@ -230,6 +267,11 @@ class Workload(_Strict):
     def billing_mode(self) -> BillingMode:
         """The billing mode of this workload's rented capacity (explicit, or by type)."""
         return self.billing or ("always_on" if self.type == "inference" else "autoscaled")
+
+    @property
+    def sensitive(self) -> bool:
+        """Whether the workload's data carries a residency constraint."""
+        return self.sensitivity != "none"
 
     @property
     def spot_ok(self) -> bool:
@@ -255,10 +297,21 @@ class Budget(_Strict):
     split: BudgetSplit | None = Field(None, description="optional 40/30/20/10 split")
 
 
+class Site(_Strict):
+    """An on-prem site (data centre) and the country whose law applies to data there."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\- ]+$")
+    country: Annotated[str, BeforeValidator(not_yaml_boolean), AfterValidator(country_code)] = Field(
+        description="ISO 3166-1 alpha-2 country of the site (US, DE...); its economic areas follow"
+    )
+    source: str = Field("plan file", min_length=1, description="where the site's location is recorded")
+
+
 class OnPremCandidate(_Strict):
     """A server type that may be bought; prices fall back to the catalog's list price only when it has one."""
 
     accelerator: str = Field(min_length=1)
+    site: str | None = Field(None, description="the sites[] entry it would be installed at")
     gpus_per_server: int = Field(8, ge=1, le=64)
     gpu_price_usd: float | None = Field(None, gt=0)
     server_price_usd: float | None = Field(None, ge=0)
@@ -290,6 +343,7 @@ class Candidates(_Strict):
 
 class ExistingServers(_Strict):
     accelerator: str = Field(min_length=1)
+    site: str | None = Field(None, description="the sites[] entry the servers are installed at")
     servers: int = Field(ge=1)
     gpus_per_server: int = Field(8, ge=1, le=64)
 
@@ -352,6 +406,12 @@ class Plan(_Strict):
     instances: list[CloudInstance] = Field(
         default_factory=list, description="extra/override cloud instance rows"
     )
+    regions: list[Region] = Field(
+        default_factory=list, description="extra/override cloud region rows (country, source, date)"
+    )
+    sites: list[Site] = Field(
+        default_factory=list, description="on-prem sites and their countries (for allowed_jurisdictions)"
+    )
     solver: Solver = Field(default_factory=Solver)
     carbon: CarbonPolicy = Field(default_factory=CarbonPolicy)
 
@@ -367,7 +427,28 @@ class Plan(_Strict):
                     f"workload {w.name!r}: demand.series needs {self.horizon_quarters} values (one per "
                     f"quarter)"
                 )
+        self._check_sites()
         return self
+
+    def _check_sites(self) -> None:
+        names = [s.name for s in self.sites]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"site names must be unique (repeated: {', '.join(dupes)})")
+        owned = [("candidates.onprem", c) for c in self.candidates.onprem or []]
+        owned += [("existing.onprem", e) for e in self.existing.onprem]
+        for where, row in owned:
+            if row.site is not None and row.site not in names:
+                allowed = ", ".join(names) if names else "none declared: add sites: [{name, country}]"
+                raise ValueError(f"{where}: site {row.site!r} is not in sites ({allowed})")
+            if row.site is None and len(names) > 1:
+                raise ValueError(f"{where}: name the site of {row.accelerator} (sites: {', '.join(names)})")
+
+    def site(self, name: str | None) -> Site | None:
+        """The site called ``name``; with no name, the only declared site (None when none or several)."""
+        if name is None:
+            return self.sites[0] if len(self.sites) == 1 else None
+        return next((s for s in self.sites if s.name == name), None)
 
     def quarter_start(self, q: int) -> dt.date:
         """First day of plan quarter ``q`` (0-based)."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from capplan.costs.format import usd
+from capplan.planner.candidates import Candidates
 from capplan.planner.placement import Solution, order_by
-from capplan.planner.result import AlternativeRow, ReasonRow
+from capplan.planner.plan import Plan
+from capplan.planner.residency import Residency
+from capplan.planner.result import AlternativeRow, ConstraintRow, ReasonRow, ResidencyRow
+from capplan.planner.sizing import Sizing
 
 
 def _quarters(sol: Solution, qs: list[int]) -> str:
@@ -15,14 +19,87 @@ def _quarters(sol: Solution, qs: list[int]) -> str:
     return first if first == last else f"{first}..{last}"
 
 
-def workload_reasons(sol: Solution) -> list[ReasonRow]:
+def _used(sol: Solution, wi: int) -> dict[int, list[int]]:
+    """Option index -> quarters in which it serves more than 5 % of workload ``wi``'s demand."""
+    used: dict[int, list[int]] = defaultdict(list)
+    for (oi, q, wj), v in sol.share.items():
+        if wj == wi and v > 0.05:
+            used[oi].append(q)
+    return used
+
+
+def residency_rows(plan: Plan, cands: Candidates, sizing: Sizing) -> list[ResidencyRow]:
+    """Every candidate option a sensitive workload has figures for, allowed or excluded, with the rule."""
+    offers: list[tuple[str, str, str | None]] = [
+        (c.label, c.accelerator.name, c.price.pricing_model) for c in cands.cloud
+    ]
+    offers += [(s.label, s.accelerator.name, None) for s in cands.servers]
+    rows = []
+    for wi in cands.residency.sensitive():
+        w = plan.workloads[wi]
+        fitted = {f.accelerator for f in sizing.for_workload(w.name)}
+        for label, acc, model in offers:
+            if acc not in fitted:
+                continue
+            venue, verdict = cands.residency.venues[label], cands.residency.verdict(wi, label)
+            rows.append(ResidencyRow(workload=w.name, option=label, pricing_model=model, venue=venue.name,
+                                     location=venue.where(), allowed=verdict.allowed, rule=verdict.rule))
+    return rows
+
+
+def _placed(sol: Solution, wi: int, residency: Residency) -> list[str]:
+    """'OPTION (placed|burst): RULE' for each option and burst target the solution uses for workload
+    ``wi``."""
+    roles: dict[str, str] = {}
+    for oi in sorted(_used(sol, wi), key=lambda oi: sol.options[oi].label):
+        o = sol.options[oi]
+        roles.setdefault(o.label, "placed")
+        if o.variant == "avg+burst" and o.burst_via:
+            roles.setdefault(o.burst_via, "burst")
+    return [f"{label} ({role}): {residency.verdict(wi, label).rule}" for label, role in roles.items()]
+
+
+def _excluded(rows: list[ResidencyRow], workload: str) -> list[str]:
+    """Per rule that excluded something: 'VENUE (offers: X [on_demand, reserved_1y], ...): RULE', or, when
+    one rule excluded several venues, 'VENUE, VENUE (N offers): RULE'."""
+    groups: dict[str, dict[str, dict[str, list[str]]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r.workload == workload and not r.allowed:
+            offer = r.option.removesuffix(f" {r.pricing_model}") if r.pricing_model else r.option
+            models = groups[r.rule][r.venue].setdefault(offer, [])
+            models += [r.pricing_model] if r.pricing_model else []
+    out = []
+    for rule, venues in groups.items():
+        if len(venues) > 1:
+            n = sum(max(len(m), 1) for offers in venues.values() for m in offers.values())
+            out.append(f"{', '.join(sorted(venues))} ({n} offers): {rule}")
+            continue
+        ((venue, offers),) = venues.items()
+        listed = ", ".join(f"{o} [{', '.join(m)}]" if m else o for o, m in offers.items())
+        out.append(f"{venue} (offers: {listed}): {rule}")
+    return sorted(out)
+
+
+def constraint_rows(sol: Solution, residency: Residency, rows: list[ResidencyRow]) -> list[ConstraintRow]:
+    """One row per sensitive workload: its rules, where it is placed and why, what was excluded and why."""
+    out = []
+    for wi in residency.sensitive():
+        rules = residency.rules[wi]
+        out.append(ConstraintRow(
+            workload=rules.workload,
+            sensitivity=rules.sensitivity,
+            rules=rules.describe(),
+            placed="; ".join(_placed(sol, wi, residency)) or "not placed",
+            excluded="; ".join(_excluded(rows, rules.workload)) or "nothing excluded",
+        ))
+    return out
+
+
+def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRow]) -> list[ReasonRow]:
     plan = sol.plan
     out = []
     for wi, w in enumerate(plan.workloads):
-        used: dict[int, list[int]] = defaultdict(list)
-        for (oi, q, wj), v in sol.share.items():
-            if wj == wi and v > 0.05:
-                used[oi].append(q)
+        used = _used(sol, wi)
         parts = []
         for oi, qs in sorted(used.items(), key=lambda kv: min(kv[1])):
             o = sol.options[oi]
@@ -38,11 +115,15 @@ def workload_reasons(sol: Solution) -> list[ReasonRow]:
         if compared:
             priced = " (with the plan's carbon price)" if plan.carbon.price_usd_per_tonne else ""
             text += f" Stand-alone cost over the horizon{priced} of its cheapest options: {compared}."
-        if w.sensitivity == "on_prem" or w.placement == "on_prem":
-            text += " It must stay on-prem (plan: sensitivity/placement)."
-        elif w.sensitivity == "region":
-            text += (f" Its data may only leave for regions {', '.join(w.allowed_regions)} "
-                     "(plan: sensitivity=region).")
+        if w.sensitive:
+            rules = residency.rules[wi]
+            placed = "; ".join(_placed(sol, wi, residency))
+            text += f" Residency ({rules.describe()}):" + (f" allowed: {placed}." if placed else "")
+            excluded = _excluded(rows, w.name)
+            if excluded:
+                text += f" Excluded: {'; '.join(excluded)}."
+        elif w.placement == "on_prem":
+            text += " It must stay on-prem (plan: placement)."
         onprem_first = [min(qs) for oi, qs in used.items() if sol.options[oi].kind == "onprem"]
         if onprem_first and min(onprem_first) > 0 and any(sol.options[oi].kind != "onprem" for oi in used):
             pool = next(sol.pools[sol.options[oi].pool] for oi in used if sol.options[oi].kind == "onprem")  # type: ignore[index]
@@ -154,7 +235,7 @@ def summary_reasons(
     return out
 
 
-def _placed(sol: Solution) -> dict[tuple[int, int], str]:
+def _main_option(sol: Solution) -> dict[tuple[int, int], str]:
     """(workload, quarter) -> the option carrying most of it."""
     best: dict[tuple[int, int], tuple[float, str]] = {}
     for (oi, q, wi), v in sol.share.items():
@@ -184,7 +265,7 @@ def carbon_reasons(sol: Solution, without: Solution | None) -> list[ReasonRow]:
         terms.append(f"a carbon price of {price}/t (plan: carbon.price_usd_per_tonne)")
     if policy.cap_tonnes_per_year is not None:
         terms.append(f"a cap of {policy.cap_tonnes_per_year:,.0f} t/year (plan: carbon.cap_tonnes_per_year)")
-    before, after = _placed(without), _placed(sol)
+    before, after = _main_option(without), _main_option(sol)
     moved: dict[tuple[int, str, str], list[int]] = defaultdict(list)
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key):

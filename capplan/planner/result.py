@@ -1,10 +1,18 @@
-"""PlanResult: everything a plan run produced, as flat, DataFrame-friendly rows."""
+"""PlanResult: everything a plan run produced, as flat, DataFrame-friendly rows, plus the inputs it was
+computed from (demand, prices, assumptions, the plan itself) so two results can be compared."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+# result.json carries these two fields; ``capplan.planner.result_file`` refuses files without them.
+# Bump the version when a field that readers (plan diff, reports) rely on changes meaning or goes away.
+RESULT_FORMAT = "capplan.plan_result"
+# 2: adds demand, prices and plan_inputs (version 1 files carry no format field); 3: adds carbon (tonnes,
+# carbon price and cap, per-row kg), billing modes, monthly cash and each alternative's solver gap and time.
+RESULT_FORMAT_VERSION = 3
 
 
 class _Row(BaseModel):
@@ -116,6 +124,28 @@ class ReasonRow(_Row):
     text: str
 
 
+class ConstraintRow(_Row):
+    """One sensitive workload's residency rules and what they decided in the recommended plan."""
+
+    workload: str
+    sensitivity: str
+    rules: str = Field(description="the plan's residency rules, cloud regions provider-qualified")
+    placed: str = Field(description="options the recommended plan uses, each with the rule that allowed it")
+    excluded: str = Field(description="venues excluded for it, each with the rule that excluded it")
+
+
+class ResidencyRow(_Row):
+    """One candidate option (cloud offer or on-prem server type) checked against one workload's rules."""
+
+    workload: str
+    option: str
+    pricing_model: str | None = Field(description="cloud pricing model of the option; None on-prem")
+    venue: str = Field(description="provider-qualified cloud region (aws:us-east-1) or on-prem site")
+    location: str = Field(description="location, ISO 3166 country and economic areas of the venue")
+    allowed: bool
+    rule: str = Field(description="the rule that allowed or excluded the option")
+
+
 class TornadoRow(_Row):
     parameter: str
     unit: str
@@ -133,6 +163,28 @@ class ScenarioRow(_Row):
     settings: str
     net_usd: float
     cloud_share: float
+
+
+class DemandRow(_Row):
+    workload: str
+    quarter: str
+    demand: float = Field(description="average demand in the quarter, in the plan file's own unit")
+    unit: str
+    source: str
+
+
+class PriceRow(_Row):
+    option: str = Field(description="the server type or cloud instance + pricing model priced")
+    kind: str
+    accelerator: str
+    gpus_per_unit: int
+    price_usd: float = Field(
+        description="as priced: the cited (or derived, see source) figure times the scenario multiplier "
+        "onprem.gpu_price_multiplier or cloud.price_multiplier"
+    )
+    unit: str
+    host_price_usd: float | None = Field(None, description="on-prem: host price without GPUs, when given")
+    source: str
 
 
 class UnitCostRow(_Row):
@@ -158,12 +210,18 @@ TABLES = (
     "tornado",
     "scenarios",
     "unit_costs",
+    "demand",
+    "prices",
+    "constraints",
+    "residency",
 )
 
 
 class PlanResult(BaseModel):
     """Result of ``run_plan``; each list is one table (``tables()`` gives them as lists of dicts)."""
 
+    format: Literal["capplan.plan_result"] = RESULT_FORMAT
+    format_version: int = RESULT_FORMAT_VERSION
     plan_name: str
     start: str
     horizon_quarters: int
@@ -199,7 +257,25 @@ class PlanResult(BaseModel):
     tornado: list[TornadoRow]
     scenarios: list[ScenarioRow]
     unit_costs: list[UnitCostRow]
+    demand: list[DemandRow] = Field(description="demand per workload and quarter the plan was sized for")
+    prices: list[PriceRow] = Field(description="every purchase and cloud price the placement chose from")
+    plan_inputs: dict[str, Any] = Field(description="the validated plan file the result was computed from")
+    constraints: list[ConstraintRow] = Field(
+        default_factory=list, description="residency rules of each sensitive workload"
+    )
+    residency: list[ResidencyRow] = Field(
+        default_factory=list,
+        description="every candidate option of each sensitive workload: allowed or excluded, and why",
+    )
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every table as a list of plain dicts (pandas.DataFrame(rows) works on each)."""
         return {name: [r.model_dump(mode="json") for r in getattr(self, name)] for name in TABLES}
+
+
+def table_columns(name: str) -> list[str]:
+    """Column names of result table ``name`` (one of TABLES), in row-model order."""
+    if name not in TABLES:
+        raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
+    row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
+    return list(row_model.model_fields)

@@ -11,6 +11,7 @@ from capplan.catalog import Catalog, load_catalog
 from capplan.costs import engine
 from capplan.planner import reasons as why
 from capplan.planner.candidates import Candidates, resolve_candidates
+from capplan.planner.inputs import demand_rows, price_rows
 from capplan.planner.placement import Mode, PlacementModel, Solution, solve_placement
 from capplan.planner.plan import Plan
 from capplan.planner.result import AlternativeRow, AssumptionRow, MonthRow, PlanResult, ReasonRow, SizingRow
@@ -139,6 +140,7 @@ def run_plan(
 
     base = (rec.net_usd, rec.cloud_share)
     placement, purchases = placement_rows(rec), purchase_rows(rec)
+    residency = why.residency_rows(plan, cands, sizing)
     derived = sorted(
         {r.option for r in placement if r.source.startswith("derived")}
         | {p.what for p in purchases if p.source.startswith("derived")}
@@ -199,9 +201,14 @@ def run_plan(
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
         + why.carbon_reasons(rec, _without_carbon_policy(plan, model))
-        + why.workload_reasons(rec)
+        + why.workload_reasons(rec, cands.residency, residency)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
         unit_costs=unit_cost_rows(rec, sizing),
+        demand=demand_rows(plan),
+        prices=price_rows(plan, cands),
+        plan_inputs=plan.model_dump(mode="json"),
+        constraints=why.constraint_rows(rec, cands.residency, residency),
+        residency=residency,
     )

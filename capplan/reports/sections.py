@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from capplan.catalog.freshness import STALE_MARK, max_price_age_days
 from capplan.costs.format import usd
 from capplan.planner.result import PlanResult
 
@@ -35,6 +36,41 @@ def _table(title: str, rows: list[dict[str, Any]], columns: list[str], intro: st
     return Section(title, [intro] if intro else [], columns, [[r.get(c) for c in columns] for r in rows])
 
 
+def price_dates_paragraph(r: PlanResult) -> str:
+    """Where the price dates are, and which of the prices the plan uses are stale."""
+    sources = {row.source for row in [*r.placement, *r.purchases]}
+    stale = sorted(s for s in sources if STALE_MARK in s)
+    text = (
+        "Price dates: each catalog price in a source column names its date (read, published or snapshot "
+        f"commit date); a price older than {max_price_age_days()} days is marked {STALE_MARK}."
+    )
+    if stale:
+        text += (
+            f" {len(stale)} of the {len(sources)} price sources used are {STALE_MARK}: re-check them "
+            "(or replace them with quotes) before ordering."
+        )
+    return text
+
+
+def residency_sections(r: PlanResult) -> list[Section]:
+    """Each sensitive workload's residency rules, where it went and what was excluded (none without)."""
+    if not r.constraints:
+        return []
+    paragraphs = [
+        f"{c.workload}: {c.rules}. Placed: {c.placed}. Excluded: {c.excluded}." for c in r.constraints
+    ]
+    return [
+        Section("Data residency: constraints of each sensitive workload", paragraphs),
+        _table(
+            "Data residency: every option checked",
+            r.tables()["residency"],
+            ["workload", "option", "venue", "location", "allowed", "rule"],
+            "Cloud regions are provider-qualified (aws:us-east-1); location and country come from the "
+            "catalog's region table (capplan catalog list regions), each row with its source and date.",
+        ),
+    ]
+
+
 def build_sections(r: PlanResult) -> list[Section]:
     t = r.tables()
     be = f"month {r.break_even_month}" if r.break_even_month else "not within the horizon"
@@ -61,11 +97,13 @@ def build_sections(r: PlanResult) -> list[Section]:
             "Every figure below comes from a catalog row (source column), a measurement or plan figure "
             "(source column), "
             "or an assumption listed in the Assumptions table.",
+            price_dates_paragraph(r),
         ],
     )
     sections = [
         summary,
         _table("Why: reasons with the numbers behind them", t["reasons"], ["topic", "text"]),
+        *residency_sections(r),
         _table(
             "Procurement: what to buy, how many, when to order",
             t["purchases"],

@@ -53,6 +53,7 @@ from sqlalchemy.exc import (
 from capplan.errors import UserError
 from capplan.results import migrations
 from capplan.results.schema import SCHEMA_VERSION, RunRecord
+from capplan.results.summary import SUMMARY_FIELDS, record_summary
 
 APP_ID = "capplan"
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -64,8 +65,10 @@ SQLITE_RETRY_BASE_S = 0.05
 # Key of the PostgreSQL advisory lock that serialises schema migrations across hosts ("capplan" in ASCII).
 PG_MIGRATION_LOCK_KEY = 0x63617070_6C616E
 _WRITE = {"capplan_write": True}  # execution option: SQLite begins write transactions IMMEDIATE
+PAGE_READ_CHUNK = (
+    500  # ids per IN (...) when reading a page of records: well under every backend's bind limit
+)
 T = TypeVar("T")
-
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -118,6 +121,11 @@ metrics_table = Table(
 )
 Index("ix_runs_resume", runs_table.c.config_hash, runs_table.c.host_fingerprint, runs_table.c.status)
 Index("ix_metrics_name", metrics_table.c.name)  # migration 0002
+# migration 0003: the aggregates the dashboard shows (capplan.results.aggregates) read indexes, not rows
+Index("ix_runs_suite_host_source_benchmark_started", runs_table.c.suite, runs_table.c.host_fingerprint,
+      runs_table.c.source, runs_table.c.benchmark, runs_table.c.started_utc)
+Index("ix_runs_source_started", runs_table.c.source, runs_table.c.started_utc)
+Index("ix_runs_kind", runs_table.c.kind)
 
 
 def default_store_url() -> str:
@@ -181,7 +189,8 @@ def _check_sqlite_file(path: Path) -> None:
 
 @dataclass(frozen=True)
 class RunFilter:
-    """Selection of runs; every field is optional and fields combine with AND."""
+    """Selection of runs; every field is optional and fields combine with AND. ``since`` and ``until``
+    bound the start time (both inclusive); ``offset`` skips that many runs of the newest-first order."""
 
     benchmark: str | None = None
     suite: str | None = None
@@ -190,7 +199,9 @@ class RunFilter:
     host_fingerprint: str | None = None
     source: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
     limit: int | None = None
+    offset: int | None = None
 
 
 class Store:
@@ -338,11 +349,12 @@ class Store:
     # -- reads ------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunRecord:
         """The record with ``run_id`` (a unique prefix is accepted)."""
+        doc = runs_table.c.record_json
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(runs_table.c.record_json)
-                .where(runs_table.c.run_id.startswith(run_id, autoescape=True))
-                .limit(2)
+            # A whole id is a primary-key lookup; a prefix (LIKE) scans the table on SQLite, so it comes
+            # second.
+            rows = conn.execute(select(doc).where(runs_table.c.run_id == run_id)).all() or conn.execute(
+                select(doc).where(runs_table.c.run_id.startswith(run_id, autoescape=True)).limit(2)
             ).all()
         if not rows:
             raise UserError(f"run_id: no run {run_id!r} in {self.display_url}")
@@ -352,33 +364,46 @@ class Store:
 
     def query(self, flt: RunFilter | None = None) -> list[RunRecord]:
         """Records matching ``flt``, newest first."""
-        return list(self.iter_records(flt))
+        flt = flt or RunFilter()
+        if flt.limit is None:
+            return list(self.iter_records(flt))
+        # A page: order and cut the ids first, then read only those records. Ordering whole rows would
+        # carry every matching record's JSON through the sort (and the OFFSET) just to drop most of it.
+        with self.engine.connect() as conn:
+            ids = list(conn.scalars(filtered(select(runs_table.c.run_id), flt)))
+            docs: dict[str, str] = {}
+            for lo in range(0, len(ids), PAGE_READ_CHUNK):
+                chunk = ids[lo : lo + PAGE_READ_CHUNK]
+                stmt = select(runs_table.c.run_id, runs_table.c.record_json).where(
+                    runs_table.c.run_id.in_(chunk)
+                )
+                docs.update((run_id, doc) for run_id, doc in conn.execute(stmt))
+        return [RunRecord.model_validate_json(docs[i]) for i in ids]
 
     def iter_records(self, flt: RunFilter | None = None) -> Iterator[RunRecord]:
-        stmt = _filtered(select(runs_table.c.record_json), flt or RunFilter())
+        stmt = filtered(select(runs_table.c.record_json), flt or RunFilter())
         with self.engine.connect() as conn:
             for (doc,) in conn.execute(stmt):
                 yield RunRecord.model_validate_json(doc)
 
     def summaries(self, flt: RunFilter | None = None) -> list[dict[str, Any]]:
-        """Light rows (no raw samples) for listings and dashboards."""
-        cols = [c for c in runs_table.c if c.name != "record_json"]
-        stmt = _filtered(select(*cols), flt or RunFilter())
+        """Light rows (``SUMMARY_FIELDS``: no config, metrics or raw samples) for listings and dashboards."""
+        stmt = filtered(select(*(runs_table.c[name] for name in SUMMARY_FIELDS)), flt or RunFilter())
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def metric_rows(self, flt: RunFilter | None = None) -> list[dict[str, Any]]:
         """One row per (run, metric) joined with run columns, for tables and charts."""
-        run_cols = [c for c in runs_table.c if c.name != "record_json"]
+        run_cols = [runs_table.c[name] for name in SUMMARY_FIELDS]
         stmt = select(*run_cols, metrics_table.c.name, metrics_table.c.value, metrics_table.c.unit).join(
             metrics_table, metrics_table.c.run_id == runs_table.c.run_id
         )
-        stmt = _filtered(stmt, flt or RunFilter())
+        stmt = filtered(stmt, flt or RunFilter())
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def count(self, flt: RunFilter | None = None) -> int:
-        stmt = _filtered(select(func.count()).select_from(runs_table), flt or RunFilter(), order=False)
+        stmt = filtered(select(func.count()).select_from(runs_table), flt or RunFilter(), order=False)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
 
@@ -430,7 +455,8 @@ def _is_sqlite_busy(exc: OperationalError) -> bool:
     return "locked" in message or "busy" in message
 
 
-def _filtered(stmt: Any, flt: RunFilter, *, order: bool = True) -> Any:
+def filtered(stmt: Any, flt: RunFilter, *, order: bool = True) -> Any:
+    """``stmt`` restricted to the runs ``flt`` selects, newest first unless ``order`` is False."""
     c = runs_table.c
     for col, value in (
         (c.benchmark, flt.benchmark),
@@ -444,27 +470,19 @@ def _filtered(stmt: Any, flt: RunFilter, *, order: bool = True) -> Any:
             stmt = stmt.where(col == value)
     if flt.since is not None:
         stmt = stmt.where(c.started_utc >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(c.started_utc <= flt.until)
     if order:
         stmt = stmt.order_by(c.started_utc.desc(), c.run_id)
     if flt.limit is not None:
         stmt = stmt.limit(flt.limit)
+    if flt.offset:
+        stmt = stmt.offset(flt.offset)
     return stmt
 
 
 def _run_row(r: RunRecord) -> dict[str, Any]:
-    return {
-        "run_id": r.run_id,
-        "benchmark": r.benchmark,
-        "kind": r.kind,
-        "suite": r.suite,
-        "status": r.status.value,
-        "source": r.source.value,
-        "host_fingerprint": r.host_fingerprint,
-        "config_hash": r.config_hash,
-        "started_utc": r.started_utc,
-        "ended_utc": r.ended_utc,
-        "record_json": r.model_dump_json(),
-    }
+    return {**record_summary(r), "record_json": r.model_dump_json()}
 
 
 def _metric_rows(r: RunRecord) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import annotated_types
 import pandas as pd
 
 from capplan.catalog import Accelerator, Catalog, CloudInstance
+from capplan.catalog.freshness import STALE_MARK
 from capplan.costs import (
     BILLING_MODE_TEXT,
     BILLING_MODES,
@@ -39,10 +40,28 @@ from capplan.costs.assumptions import AssumptionSet
 from capplan.costs.compare import fleet_billed_gpu_hours
 from capplan.planner.sensitivity import TORNADO
 
-__all__ = ["BILLING_MODES", "BILLING_MODE_TEXT", "PRICING_MODELS", "AssumptionField", "CarbonAssumptions",
-           "CostResult", "CostScenario",
-           "assumption_fields", "carbon_frame", "cumulative_frame", "evaluate", "tornado_frame",
-           "unit_cost_frame", "work_unit_costs"]
+__all__ = [
+    "BILLING_MODES",
+    "BILLING_MODE_TEXT",
+    "PRICING_MODELS",
+    "AssumptionField",
+    "AssumptionSet",
+    "CarbonAssumptions",
+    "CloudAssumptions",
+    "CostResult",
+    "CostScenario",
+    "OnPremAssumptions",
+    "assumption_fields",
+    "carbon_frame",
+    "cumulative_frame",
+    "evaluate",
+    "instance_label",
+    "purchase_price_default",
+    "stale_price_warnings",
+    "tornado_frame",
+    "unit_cost_frame",
+    "work_unit_costs",
+]
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,31 @@ def evaluate(s: CostScenario) -> CostResult | None:
     cloud_hour = cloud_gpu_hour_cost_usd(price, s.cloud) * billed / busy
     return CostResult(comparison, price, onprem_gpu_hour_cost_usd(tco), cloud_hour,
                       break_even_utilisation(tco, price, s.cloud))
+
+
+def purchase_price_default(catalog: Catalog, acc: Accelerator) -> tuple[float | None, str]:
+    """The Costs page's default GPU purchase price (midpoint of the catalog's cited range) and its help
+    text: range, sources, date, and the reminder to replace it with a quote."""
+    cited = catalog.purchase_price(acc.name)
+    if cited is None:
+        return None, "no cited price in the catalog: enter a quote"
+    return cited.mid_usd, cited.describe()
+
+
+def instance_label(inst: CloudInstance) -> str:
+    """Select-box label of a cloud instance with the date of its prices (and STALE when too old)."""
+    return f"{inst.provider} {inst.instance} ({inst.region}; prices {inst.price_age().short_label()})"
+
+
+def stale_price_warnings(result: CostResult, price_source: str) -> list[str]:
+    """One line per price the comparison uses that is older than the price-age limit."""
+    out = []
+    if result.price.price_stale:
+        out.append(f"Cloud price is old: {result.price.price_label}. Refresh the catalog "
+                   "(capplan catalog import-skypilot) or enter your own price.")
+    if STALE_MARK in price_source:
+        out.append(f"Purchase price is old ({price_source}). Enter a current quote.")
+    return out
 
 
 def cumulative_frame(c: Comparison) -> pd.DataFrame:

@@ -10,7 +10,6 @@ import pandas as pd
 from capplan.catalog import Catalog
 from capplan.costs import CloudAssumptions, PricingModel, cloud_gpu_hour_cost_usd, cloud_price
 from capplan.perfmodel import Projection
-from capplan.perfmodel import describe_run as describe_run  # re-exported for the dashboard
 from capplan.results.schema import RunRecord
 from capplan.views.costs import work_unit_costs
 from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
@@ -49,6 +48,13 @@ def local_row(records: Iterable[RunRecord], dtype: str, label: str) -> dict[str,
         "source": "measured here (best GEMM / best membw run in the store)",
         "measured": True,
     }
+
+
+def peaks_frame(catalog: Catalog, dtype: str, records: Iterable[RunRecord], label: str) -> pd.DataFrame:
+    """``catalog_frame`` led by this host's measured row (``local_row``) when ``records`` hold one."""
+    frame = catalog_frame(catalog, dtype)
+    local = local_row(records, dtype, label)
+    return frame if local is None else pd.concat([pd.DataFrame([local]), frame], ignore_index=True)
 
 
 PROJECTION_COLUMNS = (
@@ -103,21 +109,23 @@ def projection_frame(projections: Sequence[Projection]) -> pd.DataFrame:
 
 def throughput_per_device(p: Projection) -> float | None:
     """Projected throughput per device in use (None when the workload does not fit)."""
-    return p.throughput_per_s / (p.replicas * p.min_devices) if p.fits else None
+    return p.throughput_per_s / (p.replicas * p.devices_per_replica) if p.fits else None
 
 
-UNIT_COST_COLUMNS = ("accelerator", "instance", "usd_per_gpu_hour", "throughput_per_gpu_s", "unit",
-                     "usd_per_1m_tokens", "usd_per_1k_inferences", "price_source")
+UNIT_COST_COLUMNS = ("accelerator", "instance", "usd_per_gpu_hour", "price_date", "throughput_per_gpu_s",
+                     "unit", "usd_per_1m_tokens", "usd_per_1k_inferences", "price_source")
 
 
 def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: PricingModel,
-                    assumptions: CloudAssumptions) -> pd.DataFrame:
-    """Per projected accelerator, the cheapest cloud instance under ``model`` and its $ per unit of work.
+                    assumptions: CloudAssumptions | None = None) -> pd.DataFrame:
+    """Per projected accelerator, the cheapest cloud instance under ``model`` and its $ per unit of work
+    (default cloud assumptions unless given).
 
     Throughput per GPU is the projection's throughput divided by the devices it uses; the GPU-hour
     cost includes spot overhead and the monitoring/retraining share (capplan.costs) and is per busy
     GPU-hour, i.e. billed only while working (autoscaled with no warm floor).
     """
+    assumptions = assumptions or CloudAssumptions()
     rows = []
     for p in projections:
         prices = [
@@ -133,6 +141,7 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
                 "accelerator": p.accelerator,
                 "instance": f"{best.provider} {best.instance} ({best.region})",
                 "usd_per_gpu_hour": cost.per_gpu_hour,
+                "price_date": best.price_short_label,
                 "throughput_per_gpu_s": per_gpu,
                 "unit": p.throughput_unit,
                 "usd_per_1m_tokens": cost.per_1m_tokens,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import ValidationError
 
-from capplan.hardware.inventory import Inventory
+from capplan.hardware.inventory import Inventory, collect_inventory
 from capplan.results.schema import RunRecord
+
+__all__ = ["Inventory", "collect_inventory", "inventory_frame", "recorded_inventory", "software_frame"]
 
 
 def inventory_frame(inv: Inventory) -> pd.DataFrame:

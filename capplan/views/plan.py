@@ -1,4 +1,5 @@
-"""Capacity plans for the dashboard: example and uploaded plan files, result tables."""
+"""Capacity plans for the dashboard: example and uploaded plan files, result tables (report files come
+from capplan.reports)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,21 @@ from pathlib import Path
 
 import pandas as pd
 
-from capplan.planner import Plan, PlanResult, load_plan
-from capplan.planner.result import TABLES
+from capplan.catalog import Catalog
+from capplan.planner import Plan, PlanResult, load_plan, run_plan
+from capplan.planner.result import table_columns
+from capplan.results.store import Store
+from capplan.views.text import md_escape
+
+__all__ = [
+    "PlanResult",
+    "example_plans",
+    "parse_plan",
+    "plan_result",
+    "residency_markdown",
+    "table",
+    "unserved_workload_quarters",
+]
 
 # The example plans of a source checkout, else those installed with the wheel (capplan/examples/).
 EXAMPLES_DIR = next((d for d in (Path(__file__).resolve().parents[2] / "examples",
@@ -36,12 +50,25 @@ def parse_plan(text: str, file_name: str) -> Plan:
 
 def table(result: PlanResult, name: str) -> pd.DataFrame:
     """One of the result's tables (``capplan.planner.result.TABLES``) as a DataFrame with its columns."""
-    if name not in TABLES:
-        raise ValueError(f"table {name!r}; allowed: {', '.join(TABLES)}")
-    row_model = PlanResult.model_fields[name].annotation.__args__[0]  # type: ignore[union-attr]
-    return pd.DataFrame(result.tables()[name], columns=list(row_model.model_fields))
+    return pd.DataFrame(result.tables()[name], columns=table_columns(name))
+
+
+def residency_markdown(result: PlanResult) -> list[str]:
+    """One Markdown block per sensitive workload: its residency rules, where the plan put it and the rule
+    that allowed it, and each excluded venue with the rule that excluded it (plan text escaped)."""
+    return [
+        f"**{md_escape(c.workload)}**: {md_escape(c.rules)}  \n"
+        f"Placed: {md_escape(c.placed)}  \n"
+        f"Excluded: {md_escape(c.excluded)}"
+        for c in result.constraints
+    ]
 
 
 def unserved_workload_quarters(result: PlanResult, alternative: str = "recommended") -> int:
     """Workload-quarters the given alternative leaves without capacity (0 when all demand is served)."""
     return sum(a.unserved_workload_quarters for a in result.alternatives if a.alternative == alternative)
+
+
+def plan_result(text: str, file_name: str, catalog: Catalog, store: Store) -> PlanResult:
+    """Parse plan YAML text (errors name the file and field) and run it against the catalog and store."""
+    return run_plan(parse_plan(text, file_name), catalog, store)

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from capplan.workloads.base import Workload
-from capplan.workloads.transformer import Block, TransformerShape, random_tokens, resolve_seq_len
+from capplan.workloads.transformer import Block, TransformerShape, resolve_seq_len, token_workload
 
 # base/large = BERT-base/large (12/24 layers, 768/1024 wide, 30522-token WordPiece vocabulary).
 PRESETS: dict[str, TransformerShape] = {
@@ -41,13 +41,6 @@ class Bert(nn.Module):
 def build(size: str, seq_len: int | None = None) -> Workload:
     shape = PRESETS[size]
     seq = resolve_seq_len("bert", size, shape, seq_len, DEFAULT_SEQ_LEN[size])
-    return Workload(
-        name="bert",
-        size=size,
-        model=Bert(shape),
-        make_inputs=lambda b, g: (random_tokens(shape, b, seq, g),),
-        make_targets=lambda b, g: torch.randint(0, CLASSES, (b,), generator=g),
-        loss=F.cross_entropy,
-        seq_len=seq,
-        shape=shape.as_dict(),
-    )
+    return token_workload("bert", size, shape, Bert(shape), seq,
+                          make_targets=lambda b, g: torch.randint(0, CLASSES, (b,), generator=g),
+                          loss=F.cross_entropy)

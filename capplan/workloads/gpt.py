@@ -11,7 +11,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from capplan.workloads.base import Workload
-from capplan.workloads.transformer import Block, KVCache, TransformerShape, random_tokens, resolve_seq_len
+from capplan.workloads.transformer import (
+    Block,
+    KVCache,
+    TransformerShape,
+    random_tokens,
+    resolve_seq_len,
+    token_workload,
+)
 
 PRESETS: dict[str, TransformerShape] = {
     "tiny": TransformerShape(layers=2, d_model=128, heads=4, d_ff=512, vocab=1000, max_positions=512),
@@ -60,13 +67,5 @@ def _lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def build(size: str, seq_len: int | None = None) -> Workload:
     shape = PRESETS[size]
     seq = resolve_seq_len("gpt", size, shape, seq_len, DEFAULT_SEQ_LEN[size])
-    return Workload(
-        name="gpt",
-        size=size,
-        model=Gpt(shape),
-        make_inputs=lambda b, g: (random_tokens(shape, b, seq, g),),
-        make_targets=lambda b, g: random_tokens(shape, b, seq, g),
-        loss=_lm_loss,
-        seq_len=seq,
-        shape=shape.as_dict(),
-    )
+    return token_workload("gpt", size, shape, Gpt(shape), seq,
+                          make_targets=lambda b, g: random_tokens(shape, b, seq, g), loss=_lm_loss)

@@ -6,11 +6,14 @@ them). The decoder's KV cache is preallocated to the context length so decode st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from capplan.workloads.base import Workload
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,15 @@ def resolve_seq_len(model: str, size: str, shape: TransformerShape, seq_len: int
     if seq > shape.max_positions:
         raise ValueError(f"seq_len {seq} exceeds {model}-{size} max positions {shape.max_positions}")
     return seq
+
+
+def token_workload(name: str, size: str, shape: TransformerShape, model: nn.Module, seq_len: int,
+                   make_targets: Callable[[int, torch.Generator], torch.Tensor],
+                   loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Workload:
+    """A transformer Workload fed random token ids of ``seq_len`` tokens (the BERT and GPT models)."""
+    return Workload(name=name, size=size, model=model,
+                    make_inputs=lambda b, g: (random_tokens(shape, b, seq_len, g),),
+                    make_targets=make_targets, loss=loss, seq_len=seq_len, shape=shape.as_dict())
 
 
 def random_tokens(shape: TransformerShape, batch: int, seq_len: int, g: torch.Generator) -> torch.Tensor:

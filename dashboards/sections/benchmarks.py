@@ -1,55 +1,66 @@
-"""Benchmarks: filter stored runs, read results with units, compare runs, look at distributions."""
+"""Benchmarks: filter stored runs, read results with units, compare runs, look at distributions.
+
+Filter choices and the matching count come from SQL; only the page of runs shown is loaded in full."""
 
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import change_token, load_records, load_summaries, pick, plotly, store_url, table_or_note
+from dash_common import (
+    Page,
+    count_matching,
+    load_filter_choices,
+    load_runs_page,
+    page_preamble,
+    pick,
+    plotly,
+    table,
+)
 
-from capplan.results.schema import RunRecord
 from capplan.views.charts import distribution_figure, roofline_figure, sample_keys, throughput_latency_figure
 from capplan.views.compare import comparison_frame
 from capplan.views.diff import config_diff
 from capplan.views.kinds import COMPUTE_KINDS
 from capplan.views.roofline import roofline_points
+from capplan.views.run_query import RunQuery, page_count
 from capplan.views.runs import config_facet, metrics_frame, run_label, runs_frame
+from capplan.views.store import RunRecord
 from capplan.views.sweeps import max_throughput_under_slo, slo_ms, throughput_latency_points
 from capplan.views.text import md_escape
 
-MAX_RUNS = 2000
-METRIC_COLUMNS = {
-    "started_utc": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-    "value": st.column_config.NumberColumn("value", format="%.4g"),
-    "p50": st.column_config.NumberColumn("p50", format="%.4g"),
-    "p90": st.column_config.NumberColumn("p90", format="%.4g"),
-    "p99": st.column_config.NumberColumn("p99", format="%.4g"),
-    "cv": st.column_config.NumberColumn(
-        "CV", format="%.3f", help="coefficient of variation of the raw samples"
-    ),
-    "pct_of_peak": st.column_config.NumberColumn("% of peak", format="%.1f"),
-}
+MAX_PAGE_SIZE = 2000  # runs loaded in full at once (raw samples included)
+DEFAULT_PAGE_SIZE = 300
 
 
-def render_benchmarks_page(url: str) -> None:
-    """Draw the Benchmarks page for the store at ``url``."""
-    st.title("Benchmarks")
-    summaries = load_summaries(url, change_token(url))
-    if summaries.empty:
+def render_benchmarks_page(page: Page) -> None:
+    """Draw the Benchmarks page for the store of ``page``."""
+    if page.token == 0:
         st.info("No runs stored yet; see the Overview page for the command that measures this machine.")
         return
 
     side = st.sidebar
     side.header("Filters")
-    suite = pick("Suite", sorted(summaries["suite"].dropna().unique()), key="bench_suite")
-    scoped = summaries if suite is None else summaries[summaries["suite"] == suite]
-    benchmark = pick("Benchmark", sorted(scoped["benchmark"].unique()), key="bench_benchmark")
-    host = pick("Host", sorted(summaries["host_fingerprint"].unique()), key="bench_host")
-    first, last = summaries["started_utc"].min().date(), summaries["started_utc"].max().date()
+    suite = pick("Suite", load_filter_choices(page, None).suites, key="bench_suite")
+    choices = load_filter_choices(page, suite)
+    benchmark = pick("Benchmark", choices.benchmarks, key="bench_benchmark")
+    host = pick("Host", choices.hosts, key="bench_host")
+    first, last = choices.first_day, choices.last_day
     dates = side.date_input(
         "Started between (UTC)", (first, last), min_value=first, max_value=last, key="bench_dates"
     )
     start, end = (dates[0], dates[1]) if len(dates) == 2 else (dates[0], None)
-    limit = side.number_input("Newest runs to load", 10, MAX_RUNS, 300, step=50, key="bench_limit")
-    records = load_records(url, change_token(url), suite, benchmark, host, start, end, int(limit))
+    query = RunQuery(suite=suite, benchmark=benchmark, host_fingerprint=host, first_day=start, last_day=end)
+    matching = count_matching(page, query)
+    size = int(
+        side.number_input(
+            "Runs per page", 10, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, step=50, key="bench_page_size"
+        )
+    )
+    pages = page_count(matching, size)
+    number = 1
+    if pages > 1:  # no upper bound on the widget: the page count changes with the filters; clamp instead
+        number = min(int(side.number_input("Page (1 = newest)", min_value=1, value=1, key="bench_page",
+                                           help=f"{pages:,} pages of {size:,} runs")), pages)
+    records = load_runs_page(page, query, number, size)
 
     backends = sorted({b for b in runs_frame(records)["backend"].dropna().unique()})
     chosen = side.multiselect("Backend", backends, default=backends, key="bench_backend") if backends else []
@@ -57,13 +68,15 @@ def render_benchmarks_page(url: str) -> None:
     if not records:
         st.warning("No runs match these filters.")
         return
-    st.caption(f"{len(records):,} runs shown (newest first) of {len(summaries):,} stored.")
+    lo, hi = (number - 1) * size + 1, min(number * size, matching)
+    st.caption(f"{len(records):,} runs shown (newest first: {lo:,}–{hi:,} of {matching:,} matching, "
+               f"{page.token:,} stored).")
 
     results, compare, dist, curves, roof = st.tabs(
         ["Results", "Compare two runs", "Latency distributions", "Throughput vs latency", "Roofline"])
     with results:
-        st.dataframe(runs_frame(records), hide_index=True, column_config=METRIC_COLUMNS, height=260)
-        st.dataframe(metrics_frame(records), hide_index=True, column_config=METRIC_COLUMNS)
+        table(runs_frame(records), height=260)
+        table(metrics_frame(records))
     with compare:
         _render_compare(records)
     with dist:
@@ -86,9 +99,9 @@ def render_benchmarks_page(url: str) -> None:
         else:
             plotly(throughput_latency_figure(points, slo))
             st.markdown("**Highest throughput within the SLO**")
-            table_or_note(max_throughput_under_slo(points, slo), "No point meets this SLO.")
+            table(max_throughput_under_slo(points, slo), "No point meets this SLO.")
             with st.expander("All points"):
-                st.dataframe(points, hide_index=True)
+                table(points)
     with roof:
         hosts = sorted({r.host_fingerprint for r in records if r.kind in COMPUTE_KINDS})
         roof_host = (
@@ -100,7 +113,7 @@ def render_benchmarks_page(url: str) -> None:
         else:
             st.caption(md_escape(roofline.ceiling_note))
             plotly(roofline_figure(roofline))
-            st.dataframe(roofline.points, hide_index=True)
+            table(roofline.points)
 
 
 def _render_compare(records: list[RunRecord]) -> None:
@@ -128,15 +141,18 @@ def _render_compare(records: list[RunRecord]) -> None:
         a, b, by_benchmark = group_a[0], group_b[0], True
         st.caption(f"All shown runs per host pooled per benchmark: {len(group_a)} vs {len(group_b)} runs.")
     st.markdown("**What differs**" + (" (newest run of each host)" if mode == "two hosts" else ""))
-    table_or_note(config_diff(a, b), "Same benchmark configuration, host and software.")
+    table(config_diff(a, b), "Same benchmark configuration, host and software.")
     st.markdown("**Metrics (B / A)**")
-    table_or_note(comparison_frame(group_a, group_b, by_benchmark=by_benchmark),
-                  "The two sides share no metric with status ok.", {
-                      "a_value": st.column_config.NumberColumn("A", format="%.4g"),
-                      "b_value": st.column_config.NumberColumn("B", format="%.4g"),
-                      "ratio": st.column_config.NumberColumn("B / A", format="%.3f"),
-                      "p_value": st.column_config.NumberColumn("p (Mann–Whitney)", format="%.3g"),
-                  })
+    table(
+        comparison_frame(group_a, group_b, by_benchmark=by_benchmark),
+        "The two sides share no metric with status ok.",
+        columns={
+            "a_value": st.column_config.NumberColumn("A", format="%.4g"),
+            "b_value": st.column_config.NumberColumn("B", format="%.4g"),
+            "ratio": st.column_config.NumberColumn("B / A", format="%.3f"),
+            "p_value": st.column_config.NumberColumn("p (Mann–Whitney)", format="%.3g"),
+        },
+    )
 
 
-render_benchmarks_page(store_url())
+render_benchmarks_page(page_preamble("Benchmarks"))

@@ -3,67 +3,63 @@
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import change_token, plotly, store_url
+from dash_common import Page, page_preamble, plotly, table
 from dash_models import assumption_inputs, calibration_points, catalog, workload_inputs
 
-from capplan.catalog import Accelerator
-from capplan.costs import CloudAssumptions, OnPremAssumptions
-from capplan.errors import UserError
-from capplan.perfmodel import project
-from capplan.perfmodel.workloads import WorkloadDesc
+from capplan.views.catalog import Accelerator, costable_accelerators
 from capplan.views.cost_charts import cumulative_figure, tornado_figure
 from capplan.views.costs import (
     BILLING_MODE_TEXT,
     BILLING_MODES,
     PRICING_MODELS,
     CarbonAssumptions,
+    CloudAssumptions,
     CostResult,
     CostScenario,
+    OnPremAssumptions,
     carbon_frame,
     cumulative_frame,
     evaluate,
+    instance_label,
+    purchase_price_default,
+    stale_price_warnings,
     tornado_frame,
-    unit_cost_frame,
 )
-from capplan.views.hardware import throughput_per_device
+from capplan.views.errors import UserError
+from capplan.views.projection import work_unit_costs_on
 from capplan.views.text import md_escape, usd
+from capplan.views.workloads import WorkloadDesc
 
 DEFAULT_ACCELERATOR = "NVIDIA A100 80GB SXM"  # has a cited purchase price and cloud instances in the catalog
 
 
-def render_costs_page(url: str) -> None:
+def render_costs_page(page: Page) -> None:
     """Draw the Costs page; the store only supplies calibration points for the throughput projection."""
-    st.title("Costs")
     cat = catalog()
     side = st.sidebar
     side.header("Hardware")
-    usable = [a for a in cat.accelerators if a.tdp_w and cat.instances_for(a.name)]
+    usable = costable_accelerators(cat)
     names = [a.name for a in usable]
     acc = usable[side.selectbox("Accelerator", range(len(names)), format_func=names.__getitem__,
                                 index=names.index(DEFAULT_ACCELERATOR) if DEFAULT_ACCELERATOR in names else 0,
                                 key="cost_accelerator")]
     gpus = int(side.number_input("GPUs needed", 1, 100_000, 8, key="cost_gpus"))
     per_server = int(side.number_input("GPUs per server", 1, 64, 8, key="cost_gpus_per_server"))
-    cited = acc.approx_list_price_usd
+    cited, cited_help = purchase_price_default(cat, acc)
     gpu_price = side.number_input(
-        "GPU purchase price (USD)",
-        min_value=1.0,
-        value=cited,
-        key=f"cost_gpu_price_{acc.name}",
-        help=f"catalog: {acc.price_note or 'approximate list price'} ({acc.source}, {acc.source_date})"
-        if cited
-        else "no cited price in the catalog: enter a quote",
+        "GPU purchase price (USD)", min_value=1.0, value=cited, key=f"cost_gpu_price_{acc.name}",
+        help=cited_help,
     )
     instances = cat.instances_for(acc.name)
     inst = instances[side.selectbox(
         "Cloud instance", range(len(instances)), key=f"cost_instance_{acc.name}",
-        format_func=lambda i: f"{instances[i].provider} {instances[i].instance} ({instances[i].region})")]
+        format_func=lambda i: instance_label(instances[i]))]
     pricing = side.selectbox("Cloud pricing", PRICING_MODELS, key="cost_pricing")
     billing = side.selectbox("Cloud billing", BILLING_MODES, key="cost_billing", format_func=lambda m: m,
                              help="; ".join(f"{m}: {t}" for m, t in BILLING_MODE_TEXT.items()))
     months = int(side.slider("Horizon (months)", 12, 120, 60, step=6, key="cost_months"))
     with side.expander("Workload (for $ per unit of work)"):
-        desc = workload_inputs(st, "cost", url)
+        desc = workload_inputs(st, "cost", page)
     with side.expander("On-prem assumptions", expanded=True):
         onprem = assumption_inputs(OnPremAssumptions, "cost_onprem", st)
     with side.expander("Cloud assumptions"):
@@ -78,9 +74,7 @@ def render_costs_page(url: str) -> None:
             "(GPU purchase price) to cost the on-prem option."
         )
         return
-    price_source = (
-        f"catalog: {acc.name} approx_list_price_usd" if gpu_price == cited else "entered in the dashboard"
-    )
+    price_source = f"catalog: {cited_help}" if gpu_price == cited else "entered in the dashboard"
     scenario = CostScenario(acc, gpus, per_server, float(gpu_price), price_source, inst, pricing, months,
                             onprem, cloud, billing, carbon, cat)
     result = evaluate(scenario)
@@ -111,43 +105,38 @@ def render_costs_page(url: str) -> None:
                else "On-prem is not cheaper per busy GPU-hour at any utilisation under these assumptions.")
     plotly(cumulative_figure(c))
     with st.expander("Monthly cumulative cost table"):
-        st.dataframe(cumulative_frame(c), hide_index=True)
+        table(cumulative_frame(c))
     st.caption(md_escape(f"Sources: on-prem {c.onprem.source}; cloud {c.cloud.source}."))
+    for warning in stale_price_warnings(result, price_source):
+        st.warning(md_escape(warning))
     st.subheader("Carbon beside cost")
-    st.dataframe(carbon_frame(result), hide_index=True)
+    table(carbon_frame(result))
 
-    _render_unit_costs(url, desc, acc, result)
+    _render_unit_costs(page, desc, acc, result)
 
     st.subheader("Sensitivity (tornado)")
     tornado = tornado_frame(scenario)
     plotly(
         tornado_figure(tornado, f"cloud minus on-prem after {months} months (USD); right = owning saves more")
     )
-    st.dataframe(tornado, hide_index=True)
+    table(tornado)
     with st.expander("Assumptions in use, with sources"):
-        st.dataframe([*onprem.table("onprem"), *cloud.table("cloud")], hide_index=True)
+        table([*onprem.table("onprem"), *cloud.table("cloud")])
 
 
-def _render_unit_costs(url: str, desc: WorkloadDesc | None, acc: Accelerator, result: CostResult) -> None:
+def _render_unit_costs(page: Page, desc: WorkloadDesc | None, acc: Accelerator, result: CostResult) -> None:
     if desc is None:
         return
     st.subheader(
         f"\\$ per unit of work: {md_escape(desc.name)} ({desc.task}, {desc.dtype}, batch {desc.batch})"
     )
     try:
-        proj = project(desc, acc.name, catalog=catalog(), points=calibration_points(url, change_token(url)))
+        costs = work_unit_costs_on(desc, acc, result, catalog(), calibration_points(page))
     except UserError as exc:
         st.warning(md_escape(exc))
         return
-    st.caption(md_escape(f"Projected {proj.throughput_per_s:,.4g} {proj.throughput_unit} on {proj.count} x "
-                         f"{acc.name} (band {proj.band_low:,.4g}–{proj.band_high:,.4g}; calibration: "
-                         f"{proj.calibration_tier})."))
-    st.dataframe(unit_cost_frame(result, throughput_per_device(proj), proj.throughput_unit), hide_index=True,
-                 column_config={
-                     "usd_per_gpu_hour": st.column_config.NumberColumn("$/GPU-hour", format="%.3f"),
-                     "usd_per_1m_tokens": st.column_config.NumberColumn("$/1M tokens", format="%.4f"),
-                     "usd_per_1k_inferences": st.column_config.NumberColumn("$/1k inferences", format="%.5f"),
-                 })
+    st.caption(md_escape(costs.note))
+    table(costs.frame)
 
 
-render_costs_page(store_url())
+render_costs_page(page_preamble("Costs"))

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import change_token, host_inventory, load_run, load_summaries, open_store, plotly, store_url
+from dash_common import (
+    Page,
+    cached_store,
+    host_inventory,
+    load_overview,
+    load_run,
+    page_preamble,
+    plotly,
+    table,
+)
 
-from capplan.hardware.inventory import Inventory
 from capplan.views.charts import status_bar_figure
-from capplan.views.inventory import inventory_frame, recorded_inventory, software_frame
-from capplan.views.runs import headline, latest_suite, quick_suite_command, store_summary
+from capplan.views.inventory import Inventory, inventory_frame, recorded_inventory, software_frame
+from capplan.views.overview import quick_suite_command
 from capplan.views.text import md_escape
 
 
-def render_overview_page(url: str) -> None:
-    """Draw the Overview page for the store at ``url``."""
-    store = open_store(url)
-    st.title("Overview")
+def render_overview_page(page: Page) -> None:
+    """Draw the Overview page for the store of ``page``."""
+    store = cached_store(page.url)
     st.caption(f"Store: {md_escape(store.display_url)}")
-    df = load_summaries(url, change_token(url))
-    summary = store_summary(df)
+    summary, latest = load_overview(page)
 
     cols = st.columns(5)
     cols[0].metric("Runs", f"{summary.runs:,}")
@@ -27,7 +33,6 @@ def render_overview_page(url: str) -> None:
     cols[3].metric("Benchmarks", summary.benchmarks)
     cols[4].metric("Imported results", summary.imported)
 
-    latest = latest_suite(df)
     if summary.runs == 0:
         st.info("The store is empty. Measure this machine with the quick suite (about a minute on 2 cores), "
                 "then reload this page:")
@@ -45,24 +50,12 @@ def render_overview_page(url: str) -> None:
             status_cols = st.columns(max(len(latest.status_counts), 1))
             for col, (status, n) in zip(status_cols, latest.status_counts.items(), strict=False):
                 col.metric(status, n)
-            runs = latest.runs.assign(result=[headline(load_run(url, i)) for i in latest.runs["run_id"]])
             left, right = st.columns([1, 3])
             with left:
                 plotly(status_bar_figure(latest.status_counts))
-            with right:
-                st.dataframe(
-                    runs[["benchmark", "status", "result", "duration_s", "started_utc", "kind"]],
-                    hide_index=True,
-                    column_config={
-                        "started_utc": st.column_config.DatetimeColumn(
-                            "started (UTC)", format="YYYY-MM-DD HH:mm:ss"
-                        ),
-                        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
-                    },
-                )
+            table(latest.runs.drop(columns="run_id"), container=right)
 
-    newest = latest.runs.loc[latest.runs["started_utc"].idxmax(), "run_id"] if latest is not None else None
-    recorded = recorded_inventory(load_run(url, newest)) if newest is not None else None
+    recorded = recorded_inventory(load_run(page.url, latest.newest_run_id)) if latest is not None else None
     if recorded is not None:
         st.subheader("Host of the latest suite")
         st.caption("Inventory recorded with its newest run.")
@@ -75,8 +68,8 @@ def render_overview_page(url: str) -> None:
 
 def _draw_inventory(inv: Inventory) -> None:
     left, right = st.columns(2)
-    left.dataframe(inventory_frame(inv), hide_index=True)
-    right.dataframe(software_frame(inv), hide_index=True)
+    table(inventory_frame(inv), container=left)
+    table(software_frame(inv), container=right)
 
 
-render_overview_page(store_url())
+render_overview_page(page_preamble("Overview"))

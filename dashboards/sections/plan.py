@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import plotly, store_url, table_or_note
-from dash_models import plan_result
+from dash_common import Page, page_preamble, plotly, table
+from dash_models import chosen_plan_result
 
-from capplan.views.plan import table
-from capplan.views.plan_charts import gap_timeline_figure
+from capplan.views.plan import table as plan_table
+from capplan.views.plan_charts import capacity_gap_chart
 from capplan.views.text import md_escape, usd
 
 
-def render_plan_page(url: str) -> None:
+def render_plan_page(page: Page) -> None:
     """Draw the Capacity plan page; the store supplies measured runs that the plan refers to."""
-    st.title("Capacity plan")
-    result = plan_result(url)
+    result = chosen_plan_result(page)
     if result is None:
         return
     st.subheader(f"{md_escape(result.plan_name)}: {result.quarters[0]} to {result.quarters[-1]}")
     cols = st.columns(4)
     cols[0].metric("Recommended net cost", usd(result.recommended_net_usd))
     cols[1].metric("Cloud share of demand", f"{result.cloud_share:.0%}")
-    purchases = table(result, "purchases")
+    purchases = plan_table(result, "purchases")
     cols[2].metric("Purchases / commitments", len(purchases))
     first_order = min(purchases["order_by"]) if len(purchases) else "none"
     cols[3].metric("First order by", first_order)
@@ -30,19 +29,16 @@ def render_plan_page(url: str) -> None:
         st.caption(f"Excluded: {md_escape(note)}")
 
     st.subheader("Capacity gap per quarter")
-    timeline = table(result, "timeline")
+    timeline = plan_table(result, "timeline")
     if timeline.empty:
         st.info("The plan places nothing on owned or committed capacity (all on-demand cloud).")
     else:
-        plotly(gap_timeline_figure(timeline))
-        st.dataframe(timeline, hide_index=True)
+        plotly(capacity_gap_chart(result))
+        table(timeline)
     st.subheader("What to order, and when")
-    table_or_note(purchases, "Nothing to buy or commit to in this plan.", {
-        "upfront_usd": st.column_config.NumberColumn("upfront (USD)", format="%,.0f"),
-        "cost_in_horizon_usd": st.column_config.NumberColumn("cost in horizon (USD)", format="%,.0f"),
-    })
+    table(purchases, "Nothing to buy or commit to in this plan.")
     with st.expander("Sizing per workload, accelerator and quarter"):
-        st.dataframe(table(result, "sizing"), hide_index=True)
+        table(plan_table(result, "sizing"))
 
 
-render_plan_page(store_url())
+render_plan_page(page_preamble("Capacity plan"))

@@ -3,73 +3,71 @@
 from __future__ import annotations
 
 import streamlit as st
-from dash_common import plotly, store_url
-from dash_models import plan_result
+from dash_common import Page, page_preamble, plotly, table
+from dash_models import chosen_plan_result
 
-from capplan.reports import report_files
-from capplan.views.cost_charts import tornado_figure
-from capplan.views.plan import table
-from capplan.views.plan_charts import alternatives_figure, plan_cumulative_figure
+from capplan.reports import mime_type, report_files
+from capplan.views.plan import PlanResult, residency_markdown
+from capplan.views.plan import table as plan_table
+from capplan.views.plan_charts import alternatives_figure, cumulative_cost_chart, tornado_chart
 from capplan.views.text import md_escape, usd
 
-MIME = {".md": "text/markdown", ".html": "text/html", ".json": "application/json", ".csv": "text/csv"}
+
+@st.cache_data(show_spinner="Writing the report files…", max_entries=8)
+def _report_files(result_json: str) -> dict[str, bytes]:
+    """Report files of a result, written once per result (the HTML inlines ~5 MB of plotly.js)."""
+    return report_files(PlanResult.model_validate_json(result_json))
 
 
-def render_recommendations_page(url: str) -> None:
+def render_recommendations_page(page: Page) -> None:
     """Draw the Recommendations page for the chosen plan."""
-    st.title("Recommendations")
-    result = plan_result(url)
+    result = chosen_plan_result(page)
     if result is None:
         return
     st.subheader(f"{md_escape(result.plan_name)}: why this placement")
     for row in result.reasons:
         st.markdown(f"- **{md_escape(row.topic)}**: {md_escape(row.text)}")
 
+    residency = residency_markdown(result)
+    if residency:
+        st.subheader("Data residency: constraints of each sensitive workload")
+        for block in residency:
+            st.markdown(block)
+        with st.expander("Every option checked against the residency rules"):
+            table(plan_table(result, "residency"))
+
     st.subheader("All-cloud vs all-on-prem vs recommended")
     cols = st.columns(3)
     cols[0].metric("Recommended", usd(result.recommended_net_usd))
     cols[1].metric("All cloud", usd(result.all_cloud_net_usd))
     cols[2].metric("All on-prem", usd(result.all_onprem_net_usd))
-    alternatives = table(result, "alternatives")
+    alternatives = plan_table(result, "alternatives")
     left, right = st.columns(2)
     with left:
         plotly(alternatives_figure(alternatives))
     with right:
-        plotly(plan_cumulative_figure(table(result, "cumulative"), result.break_even_month))
-    st.dataframe(alternatives, hide_index=True)
+        plotly(cumulative_cost_chart(result))
+    table(alternatives)
 
     st.subheader("Placement")
-    st.dataframe(table(result, "placement"), hide_index=True, column_config={
-        "share": st.column_config.NumberColumn("share", format="%.2f"),
-        "cost_usd": st.column_config.NumberColumn("cost (USD)", format="%,.0f"),
-    })
-    tornado = table(result, "tornado")
-    if not tornado.empty:
+    table(plan_table(result, "placement"))
+    tornado = tornado_chart(result)
+    if tornado is not None:
         st.subheader("Sensitivity (tornado, re-optimised)")
-        plotly(
-            tornado_figure(
-                tornado,
-                "net cost of the recommended plan (USD)",
-                label="parameter",
-                low="net_low_usd",
-                high="net_high_usd",
-                base="net_base_usd",
-                hover="unit",
-            )
-        )
-        st.dataframe(table(result, "scenarios"), hide_index=True)
+        plotly(tornado)
+        table(plan_table(result, "scenarios"))
 
     st.subheader("Reports")
-    files = report_files(result)
+    files = _report_files(result.model_dump_json())
     cols = st.columns(4)
     for i, (name, data) in enumerate(files.items()):
         cols[i % 4].download_button(
             name,
             data,
             file_name=name,
-            mime=MIME.get(name[name.rfind(".") :], "text/plain"),
+            mime=mime_type(name),
             key=f"download_{name}",
         )
 
 
-render_recommendations_page(store_url())
+render_recommendations_page(page_preamble("Recommendations"))

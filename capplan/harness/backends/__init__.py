@@ -14,6 +14,7 @@ BACKENDS: dict[str, str] = {
     "eager": "capplan.harness.backends.torch_eager:EagerBackend",
     "compile": "capplan.harness.backends.torch_compile:CompileBackend",
     "onnxruntime": "capplan.harness.backends.onnxrt:OrtBackend",
+    "onnxruntime-tensorrt": "capplan.harness.backends.onnxrt:OrtTensorrtBackend",
 }
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from capplan.harness.backends.base import LoadRequest
+from capplan.harness.device import torch_device
 from capplan.workloads import torch_dtype
 from capplan.workloads.base import Inputs, float_inputs_to
 
@@ -18,7 +19,7 @@ class EagerBackend:
     warmup_calls: ClassVar[int] = 1  # the timing engine warms up further; this only fills caches
 
     def load(self, request: LoadRequest) -> dict[str, Any]:
-        self.device = torch.device(request.device)
+        self.device = torch_device(request.device)
         self.dtype = torch_dtype(request.dtype)
         self.fn: Any = request.workload.model
         return {}

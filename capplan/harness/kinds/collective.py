@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from capplan.harness.device import device_sync
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.results.stats import metric_from_samples
@@ -58,11 +59,16 @@ class CollectiveParams(BaseModel):
 
     @model_validator(mode="after")
     def _divisible(self) -> CollectiveParams:
-        step = 4 * self.world_size  # every rank's share must hold whole fp32 elements
-        bad = [s for s in self.sizes_bytes if s <= 0 or s % step]
-        if bad:
-            raise ValueError(f"sizes_bytes: {bad[0]} is not a positive multiple of 4 * world_size = {step}")
+        check_sizes(self.sizes_bytes, self.world_size)
         return self
+
+
+def check_sizes(sizes_bytes: list[int], world_size: int) -> None:
+    """ValueError unless every size splits into whole fp32 elements per rank of ``world_size``."""
+    step = 4 * world_size
+    bad = [s for s in sizes_bytes if s <= 0 or s % step]
+    if bad:
+        raise ValueError(f"sizes_bytes: {bad[0]} is not a positive multiple of 4 * world_size = {step}")
 
 
 def _call(
@@ -107,7 +113,7 @@ def run_collective(
             f"process group is rank {dist.get_rank()} of {dist.get_world_size()}, not {rank} of {world_size}"
         )
     tdtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync = device_sync(device) or (lambda: None)
     out: dict[int, list[float]] = {}
     for nbytes in sizes:
         call = _call(torch, dist, op, nbytes, world_size, device, tdtype)

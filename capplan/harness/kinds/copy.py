@@ -1,8 +1,11 @@
 """Host<->device and device<->device copy bandwidth over a size sweep (GPU only) -> GB/s.
 
-Pinned (page-locked) and pageable host buffers are measured separately; bytes counted are the
-bytes transferred once (as nvbandwidth and the CUDA bandwidthTest count them); CUDA events time
-each copy and the reported value is the median (nvbandwidth's convention).
+Pinned (page-locked) and pageable host buffers are measured separately. Bytes are counted once per
+copy: the buffer's size over the copy's time, as nvbandwidth counts them and as CUDA's bandwidthTest
+counts host<->device copies. For device-to-device, bandwidthTest counts the bytes twice (each byte
+is read and written in device memory), so its D2D figure is 2x capplan's ``d2d`` for the same copy;
+compare ``d2d`` x 2 with the device-memory bandwidth peak. CUDA events time each copy and the
+reported value is the median (nvbandwidth's convention).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from capplan.harness.device import select_device
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.timing import CudaEventTimer, measure
@@ -53,8 +57,10 @@ class CopyKind:
             raise BenchmarkSkipped("copy measures host<->device transfers: needs a CUDA device")
         import torch
 
-        torch.cuda.set_device(torch.device(spec.device))
-        result = KindResult(metrics=[], config={"bytes_rule": "bytes transferred once per copy"})
+        select_device(spec.device)
+        result = KindResult(metrics=[], config={
+            "bytes_rule": "bytes transferred once per copy (bandwidthTest reports 2x for d2d: read + write)"
+        })
         cases = [
             (d, m) for d in params.directions for m in (["device"] if d == "d2d" else params.host_memory)
         ]

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from capplan.harness.metrics import add_metric
-from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
+from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.workloads import WorkloadParams
 
 # Plain SGD with a small learning rate: the optimizer step costs little next to forward/backward
@@ -46,7 +46,7 @@ def train_under_group(
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    from capplan.harness.kinds.model_common import device_sync
+    from capplan.harness.device import device_sync
     from capplan.workloads import build_workload, torch_dtype
     from capplan.workloads.base import float_inputs_to
 
@@ -132,9 +132,14 @@ class DdpKind:
     backends: ClassVar[tuple[str, ...]] = ("eager",)
 
     def run(self, spec: BenchmarkSpec, params: DdpParams, ctx: RunContext) -> KindResult:  # type: ignore[override]
+        import torch
+
         from capplan.harness.launch import LaunchOptions, run_distributed
         from capplan.harness.runner import PlannedBenchmark
 
+        gpus = torch.cuda.device_count() if spec.device.startswith("cuda") else None
+        if gpus is not None and gpus < params.world_size:
+            raise BenchmarkSkipped(f"world_size {params.world_size} needs one GPU per rank; {gpus} visible")
         item = PlannedBenchmark(spec, params.model_dump(mode="json"))
         outcome = run_distributed([item], LaunchOptions(nproc=params.world_size))[0]
         if outcome is None or outcome.result is None:

@@ -2,7 +2,7 @@
 
 Calls are batched into rounds (see capplan.harness.timing.MIN_ROUND_S), so each sample is the
 mean over a round: this measures sustained dispatch cost, not a single call's tail latency.
-On CUDA the device is synchronised at each round's end, so the figure includes launch + run.
+On CUDA the spec's own device is synchronised at each round's end, so the figure includes launch + run.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from capplan.harness.device import device_sync, select_device
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.timing import PerfCounterTimer, measure
@@ -48,8 +49,8 @@ class DispatchKind:
     def run(self, spec: BenchmarkSpec, params: DispatchParams, ctx: RunContext) -> KindResult:  # type: ignore[override]
         import torch
 
-        ops = _tiny_ops(torch, spec.device)
-        sync = torch.cuda.synchronize if spec.device.startswith("cuda") else None
+        ops = _tiny_ops(torch, str(select_device(spec.device)))
+        sync = device_sync(spec.device)
         result = KindResult(metrics=[], config={"tensor_shape": [1, 1]})
         for op in params.ops:
             seconds = measure(ops[op], budget=spec.budget, timer=PerfCounterTimer(sync))

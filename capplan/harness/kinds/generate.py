@@ -15,7 +15,8 @@ import torch
 from pydantic import BaseModel, Field, model_validator
 
 from capplan.harness.backends import place_model
-from capplan.harness.kinds.model_common import PeakMemory, device_sync, setup_model
+from capplan.harness.device import device_sync
+from capplan.harness.kinds.model_common import PeakMemory, setup_model
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.timing import PerfCounterTimer

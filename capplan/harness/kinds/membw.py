@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from capplan.harness.device import cuda_index, select_device
 from capplan.harness.kinds.peaks import memory_bw_peak
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
@@ -55,7 +56,7 @@ def cpu_llc_bytes() -> int | None:
 
 def llc_bytes(torch: Any, device: str) -> int:
     if device.startswith("cuda"):
-        return int(torch.cuda.get_device_properties(torch.device(device)).L2_cache_size)
+        return int(torch.cuda.get_device_properties(cuda_index(device)).L2_cache_size)
     return cpu_llc_bytes() or FALLBACK_LLC_BYTES
 
 
@@ -81,6 +82,7 @@ class MembwKind:
     def run(self, spec: BenchmarkSpec, params: MembwParams, ctx: RunContext) -> KindResult:  # type: ignore[override]
         import torch
 
+        select_device(spec.device)
         tdtype = {"fp64": torch.float64, "fp32": torch.float32}[spec.dtype]
         elem = torch.tensor([], dtype=tdtype).element_size()
         llc = llc_bytes(torch, spec.device)

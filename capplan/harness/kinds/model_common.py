@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import resource
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import torch
 
 from capplan.harness.backends import get_backend, place_model
 from capplan.harness.backends.base import LoadRequest, check_outputs
+from capplan.harness.device import reset_peak_memory, select_device, torch_device
 from capplan.harness.kinds.peaks import compute_peak
 from capplan.harness.spec import BenchmarkSpec, Budget
 from capplan.harness.timing import measure
@@ -45,6 +45,7 @@ def setup_model(spec: BenchmarkSpec, params: WorkloadParams, **extra: Any) -> Mo
     """Build the workload (seeded) and the config every model record stores: model, size, backend,
     dtype, device, sequence length, per-sample FLOPs, parameter and activation bytes."""
     torch_dtype(spec.dtype)  # reject unsupported dtypes before any work
+    select_device(spec.device)
     workload = build_workload(params, spec.seed)
     facts = workload_facts(params)
     config: dict[str, Any] = {
@@ -88,14 +89,6 @@ def load_backend(setup: ModelSetup, spec: BenchmarkSpec) -> tuple[Any, dict[str,
     return backend, facts
 
 
-def device_sync(device: str) -> Callable[[], None] | None:
-    """``torch.cuda.synchronize`` for a CUDA device (called before each clock read), else None."""
-    if not device.startswith("cuda"):
-        return None
-    dev = torch.device(device)
-    return lambda: torch.cuda.synchronize(dev)
-
-
 _STATUS = Path("/proc/self/status")
 
 
@@ -113,15 +106,16 @@ def _status_mb(field: str) -> float:
 class PeakMemory:
     """Peak memory of a benchmark, in MB, over what was in use before its model was built.
 
-    CUDA: ``torch.cuda.max_memory_allocated`` (reset per measurement) minus the allocation at
-    ``baseline()``. CPU: the resident-set high-water mark (VmHWM) minus the RSS at ``baseline()``.
+    CUDA: ``torch.cuda.max_memory_allocated`` (reset per measurement, the peak before each reset kept
+    for the process's own peak, see capplan.harness.device) minus the allocation at ``baseline()``.
+    CPU: the resident-set high-water mark (VmHWM) minus the RSS at ``baseline()``.
     The CPU mark is not reset (resetting it would also lower the harness's own peak-RSS reading of
     the benchmark process), so a CPU figure covers everything since the baseline: model build, export
     and every measurement so far (a sweep's batches in the order given).
     """
 
     def __init__(self, device: str) -> None:
-        self.device = torch.device(device)
+        self.device = torch_device(device)
         self.cuda = self.device.type == "cuda"
         self.base_mb = 0.0
         self.source = (
@@ -137,7 +131,7 @@ class PeakMemory:
     def reset(self) -> None:
         """Start a new CUDA peak (the CPU high-water mark stays, see the class docs)."""
         if self.cuda:
-            torch.cuda.reset_peak_memory_stats(self.device)
+            reset_peak_memory(str(self.device))
 
     def peak_mb(self) -> float:
         """Peak minus the baseline (MB)."""

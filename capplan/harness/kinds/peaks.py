@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from capplan.harness.device import cuda_index
+
 
 def _catalog_accelerator(device: str) -> Any | None:
     if not device.startswith("cuda"):
@@ -17,7 +19,7 @@ def _catalog_accelerator(device: str) -> Any | None:
     try:
         from capplan.catalog import load_catalog
 
-        return load_catalog().find_accelerator(torch.cuda.get_device_name(torch.device(device)))
+        return load_catalog().find_accelerator(torch.cuda.get_device_name(cuda_index(device)))
     except Exception:  # a missing or broken catalog only loses the % of peak, never the measurement
         return None
 

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 
 from capplan.harness.backends import place_model
 from capplan.harness.child import is_oom
-from capplan.harness.kinds.model_common import PeakMemory, compute_peak_tflops, device_sync, setup_model
+from capplan.harness.device import device_sync
+from capplan.harness.kinds.model_common import PeakMemory, compute_peak_tflops, setup_model
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.timing import measure

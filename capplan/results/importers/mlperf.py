@@ -200,6 +200,7 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "units": ("units", "unit", "performance_units"),
     "dtype": ("dtype", "precision", "weight_data_types"),
     "source": ("source", "public id", "url"),
+    "source_date": ("source_date", "date"),
 }
 CSV_REQUIRED = ("submitter", "system", "benchmark", "scenario", "result", "units")
 # Result units -> metric (name, unit, higher is better).
@@ -269,6 +270,7 @@ def _csv_record(path: Path, number: int, row: dict[str, str]) -> RunRecord:
         "accelerator_count": count or sys_count,
         "dtype": row.get("dtype") or None,
         "source": row.get("source") or None,
+        "source_date": row.get("source_date") or None,
     }
     cite = " ".join(
         x

@@ -23,7 +23,7 @@ MIGRATIONS_DIR = Path(__file__).parent
 BASELINE = "0001"
 # The newest revision in versions/ (tests check it against Alembic's own view). Opening a store that
 # is already at HEAD costs one query and no Alembic import (~0.2 s); bump it with every new revision.
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "alembic_version"
 # Alembic keeps the running migration context in module globals: one upgrade at a time per process.
 _UPGRADE_LOCK = threading.Lock()
