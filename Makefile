@@ -39,7 +39,8 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts gpu-wheels gpu-check-summary.md
 
 bench-planner: setup
-	$(BIN)/python benchmarks/planner_bench.py
+	$(BIN)/python benchmarks/planner_bench.py --size bench --repeats 3
+	$(BIN)/python benchmarks/planner_bench.py --size large --repeats 1
 
 bench-dashboard: setup
 	$(BIN)/python benchmarks/dashboard_bench.py --runs 100000 --repeats 5

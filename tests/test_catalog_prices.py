@@ -172,7 +172,7 @@ def test_cost_compare_gives_own_vs_rent_with_price_dates(capsys: pytest.CaptureF
         cited = cat.purchase_price(r["accelerator"])
         assert cited is not None and r["onprem_price_usd"] == cited.mid_usd
         assert (r["onprem_price_low_usd"], r["onprem_price_high_usd"]) == (cited.low_usd, cited.high_usd)
-        assert r["onprem_usd_per_gpu_hour"] > 0 and r["onprem_unit"]["usd_per_1k_inferences"] > 0
+        assert r["onprem_usd_per_gpu_hour"] > 0 and r["onprem_unit"]["per_1k_inferences"] > 0
         assert r["onprem_price_label"].startswith("read 2026-11-30")
         assert r["break_even_utilisation"] is not None or r["comparison"]["break_even_month"] is None
         short = re.compile(r"\d{4}-\d{2}-\d{2} \((read|published|commit)\)( STALE)?")

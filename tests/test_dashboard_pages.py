@@ -224,9 +224,15 @@ def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     from capplan.views.text import md_escape
 
     at = app(seeded_url, monkeypatch, "costs")
-    assert [h.value for h in at.subheader][2] == "Sensitivity (tornado)"
-    assert {"on-prem (busy GPU-hour)", "cloud"} == set(at.dataframe[1].value["option"])
-    tornado = at.dataframe[2].value
+    heads = [h.value for h in at.subheader]
+    assert heads[1] == "Carbon beside cost" and heads[3] == "Sensitivity (tornado)"
+    carbon = at.dataframe[1].value
+    assert len(carbon) == 2 and (carbon["total_t"] > 0).all() and carbon["source"].str.contains("g/kWh").all()
+    options = set(at.dataframe[2].value["option"])
+    assert options == {"on-prem (busy GPU-hour)", "cloud (always_on, per busy GPU-hour)"}
+    captions = [c.value.replace("\\", "") for c in at.caption]  # captions are Markdown-escaped
+    assert any("Cloud billing: always_on" in c and "residual (book value) credit" in c for c in captions)
+    tornado = at.dataframe[3].value
     assert "onprem.electricity_usd_per_kwh" in set(tornado["driver"])
     assert list(tornado["swing_usd"]) == sorted(tornado["swing_usd"], reverse=True)
 
@@ -249,6 +255,11 @@ def test_costs_break_even_moves_with_electricity_price(seeded_url, monkeypatch):
     assert metric(at, "Cloud minus on-prem after 60 months") != saving
     edited = at.dataframe[-1].value.set_index("name")
     assert edited.loc["electricity_usd_per_kwh", "value"] == 0.6
+    # autoscaled billing rents only busy hours (plus the warm floor): renting gets cheaper, the metric says so
+    always = metric(at, "Cloud $/busy GPU-hour (all-in)")
+    at.sidebar.selectbox(key="cost_billing").set_value("autoscaled").run()
+    assert not at.exception and metric(at, "Cloud $/busy GPU-hour (all-in)") != always
+    assert any("Cloud billing: autoscaled" in c.value.replace("\\", "") for c in at.caption)
 
 
 def test_costs_without_a_cited_gpu_price_asks_for_a_quote(seeded_url, monkeypatch):

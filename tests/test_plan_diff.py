@@ -46,7 +46,7 @@ def revisions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def test_result_json_round_trips_with_its_inputs(revisions: tuple[Path, Path]) -> None:
     old = json.loads(revisions[0].read_text())
-    assert old["format"] == "capplan.plan_result" and old["format_version"] == RESULT_FORMAT_VERSION == 2
+    assert old["format"] == "capplan.plan_result" and old["format_version"] == RESULT_FORMAT_VERSION == 3
     assert read_result_file(revisions[0]) == PlanResult.model_validate(old)
     assert old["plan_inputs"]["workloads"][0]["demand"]["now"] == 400_000_000
     # 8 quarters of demand growing 20 % a quarter from 400M tokens/day: quarter 3 = 400M x 1.2^2 = 576M
@@ -151,18 +151,25 @@ def _write(path: Path, text: str | bytes) -> Path:
         (lambda ok, tmp: _write(tmp / "binary.json", b"\x89PNG\r\n\x1a\n\x00\xff"), "not UTF-8 text"),
         (lambda ok, tmp: _write(tmp / "v1.json", json.dumps(
             {k: v for k, v in json.loads(ok.read_text()).items() if not k.startswith("format")})),
-         "a plan result from an older capplan (before format_version 2)"),
+         "a plan result from an older capplan (before format_version 3)"),
+        (lambda ok, tmp: _write(tmp / "v2.json",
+                                json.dumps(json.loads(ok.read_text()) | {"format_version": 2})),
+         "plan result format_version 2 is out of date: re-run `capplan plan"),
         (lambda ok, tmp: _write(tmp / "v9.json",
                                 json.dumps(json.loads(ok.read_text()) | {"format_version": 9})),
          "format_version 9 is from a newer capplan"),
         (lambda ok, tmp: _write(tmp / "broken.json", json.dumps(
             json.loads(ok.read_text()) | {"purchases": [{"what": "x"}]})),
          "not a valid plan result: purchases.0.kind: Field required"),
+        (lambda ok, tmp: _write(tmp / "surrogate.json", json.dumps(  # written as the escape \ud800
+            json.loads(ok.read_text()) | {"plan_name": "\ud800"})),
+         "holds a string that is not valid Unicode"),
         (lambda ok, tmp: tmp / "missing.json", "cannot read result file"),
         (lambda ok, tmp: tmp, "cannot read result file"),
     ],
     ids=["another-tools-list", "another-tools-object", "truncated", "empty", "binary", "old-format",
-         "newer-format", "wrong-rows", "missing", "directory"],
+         "out-of-date-format", "newer-format", "wrong-rows", "lone-surrogate", "missing",
+         "directory"],
 )
 def test_bad_result_files_get_one_line_and_exit_2(make, expected: str, revisions, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,8 +24,9 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return int(exc.value.code or 0), out, err
 
 
-def test_the_four_examples_exist() -> None:
+def test_the_five_examples_exist() -> None:
     assert {p.stem for p in EXAMPLES} == {
+        "carbon-priced-training",
         "crm-realtime-inference",
         "llm-chat",
         "research-training",
@@ -191,10 +192,18 @@ def test_cost_compare_json_and_errors(capsys: pytest.CaptureFixture[str]) -> Non
     assert row["accelerator"] == "NVIDIA L4" and row["onprem_usd_per_gpu_hour"] > 0
     assert row["onprem_price_source"] == "test quote"
     assert row["cloud"] and all(c["source"] for c in row["cloud"])
-    series = row["comparison"]["onprem"]["cumulative_usd"]
-    assert len(series) == 36 and all(b >= a for a, b in zip(series, series[1:], strict=False))
+    onprem = row["comparison"]["onprem"]
+    series = onprem["cumulative_usd"]
+    assert len(series) == 36 and all(b >= a for a, b in zip(series[:-1], series[1:-1], strict=False))
+    # month 36 gets the book value back: 8 x 2500 x 1.35 x 1.15 capex, 36 of 60 months used, 10 % residual
+    capex = 8 * 2500 * 1.35 * 1.15
+    assert onprem["residual_credit_usd"] == pytest.approx(capex - (capex - 0.1 * capex) * 36 / 60)
+    assert row["billing_mode"] == "always_on" and row["comparison"]["billing_mode"] == "always_on"
+    assert onprem["monthly_carbon_kg"][0] > 0 and row["comparison"]["cloud"]["operational_carbon_kg"] > 0
     code, _, err = _run(["cost", "compare", "-H", "NVIDIA L4", "--gpu-price", "L4=-3"], capsys)
     assert code == 2 and "--gpu-price" in err
+    code, _, err = _run(["cost", "compare", "-H", "NVIDIA L4", "--billing", "hourly"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "--billing" in err and "always_on, autoscaled" in err
     code, _, err = _run(["cost", "compare", "-H", "Imaginary GPU"], capsys)
     assert code == 2 and "not in the catalog" in err
 

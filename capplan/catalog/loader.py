@@ -2,16 +2,17 @@
 
 Overrides live in ``user_config_dir('capplan')/catalog/`` or come from ``--catalog PATH`` (file or
 directory). A row whose name (accelerators), provider+instance+region (instances),
-accelerator+unit+source (purchase prices) or provider+region (regions) already exists replaces only the
-fields it gives; a new row must be complete. A bad row (bad field, unknown accelerator, a date in the
-future, no source) names file, row and field: one UserError line, or, for ``capplan catalog check``,
-one Finding per row.
+accelerator+unit+source (purchase prices), provider+region (regions, grid intensity) or accelerator
+(embodied emissions) already exists replaces only the fields it gives; a new row must be complete. A bad
+row (bad field, unknown accelerator, a date in the future, no source) names file, row and field: one
+UserError line, or, for ``capplan catalog check``, one Finding per row.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import yaml
 from platformdirs import user_config_dir
 from pydantic import BaseModel, ValidationError
 
+from capplan.catalog.carbon import ONPREM_PROVIDER, EmbodiedEmission, GridIntensity
 from capplan.catalog.models import (
     Accelerator,
     CloudInstance,
@@ -40,6 +42,8 @@ TABLES: dict[str, type[BaseModel]] = {
     "instances": CloudInstance,
     "purchase_prices": PurchasePriceRow,
     "regions": Region,
+    "grid_intensity": GridIntensity,
+    "embodied_emissions": EmbodiedEmission,
 }
 SHIPPED_PREFIX = "<shipped "
 
@@ -90,10 +94,16 @@ class Catalog:
         purchase_rows: list[tuple[PurchasePriceRow, str]] | None = None,
         *,
         regions: RegionTable | None = None,
+        grid: list[GridIntensity] | None = None,
+        embodied: list[EmbodiedEmission] | None = None,
     ) -> None:
         self.accelerators = accelerators
         self.instances = instances
         self.files = files
+        shipped = _shipped_carbon() if grid is None or embodied is None else ([], [])
+        self.grid: list[GridIntensity] = grid if grid is not None else shipped[0]
+        self.embodied: list[EmbodiedEmission] = embodied if embodied is not None else shipped[1]
+        self._grid = {g.key: g for g in self.grid}
         self.purchase_rows = purchase_rows or []  # (row, origin file)
         self.regions = regions if regions is not None else RegionTable()
         # (table, row key) -> (file, row number) of the file that last set the row (load_catalog fills it)
@@ -118,6 +128,22 @@ class Catalog:
                 f"accelerator {name!r} is not in the catalog{hint} (see `capplan catalog list accelerators`)"
             )
         return found
+
+    def grid_intensity(self, provider: str, region: str) -> GridIntensity | None:
+        """Grid row of a cloud region (provider + region: region names collide across providers)."""
+        return self._grid.get((provider.lower(), region.lower()))
+
+    def onprem_grid(self, location: str) -> GridIntensity | None:
+        """Grid row of an owned data centre's country or area ('US', 'DE', 'World', ...)."""
+        return self.grid_intensity(ONPREM_PROVIDER, location)
+
+    def embodied_for(self, accelerator_name: str) -> EmbodiedEmission | None:
+        """Cited embodied emissions of an accelerator (aliases accepted), or None when none is cited."""
+        acc = self.find_accelerator(accelerator_name)
+        return next(
+            (e for e in self.embodied if acc is not None and self.find_accelerator(e.accelerator) is acc),
+            None,
+        )
 
     def find_region(self, provider: str, region: str) -> Region | None:
         """The region ``region`` of ``provider`` (case-insensitive), or None."""
@@ -232,13 +258,43 @@ def load_catalog(
         else:
             purchase.append((row, origin))
     regions = RegionTable(row for row, _, _ in tables["regions"].values())  # type: ignore[misc]
-    catalog = Catalog(accs, insts, files, purchase, regions=regions)
+    catalog = Catalog(
+        accs, insts, files, purchase, regions=regions,
+        grid=[row for row, _, _ in tables["grid_intensity"].values()],  # type: ignore[misc]
+        embodied=[row for row, _, _ in tables["embodied_emissions"].values()],  # type: ignore[misc]
+    )
     catalog.origins = {
         (table, key): (origin, number)
         for table, rows in tables.items()
         for key, (_, origin, number) in rows.items()
     }
     return catalog
+
+
+@functools.cache
+def _shipped_carbon() -> tuple[list[GridIntensity], list[EmbodiedEmission]]:
+    """The shipped carbon tables, for catalogs built by hand (tests, benchmarks)."""
+    data = resources.files("capplan.catalog") / "data"
+    rows = {
+        name: _read_csv_text(data.joinpath(f"{name}.csv").read_text(encoding="utf-8"))
+        for name in ("grid_intensity", "embodied_emissions")
+    }
+    return (
+        [GridIntensity.model_validate(_clean(r, GridIntensity)) for r in rows["grid_intensity"]],
+        [EmbodiedEmission.model_validate(_clean(r, EmbodiedEmission)) for r in rows["embodied_emissions"]],
+    )
+
+
+# CSV override files: the first column found names the table (grid and region rows also have a
+# provider column, so they are tried before instances).
+_CSV_TABLES = (
+    ("grid_gco2e_per_kwh", "grid_intensity"),
+    ("kg_co2e_per_gpu", "embodied_emissions"),
+    ("country_iso2", "regions"),
+    ("provider", "instances"),
+    ("low_usd", "purchase_prices"),
+    ("name", "accelerators"),
+)
 
 
 def _unknown(catalog: Catalog, table: str, field: str, name: str, origin: str, number: int) -> Finding:
@@ -277,17 +333,12 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
         rows = _read_csv_text(text)
         header = set(rows[0]) if rows else set()
-        table = (
-            "regions" if "country_iso2" in header
-            else "instances" if "provider" in header
-            else "purchase_prices" if "low_usd" in header
-            else "accelerators" if "name" in header
-            else ""
-        )
+        table = next((t for column, t in _CSV_TABLES if column in header), "")
         if not table:
             raise UserError(
-                f"{path}: header needs a 'name' column (accelerators), 'provider' (instances) or "
-                "'low_usd' (purchase_prices) or 'provider' and 'country_iso2' (regions)"
+                f"{path}: header needs a 'name' column (accelerators), 'provider' (instances), "
+                "'low_usd' (purchase_prices), 'provider' and 'country_iso2' (regions), "
+                "'grid_gco2e_per_kwh' (grid_intensity) or 'kg_co2e_per_gpu' (embodied_emissions)"
             )
         return table, rows
     try:
@@ -296,8 +347,7 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
-            f"{path}: expected one top-level key, accelerators:, instances:, purchase_prices: or "
-            "regions:, holding a list of rows"
+            f"{path}: expected one top-level key ({', '.join(TABLES)}) holding a list of rows"
         )
     table, rows = next(iter(doc.items()))
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -369,6 +419,10 @@ def _reprice(table: str, base: dict[str, Any], row: dict[str, Any]) -> tuple[str
 def _row_key(table: str, row: dict[str, Any], current: dict[Any, Any]) -> Any:
     if table == "instances":
         return tuple(str(row.get(k, "")).lower() for k in ("provider", "instance", "region"))
+    if table == "grid_intensity":
+        return tuple(str(row.get(k, "")).lower() for k in ("provider", "region"))
+    if table == "embodied_emissions":
+        return normalise_name(str(row.get("accelerator", "")))
     if table == "purchase_prices":
         return purchase_key(row)
     if table == "regions":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -24,7 +24,7 @@ IsoDate = Annotated[
 ]
 
 PriceModel = Literal["on_demand", "reserved_1y", "reserved_3y", "spot"]
-PRICE_MODELS: tuple[str, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot")
+PRICE_MODELS: tuple[PriceModel, ...] = get_args(PriceModel)  # the one list of pricing models
 
 # dtype spelling -> Accelerator field holding its dense peak (TFLOP/s, or TOP/s for int8).
 DTYPE_PEAK_FIELDS: dict[str, str] = {

@@ -58,6 +58,7 @@ def plan(
 ) -> None:
     """Plan capacity: SLO-aware sizing, hybrid placement, purchase schedule, costs, reasons."""
     from capplan.cli.common import open_store
+    from capplan.costs import usd
     from capplan.errors import UserError
     from capplan.planner import load_plan, run_plan
     from capplan.reports import DEFAULT_FORMATS, report_formats, write_reports
@@ -82,21 +83,30 @@ def plan(
         print_json(result.model_dump(mode="json"))
         return
     t = Table(title=f"Plan: {result.plan_name}", show_header=False)
-    t.add_row("Recommended (net)", f"${result.recommended_net_usd:,.0f}")
-    t.add_row("All-cloud (net)", f"${result.all_cloud_net_usd:,.0f}")
-    t.add_row("All-on-prem (net)", f"${result.all_onprem_net_usd:,.0f}")
+    alts = {a.alternative: a for a in result.alternatives}
+    labels = (("recommended", "Recommended"), ("all_cloud", "All-cloud"), ("all_onprem", "All-on-prem"))
+    for name, label in labels:
+        a = alts[name]
+        unserved = (f"; leaves {a.unserved_workload_quarters} workload-quarter(s) UNSERVED"
+                    if a.unserved_workload_quarters else "")
+        t.add_row(f"{label} (net)", f"{usd(a.net_usd)}; {a.carbon_tonnes:,.1f} tCO2e{unserved}")
     t.add_row(
         "Break-even vs all-cloud",
         f"month {result.break_even_month}" if result.break_even_month else "not within horizon",
     )
-    t.add_row("NPV of savings vs all-cloud", f"${result.npv_savings_vs_all_cloud_usd:,.0f}")
+    t.add_row("NPV of savings vs all-cloud", usd(result.npv_savings_vs_all_cloud_usd))
     t.add_row("Cloud share of demand", f"{100 * result.cloud_share:.0f} %")
+    if result.carbon_price_usd_per_tonne or result.carbon_cap_tonnes_per_year is not None:
+        cap = result.carbon_cap_tonnes_per_year
+        t.add_row("Carbon policy", f"{usd(result.carbon_price_usd_per_tonne)}/t"
+                  + (f"; cap {cap:,.0f} t/year" if cap is not None else ""))
+    t.add_row("Solver", f"gap {100 * result.solver_gap:.2f} % (proven), {result.solver_seconds:.2f} s")
     console.print(t)
     buys = Table(title="Purchases (procurement view)")
     for col in ("what", "units", "GPUs", "in service", "order by", "upfront USD"):
         buys.add_column(col)
     for b in result.purchases:
-        buys.add_row(b.what, str(b.units), str(b.gpus), b.in_service, b.order_by, f"{b.upfront_usd:,.0f}")
+        buys.add_row(b.what, str(b.units), str(b.gpus), b.in_service, b.order_by, usd(b.upfront_usd))
     console.print(buys)
     first = result.quarters[0]
     for row in (r for r in result.sizing if r.sized_by == "TTFT/TPOT" and r.quarter == first):

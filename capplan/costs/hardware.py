@@ -1,19 +1,18 @@
-"""Compare owning vs renting one accelerator type: $/GPU-hour, unit costs, break-even, cumulative series."""
+"""Own vs rent one accelerator type: cost and emissions per busy GPU-hour and per unit of work, the
+cheapest cloud offer per pricing model, the cumulative series, break-even and NPV."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
 from capplan.catalog import Accelerator, Catalog
-from capplan.costs.cloud import CloudAssumptions, PricingModel, cloud_gpu_hour_cost_usd, cloud_price
-from capplan.costs.compare import (
-    Comparison,
-    UnitCosts,
-    break_even_utilisation,
-    compare_onprem_cloud,
-    unit_costs,
-)
-from capplan.costs.onprem import OnPremAssumptions, ServerConfig, onprem_gpu_hour_cost_usd, server_tco
+from capplan.costs import engine
+from capplan.costs.carbon import CarbonAssumptions
+from capplan.costs.cloud import PRICING_MODELS, CloudAssumptions, CloudPrice, PricingModel
+from capplan.costs.compare import Comparison, compare_onprem_cloud, fleet_billed_gpu_hours
+from capplan.costs.engine import BillingMode, PerUnit
+from capplan.costs.finance import HOURS_PER_MONTH
+from capplan.costs.onprem import OnPremAssumptions, ServerConfig
 
 
 class CloudOffer(BaseModel):
@@ -21,9 +20,13 @@ class CloudOffer(BaseModel):
     instance: str
     usd_per_gpu_hour: float
     usd_per_gpu_hour_all_in: float
+    usd_per_busy_gpu_hour: float
     derived: bool
     source: str
-    unit: UnitCosts
+    price_date: str | None
+    unit: PerUnit
+    carbon: PerUnit
+    carbon_source: str
     price_label: str = ""
     price_short_label: str = ""
     price_stale: bool = False
@@ -34,9 +37,11 @@ class HardwareComparison(BaseModel):
 
     accelerator: str
     accelerator_source: str
+    billing_mode: BillingMode
+    utilisation_fraction: float
     onprem_usd_per_gpu_hour: float | None
     onprem_price_source: str | None
-    onprem_unit: UnitCosts | None
+    onprem_price_date: str | None = None
     onprem_price_low_usd: float | None = None
     onprem_price_high_usd: float | None = None
     onprem_price_usd: float | None = Field(
@@ -45,10 +50,53 @@ class HardwareComparison(BaseModel):
     onprem_price_label: str | None = Field(None, description="date of the purchase price and STALE flag")
     onprem_price_short_label: str | None = None
     onprem_price_stale: bool = False
+    onprem_unit: PerUnit | None
+    onprem_carbon: PerUnit | None = None
+    onprem_carbon_source: str | None = None
     cloud: list[CloudOffer]
     break_even_utilisation: float | None
     comparison: Comparison | None
     notes: list[str]
+
+
+def _cloud_offer(
+    price: CloudPrice,
+    acc: Accelerator,
+    catalog: Catalog,
+    onprem: OnPremAssumptions,
+    cloud: CloudAssumptions,
+    carbon: CarbonAssumptions,
+    billing: BillingMode,
+    rates: dict[str, float | None],
+) -> CloudOffer:
+    all_in = engine.cloud_gpu_hour_cost_usd(price, cloud)
+    billed, busy = fleet_billed_gpu_hours(1, onprem.utilisation_fraction, billing, cloud)
+    per_busy = all_in * billed / busy
+    footprint = engine.cloud_carbon(
+        price,
+        acc.tdp_w or 0.0,
+        onprem,
+        carbon,
+        catalog.grid_intensity(price.provider, price.region),
+        catalog.embodied_for(acc.name),
+    )
+    kg_per_busy = float(footprint.kg(billed * engine.spot_overhead_factor(price, cloud), busy).sum()) / busy
+    return CloudOffer(
+        pricing_model=price.pricing_model,
+        instance=f"{price.provider} {price.instance} {price.region}",
+        usd_per_gpu_hour=price.usd_per_gpu_hour,
+        usd_per_gpu_hour_all_in=all_in,
+        usd_per_busy_gpu_hour=per_busy,
+        derived=price.derived,
+        source=price.source,
+        price_date=price.price_date,
+        unit=engine.per_unit_of_work(per_busy, **rates),
+        carbon=engine.per_unit_of_work(kg_per_busy, **rates),
+        carbon_source=f"{footprint.grid_source}; {footprint.embodied_source}",
+        price_label=price.price_label,
+        price_short_label=price.price_short_label,
+        price_stale=price.price_stale,
+    )
 
 
 def compare_hardware(
@@ -57,18 +105,24 @@ def compare_hardware(
     onprem: OnPremAssumptions,
     cloud: CloudAssumptions,
     *,
+    carbon: CarbonAssumptions | None = None,
+    billing: BillingMode = "always_on",
     gpu_price_usd: float | None = None,
     price_source: str | None = None,
     gpus: int = 8,
+    gpus_per_server: int = 8,
     months: int = 36,
-    pricing_models: tuple[PricingModel, ...] = ("on_demand", "reserved_1y", "reserved_3y", "spot"),
+    pricing_models: tuple[PricingModel, ...] = PRICING_MODELS,
     inferences_per_s_per_gpu: float | None = None,
     tokens_per_s_per_gpu: float | None = None,
     max_age_days: int | None = None,
 ) -> HardwareComparison:
-    """Cost of ``gpus`` x ``acc`` owned (if a price is known) vs rented, with the series and break-even
-    month. Without ``gpu_price_usd`` the catalog's purchase price (midpoint of its cited range) is used."""
-    notes = []
+    """Cost and emissions of ``gpus`` x ``acc`` owned (if a price is known) vs rented under ``billing``,
+    with the monthly series against the cheapest on-demand offer, break-even month and NPV. Without
+    ``gpu_price_usd`` the catalog's purchase price (midpoint of its cited range) is used; every price
+    carries its date and a STALE flag when older than ``max_age_days``."""
+    carbon = carbon or CarbonAssumptions()
+    notes: list[str] = []
     offers: list[CloudOffer] = []
     best_on_demand = None
     rates = {
@@ -79,35 +133,27 @@ def compare_hardware(
     for model in pricing_models:
         prices = [
             p
-            for p in (cloud_price(i, model, cloud, max_age_days=max_age_days) for i in instances)
+            for p in (engine.cloud_price(i, model, cloud, max_age_days=max_age_days) for i in instances)
             if p is not None
         ]
         if not prices:
             notes.append(f"no {model} price for {acc.name} in the catalog")
             continue
-        best = min(prices, key=lambda p: cloud_gpu_hour_cost_usd(p, cloud))
-        all_in = cloud_gpu_hour_cost_usd(best, cloud)
-        offers.append(
-            CloudOffer(
-                pricing_model=model,
-                instance=f"{best.provider} {best.instance} {best.region}",
-                usd_per_gpu_hour=best.usd_per_gpu_hour,
-                usd_per_gpu_hour_all_in=all_in,
-                derived=best.derived,
-                source=best.source,
-                unit=unit_costs(all_in, **rates),
-                price_label=best.price_label,
-                price_short_label=best.price_short_label,
-                price_stale=best.price_stale,
-            )
-        )
+        best = min(prices, key=lambda p: engine.cloud_gpu_hour_cost_usd(p, cloud))
+        offers.append(_cloud_offer(best, acc, catalog, onprem, cloud, carbon, billing, rates))
         if model == "on_demand":
             best_on_demand = best
     cited = None if gpu_price_usd is not None else catalog.purchase_price(acc.name)
     age = cited.price_age(max_age_days=max_age_days) if cited else None
     price = gpu_price_usd if cited is None else cited.mid_usd
     source = price_source if cited is None else cited.describe(max_age_days=max_age_days)
-    quote = {
+    base = {
+        "accelerator": acc.name,
+        "accelerator_source": f"{acc.source} ({acc.source_date})",
+        "billing_mode": billing,
+        "utilisation_fraction": onprem.utilisation_fraction,
+        "cloud": offers,
+        "notes": notes,
         "onprem_price_usd": price,
         "onprem_price_low_usd": cited.low_usd if cited else price,
         "onprem_price_high_usd": cited.high_usd if cited else price,
@@ -123,49 +169,57 @@ def compare_hardware(
         notes.append(f"{acc.name}: the catalog has no TDP, so power cannot be costed; on-prem not costed")
     if price is None or acc.tdp_w is None:
         return HardwareComparison(
-            accelerator=acc.name,
-            accelerator_source=f"{acc.source} ({acc.source_date})",
+            **base,
             onprem_usd_per_gpu_hour=None,
             onprem_price_source=None,
             onprem_unit=None,
-            cloud=offers,
             break_even_utilisation=None,
             comparison=None,
-            notes=notes,
-            **quote,
         )
+    price_date = cited.source_date if cited is not None else None
     server = ServerConfig(
         accelerator=acc.name,
-        gpus_per_server=gpus,
+        gpus_per_server=min(gpus_per_server, gpus),
         gpu_price_usd=price,
         gpu_tdp_w=acc.tdp_w,
         price_source=source or "",
+        price_date=price_date,
     )
-    tco = server_tco(server, onprem)
-    per_hour = onprem_gpu_hour_cost_usd(tco, onprem)
+    tco = engine.server_tco(server, onprem)
+    footprint = engine.onprem_carbon(tco, carbon, catalog.embodied_for(acc.name))
+    per_hour = engine.onprem_gpu_hour_cost_usd(tco)
+    owned = engine.owned_flows(tco, 1, 1, carbon=footprint)
+    kg_per_busy = float(owned.carbon_kg.sum()) / (tco.gpus * HOURS_PER_MONTH * tco.utilisation_fraction)
     comparison = None
     be_util = None
     if best_on_demand is not None:
-        be_util = break_even_utilisation(tco, onprem, cloud_gpu_hour_cost_usd(best_on_demand, cloud))
+        be_util = engine.break_even_utilisation(tco, best_on_demand, cloud)
         comparison = compare_onprem_cloud(
             tco,
-            onprem,
             best_on_demand,
             cloud,
             gpus=gpus,
             months=months,
+            billing=billing,
             label_onprem=acc.name,
-            server_source=source or "",
+            onprem_carbon=footprint,
+            cloud_carbon=engine.cloud_carbon(
+                best_on_demand,
+                acc.tdp_w,
+                onprem,
+                carbon,
+                catalog.grid_intensity(best_on_demand.provider, best_on_demand.region),
+                catalog.embodied_for(acc.name),
+            ),
         )
     return HardwareComparison(
-        accelerator=acc.name,
-        accelerator_source=f"{acc.source} ({acc.source_date})",
+        **base,
         onprem_usd_per_gpu_hour=per_hour,
         onprem_price_source=source,
-        onprem_unit=unit_costs(per_hour, **rates),
-        cloud=offers,
+        onprem_price_date=price_date,
+        onprem_unit=engine.per_unit_of_work(per_hour, **rates),
+        onprem_carbon=engine.per_unit_of_work(kg_per_busy, **rates),
+        onprem_carbon_source=f"{footprint.grid_source}; {footprint.embodied_source}",
         break_even_utilisation=be_util,
         comparison=comparison,
-        notes=notes,
-        **quote,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assumption
-from capplan.costs.finance import HOURS_PER_QUARTER, capital_recovery_factor
 
 
 class OnPremAssumptions(AssumptionSet):
@@ -67,6 +66,15 @@ class OnPremAssumptions(AssumptionSet):
         le=5.0,
         description="server power beyond the GPUs (CPUs, fans, NICs) as a share of GPU TDP",
         source="NVIDIA DGX H100 datasheet: ~10.2 kW max system power vs 8 x 700 W GPU TDP",
+    )
+    idle_power_fraction_of_peak: float = assumption(
+        0.20,
+        unit="fraction",
+        le=1.0,
+        description="server power with its GPUs idle, as a share of full-load power (power = idle + "
+        "utilisation x (peak - idle))",
+        source=PLANNING_ASSUMPTION + "; idle GPUs draw roughly 10-15 % of TDP and hosts idle higher: "
+        "measure it (capplan records NVML power) and set it",
     )
     pue: float = assumption(
         1.56,
@@ -155,74 +163,28 @@ class ServerConfig(BaseModel):
         min_length=1, description="where the prices come from (quote, list price, catalog row)"
     )
     lead_time_weeks: float | None = Field(None, ge=0, le=260, allow_inf_nan=False)
+    price_date: str | None = Field(None, description="when the price was quoted or read (YYYY-MM-DD)")
 
 
 class ServerTCO(BaseModel):
-    """Cost components of one server (USD); per-quarter figures exclude the hidden-cost gross-up."""
+    """One server's cost drivers under the assumptions (built by ``capplan.costs.engine.server_tco``).
+
+    Money per month is derived from these by the engine; nothing here is a formula.
+    """
 
     gpus: int
-    capex_usd: float
-    energy_usd_per_quarter: float
-    rack_usd_per_quarter: float
-    support_usd_per_quarter: float
-    staff_usd_per_quarter: float
+    capex_usd: float = Field(description="servers + GPUs + networking and storage shares, paid up front")
+    peak_kw: float = Field(description="IT power at full load (GPUs at TDP plus host)")
+    idle_kw: float = Field(description="IT power with every GPU idle")
+    pue: float
+    electricity_usd_per_kwh: float
+    rack_usd_per_month: float
+    support_usd_per_month: float
+    staff_usd_per_month: float
     hidden_gross_up: float
     amortisation_years: float
     residual_value_fraction: float
-
-    @property
-    def opex_usd_per_quarter(self) -> float:
-        return (
-            self.energy_usd_per_quarter
-            + self.rack_usd_per_quarter
-            + self.support_usd_per_quarter
-            + self.staff_usd_per_quarter
-        )
-
-    def book_value_usd(self, quarters_owned: float) -> float:
-        """Straight-line book value after ``quarters_owned``, floored at the residual value."""
-        residual = self.capex_usd * self.residual_value_fraction
-        used = min(quarters_owned / (4.0 * self.amortisation_years), 1.0)
-        return self.capex_usd - (self.capex_usd - residual) * used
-
-
-def server_tco(server: ServerConfig, a: OnPremAssumptions) -> ServerTCO:
-    """Cost components of one server under the assumptions."""
-    gpu_capex = server.gpus_per_server * server.gpu_price_usd * a.gpu_price_multiplier
-    host = (
-        server.server_price_usd
-        if server.server_price_usd is not None
-        else a.host_capex_fraction_of_gpu_capex * gpu_capex
-    )
-    base = gpu_capex + host
-    peak_kw = server.gpus_per_server * server.gpu_tdp_w * (1.0 + a.host_power_fraction_of_gpu_tdp) / 1000.0
-    return ServerTCO(
-        gpus=server.gpus_per_server,
-        capex_usd=base * (1.0 + a.networking_fraction_of_capex + a.storage_fraction_of_capex),
-        energy_usd_per_quarter=peak_kw
-        * a.utilisation_fraction
-        * a.pue
-        * HOURS_PER_QUARTER
-        * a.electricity_usd_per_kwh,
-        rack_usd_per_quarter=peak_kw * a.rack_space_usd_per_kw_month * 3.0,
-        support_usd_per_quarter=a.support_fraction_per_year * base / 4.0,
-        staff_usd_per_quarter=a.loaded_salary_usd_per_year / a.servers_per_fte / 4.0,
-        hidden_gross_up=a.hidden_gross_up,
-        amortisation_years=a.amortisation_years,
-        residual_value_fraction=a.residual_value_fraction,
-    )
-
-
-def onprem_gpu_hour_cost_usd(
-    tco: ServerTCO, a: OnPremAssumptions, *, utilisation: float | None = None
-) -> float:
-    """Effective cost of one busy GPU-hour: financed capex (capital recovery) plus opex, hidden costs
-    included."""
-    u = a.utilisation_fraction if utilisation is None else utilisation
-    if u <= 0:
-        raise ValueError("utilisation must be > 0 for a cost per busy GPU-hour")
-    years = a.amortisation_years
-    residual_pv = tco.capex_usd * a.residual_value_fraction / (1.0 + a.discount_rate_per_year) ** years
-    capex_per_year = (tco.capex_usd - residual_pv) * capital_recovery_factor(a.discount_rate_per_year, years)
-    per_quarter = (capex_per_year / 4.0 + tco.opex_usd_per_quarter) * tco.hidden_gross_up
-    return per_quarter / (tco.gpus * HOURS_PER_QUARTER * u)
+    utilisation_fraction: float = Field(description="busy share of the GPUs (the assumption in force)")
+    discount_rate_per_year: float
+    price_source: str = ""
+    price_date: str | None = None

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from capplan.catalog import Accelerator, Catalog, CloudInstance
 from capplan.catalog.models import normalise_name
 from capplan.catalog.regions import region_key
-from capplan.costs.cloud import RESERVED_TERM_QUARTERS, CloudPrice, cloud_gpu_hour_cost_usd, cloud_price
-from capplan.costs.onprem import ServerConfig, ServerTCO, server_tco
+from capplan.costs import engine
+from capplan.costs.cloud import RESERVED_TERM_QUARTERS, CloudPrice
+from capplan.costs.engine import CloudCarbon, OnPremCarbon
+from capplan.costs.onprem import ServerConfig, ServerTCO
 from capplan.errors import UserError
 from capplan.planner.plan import OnPremCandidate, Plan, Site
 from capplan.planner.residency import Residency
@@ -22,6 +24,7 @@ class ServerOption:
     accelerator: Accelerator
     config: ServerConfig
     tco: ServerTCO
+    carbon: OnPremCarbon
     lead_time_weeks: float
     existing_servers: int = 0
     site: Site | None = None
@@ -39,6 +42,7 @@ class CloudOption:
     accelerator: Accelerator
     price: CloudPrice
     usd_per_gpu_hour_all_in: float  # price x spot overhead x (1 + monitoring/retraining share)
+    carbon: CloudCarbon
 
     @property
     def reserved(self) -> bool:
@@ -65,7 +69,7 @@ def merged_catalog(plan: Plan, catalog: Catalog) -> Catalog:
     insts: dict[tuple[str, str, str], CloudInstance] = {i.key: i for i in catalog.instances}
     insts.update({i.key: i for i in plan.instances})
     return Catalog(list(accs.values()), list(insts.values()), catalog.files, catalog.purchase_rows,
-                   regions=catalog.regions.merged(plan.regions))
+                   regions=catalog.regions.merged(plan.regions), grid=catalog.grid, embodied=catalog.embodied)
 
 
 def _lower(items: list[str] | None) -> set[str] | None:
@@ -79,10 +83,10 @@ def _server(
     if acc is None:
         cat.accelerator(cand.accelerator)  # raises UserError with close matches
         raise UserError(f"{where}.accelerator: {cand.accelerator!r} is not in the catalog")
-    price, source = cand.gpu_price_usd, cand.price_source
+    price, source, date = cand.gpu_price_usd, cand.price_source, None
     cited = cat.purchase_price(acc.name) if price is None else None
     if cited is not None:
-        price, source = cited.mid_usd, f"catalog: {acc.name} {cited.describe()}"
+        price, source, date = cited.mid_usd, f"catalog: {acc.name} {cited.describe()}", cited.source_date
     if price is None and not existing:
         return f"on-prem {acc.name}: no cited purchase price (give gpu_price_usd and price_source in {where})"
     if acc.tdp_w is None:
@@ -101,6 +105,7 @@ def _server(
         gpu_tdp_w=acc.tdp_w,
         price_source=source or "plan file",
         lead_time_weeks=cand.lead_time_weeks,
+        price_date=date,
     )
     lead = (
         cand.lead_time_weeks
@@ -108,13 +113,15 @@ def _server(
         else plan.assumptions.onprem.procurement_lead_time_weeks
     )
     prefix = "existing on-prem" if existing else "on-prem"
+    tco = engine.server_tco(config, plan.assumptions.onprem)
     site = plan.site(cand.site)
     return ServerOption(
         label=f"{prefix} {acc.name} ({cand.gpus_per_server}-GPU server)"
         + (f" at {site.name}" if site else ""),
         accelerator=acc,
         config=config,
-        tco=server_tco(config, plan.assumptions.onprem),
+        tco=tco,
+        carbon=engine.onprem_carbon(tco, plan.assumptions.carbon, cat.embodied_for(acc.name)),
         lead_time_weeks=lead,
         existing_servers=existing,
         site=site,
@@ -171,11 +178,20 @@ def resolve_candidates(plan: Plan, catalog: Catalog) -> Candidates:
         if acc is None or (only is not None and acc.name not in only):
             continue
         for model in plan.candidates.cloud.pricing_models:
-            price = cloud_price(inst, model, a)
+            price = engine.cloud_price(inst, model, a)
             if price is None:
                 continue
             label = f"{inst.provider} {inst.instance} {inst.region} {model}"
-            out.cloud.append(CloudOption(label, acc, price, cloud_gpu_hour_cost_usd(price, a)))
+            footprint = engine.cloud_carbon(
+                price,
+                acc.tdp_w or 0.0,
+                plan.assumptions.onprem,
+                plan.assumptions.carbon,
+                cat.grid_intensity(inst.provider, inst.region),
+                cat.embodied_for(acc.name),
+            )
+            all_in = engine.cloud_gpu_hour_cost_usd(price, a)
+            out.cloud.append(CloudOption(label, acc, price, all_in, footprint))
             out.residency.add_cloud(label, inst.provider, inst.region)
     for s in out.servers:
         out.residency.add_onprem(s.label, s.site)

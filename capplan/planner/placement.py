@@ -1,12 +1,18 @@
-"""Hybrid placement: a MILP over workloads x quarters x options, solved with scipy.optimize.milp (HiGHS).
+"""Hybrid placement: a MILP over workloads x quarters x options, solved with HiGHS (capplan.planner.milp).
 
 Variables: y[w,q,o] in [0, 1], the share of workload w's quarter-q demand on option o; integer buy[p,s],
 units of pool p (on-prem servers, reserved instances) starting in quarter s and kept for the pool's
 term; u[w,q] unserved share (heavily penalised, so an impossible plan still solves and says what it
-could not serve); budget overrun slack per year (penalised harder than unserved demand).
+could not serve); budget and carbon-cap overrun slack per year (penalised harder than unserved demand).
+Workload-quarters no option can reach at all (on-prem only, before the lead time) are unserved up front.
 Options per workload: owned pools sized for the peak, or for the average with peaks burst to the
-cheapest allowed on-demand cloud; and pay-per-use cloud (on-demand, spot where allowed). Dominated
-options are pruned first: per workload only the cheapest few of each kind (stand-alone cost) are kept.
+cheapest allowed on-demand cloud; and pay-per-use cloud (on-demand, spot where allowed) billed by the
+workload's billing mode. Dominated options are pruned first: per workload only the cheapest few of each
+kind (stand-alone cost) are kept. Every cash and carbon coefficient comes from capplan.costs.engine; a
+carbon price adds price x tCO2e to the objective (not to the cash).
+Valid cuts tighten the LP relaxation: a share y of a pool-quarter needing d GPUs of units of G GPUs, with
+no capacity already there, needs N >= (k - 1) + (y - t) / (1 - t) units (k = ceil(d / G),
+t = (k - 1) G / d; the mixed-integer rounding of d y <= G N).
 """
 
 from __future__ import annotations
@@ -17,24 +23,27 @@ from datetime import timedelta
 from typing import Literal
 
 import numpy as np
-from scipy import optimize, sparse
+from scipy import sparse
 
+from capplan.costs import engine
 from capplan.costs.cloud import RESERVED_TERM_QUARTERS
+from capplan.costs.engine import HIDDEN, INFRA, STAFF, Flows
 from capplan.costs.finance import HOURS_PER_QUARTER
 from capplan.errors import UserError
+from capplan.planner import milp
 from capplan.planner.candidates import Candidates, CloudOption, ServerOption
 from capplan.planner.plan import Plan, Workload
 from capplan.planner.sizing import Fit, Sizing
 
 Mode = Literal["recommended", "all_cloud", "all_onprem"]
-CATEGORIES = ("infrastructure", "personnel", "hidden")
-INFRA, STAFF, HIDDEN = range(3)
+CATEGORIES = engine.CATEGORIES
 UNSERVED_PENALTY_X = (
     10.0  # 10x the dearest way to serve it (new units included): left unserved only when unavoidable
 )
 OVER_BUDGET_PENALTY_PER_USD = (
     100.0  # a dollar over budget is worse than leaving that dollar's demand unserved
 )
+OVER_CAP_PENALTY_PER_KG = 10_000.0  # $10M per tonne over the carbon cap: broken only when unavoidable
 
 
 @dataclass
@@ -49,9 +58,12 @@ class Pool:
     first_start: int  # earliest quarter a new unit can be in service (horizon = never)
     existing_gpus: np.ndarray
     fixed_cash: np.ndarray  # (Q, 3) cost of what is already owned/committed
+    fixed_carbon: np.ndarray  # (Q, 2) kg CO2e of what is already owned/committed
     unit_cash: np.ndarray  # (Q start, Q, 3) cash of one unit started in each quarter
+    unit_carbon: np.ndarray  # (Q start, Q, 2) kg CO2e of one unit started in each quarter
     residual_usd: np.ndarray  # (Q start,) value left at the horizon end
     gpu_quarter_usd: float  # stand-alone cost of one GPU for one quarter (pruning, attribution)
+    gpu_quarter_kg: float  # kg CO2e of one GPU for one quarter in service (attribution)
     upfront_usd: float  # capex paid when a unit enters service; 0 for reserved
     lead_time_weeks: float
     cloud: bool
@@ -69,10 +81,12 @@ class Option:
     pool: int | None
     devices: np.ndarray
     cash: np.ndarray  # (Q, 3) costs beyond the pool's own
+    carbon: np.ndarray  # (Q, 2) kg CO2e beyond the pool's own
     cloud: bool
     standalone_usd: float
     source: str
     burst_via: str | None = None
+    billing: str | None = None
 
 
 @dataclass
@@ -85,10 +99,14 @@ class Solution:
     buys: dict[tuple[int, int], int]
     unserved: dict[tuple[int, int], float]
     cash: np.ndarray  # (Q, 3) total spend incl. fixed
+    carbon: np.ndarray  # (Q, 2) kg CO2e incl. fixed: operational, embodied
     residual_usd: float
     over_budget_usd: dict[int, float]
+    over_carbon_cap_kg: dict[int, float]
     weights: np.ndarray  # (W, Q) GPUs on each workload's leanest accelerator; weights the cloud share
     status: str
+    gap: float = 0.0
+    solve_s: float = 0.0
 
     @property
     def upfront(self) -> np.ndarray:
@@ -97,6 +115,11 @@ class Solution:
         for (p, st), n in self.buys.items():
             out[st] += n * self.pools[p].upfront_usd
         return out
+
+    @property
+    def flows(self) -> Flows:
+        """Monthly cash and emissions (capex in the first month of its quarter, residual at the end)."""
+        return Flows.from_quarters(self.cash, self.upfront, self.residual_usd, self.carbon)
 
     @property
     def cloud_share(self) -> float:
@@ -115,6 +138,15 @@ class Solution:
     def net_usd(self) -> float:
         return self.total_usd - self.residual_usd
 
+    @property
+    def carbon_kg(self) -> float:
+        return float(self.carbon.sum())
+
+    @property
+    def carbon_cost_usd(self) -> float:
+        """The plan's carbon price applied to its emissions (shadow cost, not cash)."""
+        return engine.carbon_cost_usd(self.carbon_kg, self.plan.carbon.price_usd_per_tonne)
+
 
 def _quarters_of_lead(plan: Plan, weeks: float) -> int:
     """First quarter whose start is at least ``weeks`` after the plan start."""
@@ -130,37 +162,32 @@ def order_by(plan: Plan, quarter: int, weeks: float) -> str:
 
 def _server_pool(plan: Plan, s: ServerOption) -> Pool:
     nq = plan.horizon_quarters
-    t, g = s.tco, s.tco.hidden_gross_up
-    run_infra = t.energy_usd_per_quarter + t.rack_usd_per_quarter + t.support_usd_per_quarter
     unit = np.zeros((nq, nq, 3))
+    unit_carbon = np.zeros((nq, nq, 2))
     residual = np.zeros(nq)
-    # hidden costs accrue while the server is in use, on its amortised capex plus opex (same basis as
-    # $/GPU-hour)
-    hidden_per_quarter = (g - 1.0) * (t.capex_usd / (4.0 * t.amortisation_years) + t.opex_usd_per_quarter)
-    for st in range(nq):
-        unit[st, st:, INFRA] = run_infra
-        unit[st, st, INFRA] += t.capex_usd
-        unit[st, st:, STAFF] = t.staff_usd_per_quarter
-        unit[st, st:, HIDDEN] = hidden_per_quarter
-        residual[st] = t.book_value_usd(nq - st)
-    fixed = np.zeros((nq, 3))
-    if s.existing_servers:
-        fixed[:, INFRA] = run_infra * s.existing_servers
-        fixed[:, STAFF] = t.staff_usd_per_quarter * s.existing_servers
-        fixed[:, HIDDEN] = (g - 1.0) * fixed[:, :2].sum(axis=1)
+    first = nq if s.existing_servers else _quarters_of_lead(plan, s.lead_time_weeks)
+    for st in range(first, nq):
+        f = engine.owned_flows(s.tco, 1, 3 * nq, start_month=3 * st, carbon=s.carbon)
+        unit[st], _, unit_carbon[st] = f.quarterly()
+        residual[st] = f.residual_usd
+    existing = engine.owned_flows(s.tco, s.existing_servers, 3 * nq, sunk=True, carbon=s.carbon)
+    fixed, _, fixed_carbon = existing.quarterly()
     return Pool(
         label=s.label,
         kind="onprem",
         accelerator=s.accelerator.name,
-        gpus_per_unit=t.gpus,
+        gpus_per_unit=s.tco.gpus,
         term_quarters=nq,
-        first_start=nq if s.existing_servers else _quarters_of_lead(plan, s.lead_time_weeks),
-        existing_gpus=np.full(nq, float(s.existing_servers * t.gpus)),
+        first_start=first,
+        existing_gpus=np.full(nq, float(s.existing_servers * s.tco.gpus)),
         fixed_cash=fixed,
+        fixed_carbon=fixed_carbon,
         unit_cash=unit,
+        unit_carbon=unit_carbon,
         residual_usd=residual,
-        gpu_quarter_usd=(t.capex_usd / (4.0 * t.amortisation_years) + t.opex_usd_per_quarter) * g / t.gpus,
-        upfront_usd=t.capex_usd,
+        gpu_quarter_usd=3.0 * engine.owned_usd_per_gpu_month(s.tco),
+        gpu_quarter_kg=float(engine.owned_flows(s.tco, 1, 3, carbon=s.carbon).carbon_kg.sum()) / s.tco.gpus,
+        upfront_usd=s.tco.capex_usd,
         lead_time_weeks=s.lead_time_weeks,
         cloud=False,
         region=None,
@@ -171,14 +198,16 @@ def _server_pool(plan: Plan, s: ServerOption) -> Pool:
 def _reserved_pool(plan: Plan, c: CloudOption) -> Pool:
     nq = plan.horizon_quarters
     term = RESERVED_TERM_QUARTERS[c.price.pricing_model]
-    share = plan.assumptions.cloud.monitoring_retraining_share_of_ops
-    per_quarter = c.price.usd_per_hour * HOURS_PER_QUARTER
+    a, u = plan.assumptions.cloud, plan.assumptions.onprem.utilisation_fraction
     unit = np.zeros((nq, nq, 3))
+    unit_carbon = np.zeros((nq, nq, 2))
     for st in range(nq):
-        unit[st, st : st + term, INFRA] = per_quarter
-        unit[st, :, HIDDEN] = share * unit[st, :, INFRA]
+        f = engine.reserved_flows(
+            c.price, a, 1, 3 * nq, start_month=3 * st, term_months=3 * term, utilisation=u, carbon=c.carbon
+        )
+        unit[st], _, unit_carbon[st] = f.quarterly()
     existing = np.zeros(nq)
-    fixed = np.zeros((nq, 3))
+    committed = Flows.zeros(3 * nq)
     for ex in plan.existing.reserved:
         same = (ex.provider.lower(), ex.instance.lower(), ex.region.lower()) == (
             c.price.provider.lower(),
@@ -188,8 +217,10 @@ def _reserved_pool(plan: Plan, c: CloudOption) -> Pool:
         if same and ex.pricing_model == c.price.pricing_model:
             last = min(ex.ends_after_quarter, nq - 1) + 1
             existing[:last] += ex.count * c.price.gpu_count
-            fixed[:last, INFRA] += ex.count * per_quarter
-            fixed[:last, HIDDEN] += ex.count * per_quarter * share
+            committed += engine.reserved_flows(
+                c.price, a, ex.count, 3 * nq, term_months=3 * last, utilisation=u, carbon=c.carbon
+            )
+    fixed, _, fixed_carbon = committed.quarterly()
     return Pool(
         label=c.label,
         kind=c.price.pricing_model,
@@ -199,9 +230,12 @@ def _reserved_pool(plan: Plan, c: CloudOption) -> Pool:
         first_start=0,
         existing_gpus=existing,
         fixed_cash=fixed,
+        fixed_carbon=fixed_carbon,
         unit_cash=unit,
+        unit_carbon=unit_carbon,
         residual_usd=np.zeros(nq),
-        gpu_quarter_usd=per_quarter * (1.0 + share) / c.price.gpu_count,
+        gpu_quarter_usd=float(unit[0, 0].sum()) / c.price.gpu_count,
+        gpu_quarter_kg=float(unit_carbon[0, 0].sum()) / c.price.gpu_count,
         upfront_usd=0.0,
         lead_time_weeks=0.0,
         cloud=True,
@@ -234,26 +268,51 @@ def _venues(w: Workload, mode: Mode) -> tuple[bool, bool]:
     return onprem, cloud
 
 
+def _monthly(per_quarter: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(per_quarter, dtype=float) / 3.0, 3)
+
+
 def _data_cash(plan: Plan, w: Workload) -> np.ndarray:
-    a = plan.assumptions.cloud
-    out = np.zeros((plan.horizon_quarters, 3))
-    out[:, INFRA] = 3.0 * (
-        w.storage_gb * a.storage_usd_per_gb_month + w.egress_gb_per_month * a.egress_usd_per_gb
+    flows = engine.data_flows(
+        w.storage_gb, w.egress_gb_per_month, plan.assumptions.cloud, 3 * plan.horizon_quarters
     )
-    return out
+    return flows.quarterly()[0]
 
 
-def _rent_cash(plan: Plan, c: CloudOption, gpu_hours: np.ndarray) -> np.ndarray:
-    a = plan.assumptions.cloud
-    bill = (
-        gpu_hours
-        * c.price.usd_per_gpu_hour
-        * (1.0 + (a.spot_interruption_overhead_fraction if c.price.pricing_model == "spot" else 0.0))
+def rented_gpu_hours(plan: Plan, w: Workload, fit: Fit) -> tuple[np.ndarray, np.ndarray]:
+    """(billed, busy) GPU-hours per quarter of renting the workload pay-per-use under its billing mode.
+
+    Inference: the average-load fleet 24 h a day plus its peaks (busy at onprem.utilisation_fraction);
+    training: the devices its runs need, billed always on or for the busy run hours plus the warm floor.
+    """
+    a = plan.assumptions
+    if w.type == "inference":
+        return fit.gpu_hours, fit.gpu_hours * a.onprem.utilisation_fraction
+    fleet = fit.owned_avg * HOURS_PER_QUARTER
+    billed = engine.billed_gpu_hours(w.billing_mode, fleet, fit.gpu_hours, a.cloud.autoscale_floor_fraction)
+    return billed, np.minimum(fit.gpu_hours, billed)
+
+
+def _rent(plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = engine.rented_flows(
+        c.price, plan.assumptions.cloud, _monthly(billed), busy=_monthly(busy), carbon=c.carbon
     )
-    out = np.zeros((gpu_hours.size, 3))
-    out[:, INFRA] = bill
-    out[:, HIDDEN] = bill * a.monitoring_retraining_share_of_ops
-    return out
+    cash, _, carbon = f.quarterly()
+    return cash, carbon
+
+
+def _rent_total(
+    plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray, carbon_price: float
+) -> float:
+    """Stand-alone cost of renting over the horizon, the carbon price included (for ranking)."""
+    kg = float(
+        c.carbon.kg(
+            np.array([billed.sum() * engine.spot_overhead_factor(c.price, plan.assumptions.cloud)]),
+            np.array([busy.sum()]),
+        ).sum()
+    )
+    usd = engine.rented_usd(c.price, plan.assumptions.cloud, float(billed.sum()))
+    return usd + engine.carbon_cost_usd(kg, carbon_price)
 
 
 def workload_options(
@@ -263,16 +322,33 @@ def workload_options(
     w = plan.workloads[wi]
     onprem_ok, cloud_ok = _venues(w, "recommended")
     data = _data_cash(plan, w)
-    rentals: list[Option] = []
-    burst: np.ndarray | None = None
-    burst_via: str | None = None
+    nothing = np.zeros((plan.horizon_quarters, 2))
+    price = plan.carbon.price_usd_per_tonne
+
+    def cp(kg: float) -> float:
+        return engine.carbon_cost_usd(float(kg), price)
+
+    # Rank every allowed rental by its stand-alone cost over the horizon (engine totals, cheap), then build
+    # the monthly flows only for the few the pruning below can keep, and for the cheapest burst.
+    ranked: list[tuple[float, CloudOption, Fit]] = []
+    bursts: list[tuple[float, CloudOption, Fit]] = []
     for c in cands.cloud if cloud_ok else []:
         fit = fits.get(c.accelerator.name)
         if c.reserved or fit is None or not cands.residency.allowed(wi, c.label):
             continue
         if c.price.pricing_model == "spot" and not w.spot_ok:
             continue
-        cash = _rent_cash(plan, c, fit.gpu_hours) + data
+        billed, busy = rented_gpu_hours(plan, w, fit)
+        ranked.append((_rent_total(plan, c, billed, busy, price), c, fit))
+        if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
+            b = fit.burst_gpu_hours
+            bursts.append((_rent_total(plan, c, b, b, price), c, fit))
+    ranked.sort(key=lambda r: r[0])
+    rentals: list[Option] = []
+    for _, c, fit in ranked[: plan.solver.max_options_per_kind]:
+        billed, busy = rented_gpu_hours(plan, w, fit)
+        cash, carbon = _rent(plan, c, billed, busy)
+        cash = cash + data
         rentals.append(
             Option(
                 wi,
@@ -281,17 +357,20 @@ def workload_options(
                 "rent",
                 c.accelerator.name,
                 None,
-                fit.gpu_hours / HOURS_PER_QUARTER,
+                billed / HOURS_PER_QUARTER,
                 cash,
+                carbon,
                 True,
-                float(cash.sum()),
+                float(cash.sum() + cp(carbon.sum())),
                 c.source,
+                billing=w.billing_mode,
             )
         )
-        if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
-            b = _rent_cash(plan, c, fit.burst_gpu_hours)
-            if burst is None or b.sum() < burst.sum():
-                burst, burst_via = b, c.label
+    burst: tuple[np.ndarray, np.ndarray] | None = None
+    burst_via: str | None = None
+    if bursts:
+        _, c, fit = min(bursts, key=lambda r: r[0])
+        burst, burst_via = _rent(plan, c, fit.burst_gpu_hours, fit.burst_gpu_hours), c.label
     owned: list[Option] = []
     for pi, p in enumerate(pools):
         fit = fits.get(p.accelerator)
@@ -300,15 +379,27 @@ def workload_options(
             continue
         extra = data if p.cloud else np.zeros_like(data)
         kind = "reserved" if p.cloud else "onprem"
-        variants = [("peak", fit.owned_peak, extra, None)]
+        variants = [("peak", fit.owned_peak, extra, nothing, None)]
         if burst is not None and (fit.owned_peak > fit.owned_avg).any():
-            variants.append(("avg+burst", fit.owned_avg, extra + burst, burst_via))
-        for variant, devices, cash, via in variants:
+            variants.append(("avg+burst", fit.owned_avg, extra + burst[0], burst[1], burst_via))
+        for variant, devices, cash, carbon, via in variants:
             marginal = 0.0 if p.existing_gpus.any() and not p.cloud else p.gpu_quarter_usd
-            cost = float(cash.sum() + devices.sum() * marginal)
+            cost = float(cash.sum() + cp(carbon.sum()) + devices.sum() * marginal)
             owned.append(
                 Option(
-                    wi, p.label, kind, variant, p.accelerator, pi, devices, cash, p.cloud, cost, p.source, via
+                    wi,
+                    p.label,
+                    kind,
+                    variant,
+                    p.accelerator,
+                    pi,
+                    devices,
+                    cash,
+                    carbon,
+                    p.cloud,
+                    cost,
+                    p.source,
+                    via,
                 )
             )
     # Prune per (kind, variant): the cheapest few stand-alone, plus whatever is already owned and the
@@ -330,13 +421,13 @@ def workload_options(
 
 @dataclass
 class _Builder:
-    """Sparse COO assembly of the MILP."""
+    """Sparse COO assembly of the MILP, with each column's cash and carbon per quarter."""
 
+    nq: int
     cost: list[float] = field(default_factory=list)
     lb: list[float] = field(default_factory=list)
     ub: list[float] = field(default_factory=list)
-    integer: list[int] = field(default_factory=list)
-    penalty: list[bool] = field(default_factory=list)  # slack for unserved demand / budget overrun
+    integer: list[bool] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
     cols: list[int] = field(default_factory=list)
     vals: list[float] = field(default_factory=list)
@@ -345,13 +436,15 @@ class _Builder:
     cash_rows: list[int] = field(default_factory=list)
     cash_cols: list[int] = field(default_factory=list)
     cash_vals: list[float] = field(default_factory=list)
+    co2_rows: list[int] = field(default_factory=list)
+    co2_cols: list[int] = field(default_factory=list)
+    co2_vals: list[float] = field(default_factory=list)
 
-    def var(self, cost: float, lo: float, hi: float, integer: bool = False, penalty: bool = False) -> int:
-        self.penalty.append(penalty)
+    def var(self, cost: float, lo: float, hi: float, integer: bool = False) -> int:
         self.cost.append(cost)
         self.lb.append(lo)
         self.ub.append(hi)
-        self.integer.append(int(integer))
+        self.integer.append(integer)
         return len(self.cost) - 1
 
     def row(self, lo: float, hi: float) -> int:
@@ -364,12 +457,39 @@ class _Builder:
         self.cols.append(col)
         self.vals.append(val)
 
-    def spend(self, col: int, cash: np.ndarray) -> None:
-        """Record a variable's cash per (quarter, category)."""
-        nz = np.nonzero(cash.ravel())[0]
-        self.cash_rows.extend(nz.tolist())
-        self.cash_cols.extend([col] * nz.size)
-        self.cash_vals.extend(cash.ravel()[nz].tolist())
+    def spend(self, col: int, cash: np.ndarray, carbon: np.ndarray) -> None:
+        """Record a variable's cash per (quarter, category) and its kg CO2e per (quarter, kind)."""
+        for flat, r, c, v in (
+            (cash.ravel(), self.cash_rows, self.cash_cols, self.cash_vals),
+            (carbon.ravel(), self.co2_rows, self.co2_cols, self.co2_vals),
+        ):
+            nz = np.nonzero(flat)[0]
+            r.extend(nz.tolist())
+            c.extend([col] * nz.size)
+            v.extend(flat[nz].tolist())
+
+    def spend_in(self, col: int, q: int, cash: np.ndarray, carbon: np.ndarray) -> None:
+        """Record a variable whose cash and carbon all fall in quarter ``q``."""
+        for k in range(3):
+            if cash[k]:
+                self.cash_rows.append(3 * q + k)
+                self.cash_cols.append(col)
+                self.cash_vals.append(float(cash[k]))
+        for k in range(2):
+            if carbon[k]:
+                self.co2_rows.append(2 * q + k)
+                self.co2_cols.append(col)
+                self.co2_vals.append(float(carbon[k]))
+
+    def cash_matrix(self) -> sparse.csr_array:
+        return sparse.csr_array(
+            (self.cash_vals, (self.cash_rows, self.cash_cols)), shape=(self.nq * 3, len(self.cost))
+        )
+
+    def carbon_matrix(self) -> sparse.csr_array:
+        return sparse.csr_array(
+            (self.co2_vals, (self.co2_rows, self.co2_cols)), shape=(self.nq * 2, len(self.cost))
+        )
 
 
 @dataclass
@@ -404,14 +524,27 @@ class PlacementModel:
 
 
 def solve_placement(plan: Plan, cands: Candidates, sizing: Sizing, mode: Mode = "recommended") -> Solution:
-    """Build and solve the placement MILP; constraints on budget and cloud share apply to ``recommended``
-    only."""
+    """Build and solve the placement MILP; constraints on budget, cloud share and carbon apply to
+    ``recommended`` only (a carbon price applies to every mode)."""
     return PlacementModel.build(plan, cands, sizing).solve(mode)
+
+
+def _reachable(o: Option, q: int, pools: list[Pool]) -> bool:
+    """Whether an option can carry load in quarter q at all (rented, already owned, or buyable by then)."""
+    if o.pool is None:
+        return True
+    pool = pools[o.pool]
+    return bool(pool.existing_gpus[q] > 0) or pool.first_start <= q
 
 
 def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Option], mode: Mode) -> Solution:
     nq = plan.horizon_quarters
-    b = _Builder()
+    b = _Builder(nq)
+    price = plan.carbon.price_usd_per_tonne
+
+    def cp(kg: float) -> float:
+        return engine.carbon_cost_usd(float(kg), price)
+
     used = sorted({o.pool for o in options if o.pool is not None})
     cap_row = {(p, q): b.row(-np.inf, float(pools[p].existing_gpus[q])) for p in used for q in range(nq)}
     weights = _demand_weights(plan, sizing)
@@ -419,41 +552,62 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
     s = plan.max_cloud_share or 0.0
     y_index: dict[int, tuple[int, int, int]] = {}
     u_index: dict[int, tuple[int, int]] = {}
+    forced: dict[tuple[int, int], float] = {}
+    pool_load: list[tuple[int, int, int, int, float]] = []  # (column, workload, pool, quarter, devices)
+    by_workload: dict[int, list[tuple[int, Option]]] = {}
+    for oi, o in enumerate(options):
+        by_workload.setdefault(o.workload, []).append((oi, o))
     for wi in range(len(plan.workloads)):
-        mine = [(oi, o) for oi, o in enumerate(options) if o.workload == wi]
-        active = [q for q in range(nq) if weights[wi, q] > 0]
-        for q in active:
+        mine = by_workload.get(wi, [])
+        for q in (q for q in range(nq) if weights[wi, q] > 0):
+            reach = [(oi, o) for oi, o in mine if _reachable(o, q, pools)]
+            if not reach:
+                forced[(wi, q)] = 1.0  # nothing can serve it then: unserved, and no penalty to optimise
+                continue
             cover = b.row(1.0, 1.0)
-            dearest = max([_serve_cost_bound(o, q, pools) for _, o in mine] or [1e6])
-            for oi, o in mine:
-                col = b.var(float(o.cash[q].sum()), 0.0, 1.0)
+            dearest = max(_serve_cost_bound(o, q, pools) for _, o in reach)
+            for oi, o in reach:
+                col = b.var(float(o.cash[q].sum() + cp(o.carbon[q].sum())), 0.0, 1.0)
                 y_index[col] = (oi, q, wi)
                 b.coef(cover, col, 1.0)
-                quarter_cash = np.zeros((nq, 3))
-                quarter_cash[q] = o.cash[q]
-                b.spend(col, quarter_cash)
-                if o.pool is not None:
+                b.spend_in(col, q, o.cash[q], o.carbon[q])
+                if o.pool is not None and o.devices[q] > 0:
                     b.coef(cap_row[(o.pool, q)], col, float(o.devices[q]))
+                    pool_load.append((col, wi, o.pool, q, float(o.devices[q])))
                 if share_row is not None:
                     b.coef(share_row, col, weights[wi, q] * ((1.0 - s) if o.cloud else -s))
-            col = b.var(UNSERVED_PENALTY_X * dearest + 1e3, 0.0, 1.0, penalty=True)
+            col = b.var(UNSERVED_PENALTY_X * dearest + 1e3, 0.0, 1.0)
             u_index[col] = (wi, q)
             b.coef(cover, col, 1.0)
     buy_index: dict[int, tuple[int, int]] = {}
+    units: dict[tuple[int, int], int] = {}  # (pool, quarter) -> column of the units in service then
     for p in used:
         pool = pools[p]
+        window: dict[int, list[int]] = {}
         for st in range(pool.first_start, nq):
-            col = b.var(float(pool.unit_cash[st].sum() - pool.residual_usd[st]), 0.0, np.inf, integer=True)
+            unit_cost = pool.unit_cash[st].sum() - pool.residual_usd[st] + cp(pool.unit_carbon[st].sum())
+            col = b.var(float(unit_cost), 0.0, np.inf, integer=True)
             buy_index[col] = (p, st)
-            b.spend(col, pool.unit_cash[st])
+            b.spend(col, pool.unit_cash[st], pool.unit_carbon[st])
             for q in range(st, min(st + pool.term_quarters, nq)):
-                b.coef(cap_row[(p, q)], col, -float(pool.gpus_per_unit))
+                window.setdefault(q, []).append(col)
+        for q, cols in window.items():  # units in service = the purchases whose term covers q
+            n = units[(p, q)] = b.var(0.0, 0.0, np.inf)
+            r = b.row(0.0, 0.0)
+            b.coef(r, n, 1.0)
+            for col in cols:
+                b.coef(r, col, -1.0)
+            b.coef(cap_row[(p, q)], n, -float(pool.gpus_per_unit))
+    _capacity_cuts(b, pools, pool_load, units)
     fixed = sum((p.fixed_cash for p in pools), np.zeros((nq, 3)))
+    fixed_carbon = sum((p.fixed_carbon for p in pools), np.zeros((nq, 2)))
     over_index = _budget_rows(plan, b, fixed) if mode == "recommended" else {}
-    x, status = _solve(plan, b, pools, buy_index, cap_row)
-    cash_m = sparse.csr_array((b.cash_vals, (b.cash_rows, b.cash_cols)), shape=(nq * 3, len(b.cost)))
-    cash = (cash_m @ x).reshape(nq, 3) + fixed
+    cap_index = _carbon_cap_rows(plan, b, fixed_carbon) if mode == "recommended" else {}
+    x, result = _solve(plan, b)
+    cash = (b.cash_matrix() @ x).reshape(nq, 3) + fixed
+    carbon = (b.carbon_matrix() @ x).reshape(nq, 2) + fixed_carbon
     buys = {key: round(x[col]) for col, key in buy_index.items() if x[col] > 0.5}
+    unserved = {key: float(x[col]) for col, key in u_index.items() if x[col] > 1e-6}
     return Solution(
         mode=mode,
         plan=plan,
@@ -461,13 +615,50 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
         options=options,
         share={key: float(x[col]) for col, key in y_index.items() if x[col] > 1e-6},
         buys=buys,
-        unserved={key: float(x[col]) for col, key in u_index.items() if x[col] > 1e-6},
+        unserved={**unserved, **forced},
         cash=cash,
+        carbon=carbon,
         residual_usd=float(sum(pools[p].residual_usd[st] * n for (p, st), n in buys.items())),
         over_budget_usd={year: float(x[col]) for col, year in over_index.items() if x[col] > 0.5},
+        over_carbon_cap_kg={year: float(x[col]) for col, year in cap_index.items() if x[col] > 0.5},
         weights=weights,
-        status=status,
+        status=result.status if result else "nothing to place (no demand in the horizon)",
+        gap=result.gap if result else 0.0,
+        solve_s=result.seconds if result else 0.0,
     )
+
+
+def _capacity_cuts(
+    b: _Builder,
+    pools: list[Pool],
+    pool_load: list[tuple[int, int, int, int, float]],
+    units: dict[tuple[int, int], int],
+) -> None:
+    """Mixed-integer rounding cuts of d y <= G N (see the module docstring), N = units in service.
+
+    A workload's options needing at most one unit (d <= G) share one cut, sum(y) <= N: if the pool has no
+    unit the workload cannot use it, and one unit is enough for a share of at most 1."""
+    small: dict[tuple[int, int, int], list[int]] = {}
+    for col, wi, p, q, d in pool_load:
+        pool = pools[p]
+        if pool.existing_gpus[q] > 0 or (p, q) not in units:
+            continue
+        g = float(pool.gpus_per_unit)
+        k = math.ceil(d / g - 1e-9)
+        if k <= 1:
+            small.setdefault((wi, p, q), []).append(col)
+            continue
+        t = (k - 1) * g / d
+        if 1.0 - t < 0.1:  # nearly a multiple of G: the cut adds little and scales badly
+            continue
+        r = b.row(-np.inf, t / (1.0 - t) - (k - 1))
+        b.coef(r, col, 1.0 / (1.0 - t))
+        b.coef(r, units[(p, q)], -1.0)
+    for (_, p, q), cols in small.items():
+        r = b.row(-np.inf, 0.0)
+        for col in cols:
+            b.coef(r, col, 1.0)
+        b.coef(r, units[(p, q)], -1.0)
 
 
 def _serve_cost_bound(o: Option, q: int, pools: list[Pool]) -> float:
@@ -501,7 +692,7 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
     if budget is None:
         return {}
     nq = plan.horizon_quarters
-    cash = sparse.csr_array((b.cash_vals, (b.cash_rows, b.cash_cols)), shape=(nq * 3, len(b.cost)))
+    cash = b.cash_matrix()
     split = plan.budget.split
     groups: list[tuple[tuple[int, ...], float]] = [
         ((INFRA, STAFF, HIDDEN), 1.0 - (split.contingency if split else 0.0))
@@ -514,7 +705,7 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
     over: dict[int, int] = {}
     for year in range(math.ceil(nq / 4)):
         quarters = range(4 * year, min(4 * year + 4, nq))
-        slack = b.var(OVER_BUDGET_PENALTY_PER_USD, 0.0, np.inf, penalty=True)
+        slack = b.var(OVER_BUDGET_PENALTY_PER_USD, 0.0, np.inf)
         over[slack] = year
         for cats, frac in groups:
             rows = [q * 3 + c for q in quarters for c in cats]
@@ -527,99 +718,48 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
     return over
 
 
-def _solve(
-    plan: Plan,
-    b: _Builder,
-    pools: list[Pool],
-    buy_index: dict[int, tuple[int, int]],
-    cap_row: dict[tuple[int, int], int],
-) -> tuple[np.ndarray, str]:
-    """Exact MILP for small problems; otherwise (or if that is worse) LP relaxation with purchases rounded up.
+def _carbon_cap_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
+    """Per plan year: kg CO2e <= the cap (pro rata for a short last year), with penalised overrun slack."""
+    cap = plan.carbon.cap_tonnes_per_year
+    if cap is None:
+        return {}
+    nq = plan.horizon_quarters
+    carbon = b.carbon_matrix()
+    over: dict[int, int] = {}
+    for year in range(math.ceil(nq / 4)):
+        quarters = range(4 * year, min(4 * year + 4, nq))
+        slack = b.var(OVER_CAP_PENALTY_PER_KG, 0.0, np.inf)
+        over[slack] = year
+        emitted = carbon[[q * 2 + k for q in quarters for k in range(2)]].sum(axis=0)
+        r = b.row(-np.inf, cap * 1000.0 * len(quarters) / 4.0 - float(fixed[list(quarters)].sum()))
+        for col in np.nonzero(emitted)[0]:
+            b.coef(r, int(col), float(emitted[col]))
+        b.coef(r, slack, -1.0)
+    return over
 
-    Rounding: per pool, walk the quarters and buy the fewest whole units keeping in-service capacity at or
-    above the relaxation's; then re-solve the LP for the placement with those purchases fixed. The status
-    says how far the result is from the relaxation's lower bound.
-    """
+
+def _solve(plan: Plan, b: _Builder) -> tuple[np.ndarray, milp.MilpResult | None]:
+    """Solve with HiGHS to the plan's gap and time limit; a failure is one UserError line."""
     n = len(b.cost)
     if n == 0:
-        return np.zeros(0), "nothing to place (no demand in the horizon)"
-    a = sparse.csr_array((b.vals, (b.rows, b.cols)), shape=(len(b.row_lo), n))
-    cost, lb, ub = np.asarray(b.cost), np.asarray(b.lb), np.asarray(b.ub)
-    constraints = (
-        [optimize.LinearConstraint(a, np.asarray(b.row_lo), np.asarray(b.row_hi))] if len(b.row_lo) else []
+        return np.zeros(0), None
+    problem = milp.MilpProblem(
+        cost=np.asarray(b.cost),
+        lb=np.asarray(b.lb),
+        ub=np.asarray(b.ub),
+        integer=np.asarray(b.integer, dtype=bool),
+        a=sparse.csr_array((b.vals, (b.rows, b.cols)), shape=(len(b.row_lo), n)),
+        row_lo=np.asarray(b.row_lo),
+        row_hi=np.asarray(b.row_hi),
     )
-    integer = np.asarray(b.integer)
-    opts = {"time_limit": plan.solver.time_limit_s, "disp": False}
-    if integer.sum() <= plan.solver.exact_max_integer_vars:
-        res = optimize.milp(
-            cost,
-            integrality=integer,
-            bounds=optimize.Bounds(lb, ub),
-            constraints=constraints,
-            options={**opts, "mip_rel_gap": plan.solver.mip_rel_gap},
+    try:
+        result = milp.solve(
+            problem, time_limit_s=plan.solver.time_limit_s, mip_rel_gap=plan.solver.mip_rel_gap
         )
-        if res.x is not None and res.status == 0:
-            return res.x, f"exact MILP (HiGHS): {res.message}"
-    relaxed = optimize.milp(
-        cost, integrality=np.zeros(n), bounds=optimize.Bounds(lb, ub), constraints=constraints, options=opts
-    )
-    if relaxed.x is None:
-        raise RuntimeError(f"placement solver found no solution: {relaxed.message}")
-    res = relaxed
-    for _ in range(2):  # round, re-place; then round what the placement actually uses and re-place again
-        fixed_lb, fixed_ub = lb.copy(), ub.copy()
-        for col, units in _round_up(plan, pools, buy_index, cap_row, res.x, a).items():
-            fixed_lb[col] = fixed_ub[col] = units
-        res = optimize.milp(
-            cost,
-            integrality=np.zeros(n),
-            bounds=optimize.Bounds(fixed_lb, fixed_ub),
-            constraints=constraints,
-            options=opts,
-        )
-        if res.x is None:
-            raise RuntimeError(f"placement solver found no solution after rounding: {res.message}")
-    real = np.where(np.asarray(b.penalty), 0.0, cost)
-    gap = (real @ res.x - real @ relaxed.x) / max(abs(real @ relaxed.x), 1.0)
-    slack = np.asarray(b.penalty)
-    worse = (
-        " (more demand left unserved than in the relaxation)"
-        if res.x[slack].sum() > relaxed.x[slack].sum() + 1e-6
-        else ""
-    )
-    return (
-        res.x,
-        f"LP relaxation + purchases rounded up: cost {100 * gap:.2f} % above the relaxation's lower "
-        f"bound{worse}",
-    )
-
-
-def _round_up(
-    plan: Plan,
-    pools: list[Pool],
-    buy_index: dict[int, tuple[int, int]],
-    cap_row: dict[tuple[int, int], int],
-    x: np.ndarray,
-    a: sparse.csr_array,
-) -> dict[int, int]:
-    """Whole units per purchase variable so each pool's in-service capacity covers the load ``x`` places on
-    it."""
-    nq = plan.horizon_quarters
-    placement_only = x.copy()
-    placement_only[list(buy_index)] = 0.0
-    load = a @ placement_only  # capacity rows: sum(devices * y) placed on the pool in that quarter
-    by_pool: dict[int, dict[int, int]] = {}
-    for col, (p, st) in buy_index.items():
-        by_pool.setdefault(p, {})[st] = col
-    out: dict[int, int] = {}
-    for p, cols in by_pool.items():
-        pool = pools[p]
-        short = (
-            np.array([load[cap_row[(p, q)]] - pool.existing_gpus[q] for q in range(nq)]) / pool.gpus_per_unit
-        )
-        have = np.zeros(nq)
-        for st in sorted(cols):
-            units = max(math.ceil(short[st] - have[st] - 1e-6), 0)
-            out[cols[st]] = units
-            have[st : st + pool.term_quarters] += units
-    return out
+    except milp.SolverError as exc:
+        raise UserError(
+            f"solver: no placement found ({exc}); raise solver.time_limit_s "
+            f"(now {plan.solver.time_limit_s:g} s) "
+            "or loosen solver.mip_rel_gap"
+        ) from exc
+    return result.x, result

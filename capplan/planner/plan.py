@@ -23,7 +23,9 @@ from pydantic import (
 from capplan.catalog.models import Accelerator, CloudInstance
 from capplan.catalog.regions import Region, country_code, jurisdiction, not_yaml_boolean
 from capplan.costs.assumptions import PLANNING_ASSUMPTION, AssumptionSet, assumption
-from capplan.costs.cloud import CloudAssumptions, PricingModel
+from capplan.costs.carbon import CarbonAssumptions
+from capplan.costs.cloud import PRICING_MODELS, CloudAssumptions, PricingModel
+from capplan.costs.engine import BillingMode
 from capplan.costs.onprem import OnPremAssumptions
 from capplan.errors import UserError
 from capplan.yamlfile import read_yaml
@@ -91,9 +93,15 @@ class Assumptions(_Strict):
     onprem: OnPremAssumptions = Field(default_factory=OnPremAssumptions)
     cloud: CloudAssumptions = Field(default_factory=CloudAssumptions)
     planning: PlanningAssumptions = Field(default_factory=PlanningAssumptions)
+    carbon: CarbonAssumptions = Field(default_factory=CarbonAssumptions)
 
     def table(self) -> list[dict[str, Any]]:
-        return self.onprem.table("onprem") + self.cloud.table("cloud") + self.planning.table("planning")
+        return (
+            self.onprem.table("onprem")
+            + self.cloud.table("cloud")
+            + self.planning.table("planning")
+            + self.carbon.table("carbon")
+        )
 
 
 class ReplicaPerf(_Strict):
@@ -240,6 +248,11 @@ class Workload(_Strict):
     )
     placement: Literal["any", "on_prem", "cloud"] = "any"
     allow_spot: bool | None = Field(None, description="may run on spot (default: training yes, inference no)")
+    billing: BillingMode | None = Field(
+        None,
+        description="how rented capacity is billed: always_on (the fleet 24 h a day; inference always) or "
+        "autoscaled (busy GPU-hours plus the cloud.autoscale_floor_fraction warm floor; training default)",
+    )
     storage_gb: float = Field(0.0, ge=0, description="data kept next to the workload")
     egress_gb_per_month: float = Field(0.0, ge=0, description="data sent out to the internet per month")
 
@@ -273,7 +286,17 @@ class Workload(_Strict):
         if self.sensitivity == "on_prem" and cloud_rules:
             raise ValueError(f"{cloud_rules[0]} names cloud venues, but sensitivity: on_prem never uses the "
                              "cloud; use sensitivity: region")
+        if self.type == "inference" and self.billing == "autoscaled":
+            raise ValueError(
+                "billing: inference fleets are sized for their average load and billed always_on (peaks "
+                "burst pay-per-use); autoscaled is for training"
+            )
         return self
+
+    @property
+    def billing_mode(self) -> BillingMode:
+        """The billing mode of this workload's rented capacity (explicit, or by type)."""
+        return self.billing or ("always_on" if self.type == "inference" else "autoscaled")
 
     @property
     def sensitive(self) -> bool:
@@ -337,9 +360,7 @@ class OnPremCandidate(_Strict):
 class CloudCandidates(_Strict):
     providers: list[str] | None = Field(None, description="default: every provider in the catalog")
     regions: list[str] | None = Field(None, description="default: every region")
-    pricing_models: list[PricingModel] = Field(
-        default_factory=lambda: ["on_demand", "reserved_1y", "reserved_3y", "spot"]
-    )
+    pricing_models: list[PricingModel] = Field(default_factory=lambda: list(PRICING_MODELS))
 
 
 class Candidates(_Strict):
@@ -375,12 +396,25 @@ class Solver(_Strict):
     max_options_per_kind: int = Field(
         3, ge=1, le=50, description="cheapest on-prem/reserved/elastic options kept per workload"
     )
-    time_limit_s: float = Field(20.0, gt=0, le=3600)
-    mip_rel_gap: float = Field(0.005, ge=0, le=0.5)
-    exact_max_integer_vars: int = Field(
-        100,
+    time_limit_s: float = Field(
+        20.0, gt=0, le=3600, description="HiGHS time limit per placement solve (error when no plan is found)"
+    )
+    mip_rel_gap: float = Field(
+        0.01,
         ge=0,
-        description="solve exactly up to this many purchase variables; above it, LP relaxation + rounding",
+        le=0.5,
+        description="stop once the plan's cost is proven within this share of the optimum (HiGHS rel. gap)",
+    )
+
+
+class CarbonPolicy(_Strict):
+    """What emissions cost the plan: an internal carbon price and/or a cap per plan year."""
+
+    price_usd_per_tonne: float = Field(
+        0.0, ge=0, le=100_000, description="internal carbon price added to the optimiser's objective"
+    )
+    cap_tonnes_per_year: float | None = Field(
+        None, gt=0, description="most tCO2e the plan may emit per plan year (operational + embodied)"
     )
 
 
@@ -409,6 +443,7 @@ class Plan(_Strict):
         default_factory=list, description="on-prem sites and their countries (for allowed_jurisdictions)"
     )
     solver: Solver = Field(default_factory=Solver)
+    carbon: CarbonPolicy = Field(default_factory=CarbonPolicy)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Plan:

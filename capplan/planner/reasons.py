@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from capplan.costs.format import usd
 from capplan.planner.candidates import Candidates
 from capplan.planner.placement import Solution, order_by
 from capplan.planner.plan import Plan
 from capplan.planner.residency import Residency
 from capplan.planner.result import AlternativeRow, ConstraintRow, ReasonRow, ResidencyRow
 from capplan.planner.sizing import Sizing
-
-
-def usd(x: float) -> str:
-    return f"${x:,.0f}"
 
 
 def _quarters(sol: Solution, qs: list[int]) -> str:
@@ -116,7 +113,8 @@ def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRo
         compared = "; ".join(f"{o.label} [{o.variant}] {usd(o.standalone_usd)}" for o in mine[:4])
         text = f"{w.name}: " + ("; then ".join(parts) if parts else "not placed") + "."
         if compared:
-            text += f" Stand-alone cost over the horizon of its cheapest options: {compared}."
+            priced = " (with the plan's carbon price)" if plan.carbon.price_usd_per_tonne else ""
+            text += f" Stand-alone cost over the horizon{priced} of its cheapest options: {compared}."
         if w.sensitive:
             rules = residency.rules[wi]
             placed = "; ".join(_placed(sol, wi, residency))
@@ -189,6 +187,8 @@ def summary_reasons(
         delta = alt.net_usd - rec.net_usd
         pct = 100.0 * delta / rec.net_usd if rec.net_usd else 0.0
         note = f" ({alt.note})" if alt.note else ""
+        if alt.unserved_workload_quarters:
+            note += f"; it leaves {alt.unserved_workload_quarters} workload-quarter(s) UNSERVED"
         out.append(
             ReasonRow(
                 topic=f"vs {alt.alternative}",
@@ -232,4 +232,63 @@ def summary_reasons(
                      f"allows at most {100 * sol.plan.max_cloud_share:.0f} %.",
             )
         )
+    return out
+
+
+def _main_option(sol: Solution) -> dict[tuple[int, int], str]:
+    """(workload, quarter) -> the option carrying most of it."""
+    best: dict[tuple[int, int], tuple[float, str]] = {}
+    for (oi, q, wi), v in sol.share.items():
+        if v > best.get((wi, q), (0.0, ""))[0]:
+            best[(wi, q)] = (v, sol.options[oi].label)
+    return {k: label for k, (_, label) in best.items()}
+
+
+def carbon_reasons(sol: Solution, without: Solution | None) -> list[ReasonRow]:
+    """Emissions of the plan, and what the plan's carbon price or cap changed (vs the plan without them)."""
+    tonnes = sol.carbon_kg / 1000.0
+    op, emb = (float(sol.carbon[:, k].sum()) / 1000.0 for k in (0, 1))
+    out = [
+        ReasonRow(
+            topic="carbon",
+            text=f"The recommended plan emits {tonnes:,.1f} tCO2e over the horizon ({op:,.1f} t operational: "
+            f"energy x grid intensity of the site or cloud region; {emb:,.1f} t embodied: manufacturing, "
+            "amortised like capex on-prem and per rented GPU-hour in the cloud).",
+        )
+    ]
+    if without is None:
+        return out
+    policy = sol.plan.carbon
+    terms = []
+    if policy.price_usd_per_tonne:
+        price = usd(policy.price_usd_per_tonne)
+        terms.append(f"a carbon price of {price}/t (plan: carbon.price_usd_per_tonne)")
+    if policy.cap_tonnes_per_year is not None:
+        terms.append(f"a cap of {policy.cap_tonnes_per_year:,.0f} t/year (plan: carbon.cap_tonnes_per_year)")
+    before, after = _main_option(without), _main_option(sol)
+    moved: dict[tuple[int, str, str], list[int]] = defaultdict(list)
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            moved[(key[0], before.get(key, "unserved"), after.get(key, "unserved"))].append(key[1])
+    d_kg, d_usd = without.carbon_kg - sol.carbon_kg, sol.net_usd - without.net_usd
+    text = (
+        f"With {' and '.join(terms)}, the plan emits {d_kg / 1000:,.1f} t less than it would without "
+        f"({without.carbon_kg / 1000:,.1f} t) and its cash cost changes by {usd(d_usd)} net "
+        f"({usd(without.net_usd)} -> {usd(sol.net_usd)})"
+    )
+    if d_kg > 0 and d_usd > 0:
+        text += f": {usd(d_usd / (d_kg / 1000))} per tonne avoided"
+    changes = [
+        f"{sol.plan.workloads[wi].name} in {_quarters(sol, qs)}: {old} -> {new}"
+        for (wi, old, new), qs in sorted(moved.items(), key=lambda kv: (kv[0][0], min(kv[1])))
+    ]
+    text += ". " + (
+        "Placement changes: " + "; ".join(changes) + "." if changes else "The placement is the same."
+    )
+    for year, kg in sorted(sol.over_carbon_cap_kg.items()):
+        text += (
+            f" Plan year {year + 1} is OVER the carbon cap by {kg / 1000:,.1f} t"
+            " (no allowed option avoids it)."
+        )
+    out.append(ReasonRow(topic="carbon policy", text=text))
     return out

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 # result.json carries these two fields; ``capplan.planner.result_file`` refuses files without them.
 # Bump the version when a field that readers (plan diff, reports) rely on changes meaning or goes away.
 RESULT_FORMAT = "capplan.plan_result"
-RESULT_FORMAT_VERSION = 2  # 2: adds demand, prices and plan_inputs (version 1 files carry no format field)
+# 2: adds demand, prices and plan_inputs (version 1 files carry no format field); 3: adds carbon (tonnes,
+# carbon price and cap, per-row kg), billing modes, monthly cash and each alternative's solver gap and time.
+RESULT_FORMAT_VERSION = 3
 
 
 class _Row(BaseModel):
@@ -66,6 +68,8 @@ class PlacementRow(_Row):
         description="owned/reserved GPUs attributed at the pool's stand-alone $/GPU-quarter"
     )
     burst_via: str | None
+    billing: str | None = Field(None, description="billing mode of rented capacity (always_on, autoscaled)")
+    carbon_kg: float = Field(0.0, description="kg CO2e of rented capacity in this share (pools: by quarter)")
     source: str
 
 
@@ -90,6 +94,10 @@ class AlternativeRow(_Row):
     net_usd: float
     cloud_share: float
     unserved_workload_quarters: int
+    carbon_tonnes: float = Field(description="operational + embodied tCO2e over the horizon")
+    carbon_cost_usd: float = Field(description="the plan's carbon price x its emissions (not cash)")
+    solver_gap: float = Field(description="proven relative gap of this alternative's cost to its optimum")
+    solver_seconds: float
     note: str
 
 
@@ -100,12 +108,16 @@ class QuarterCostRow(_Row):
     personnel_usd: float
     hidden_usd: float
     total_usd: float
+    operational_carbon_kg: float
+    embodied_carbon_kg: float
 
 
 class MonthRow(_Row):
     alternative: str
     month: int
+    monthly_usd: float = Field(description="cash in the month: capex, running costs; residual credit last")
     cumulative_usd: float
+    carbon_kg: float
 
 
 class ReasonRow(_Row):
@@ -182,6 +194,7 @@ class UnitCostRow(_Row):
     usd_per_unit: float
     attributed_cost_usd: float
     units: float
+    kg_co2e_per_unit: float = Field(description="attributed emissions per unit of work")
     basis: str
 
 
@@ -216,6 +229,8 @@ class PlanResult(BaseModel):
     quarters: list[str]
     generated_utc: str
     solver_status: str
+    solver_gap: float = Field(description="proven relative gap of the recommended plan's cost to the optimum")
+    solver_seconds: float
     recommended_net_usd: float
     all_cloud_net_usd: float
     all_onprem_net_usd: float
@@ -226,6 +241,10 @@ class PlanResult(BaseModel):
     discounted_payback_month: int | None
     discount_rate_per_year: float
     cloud_share: float
+    carbon_tonnes: float = Field(description="recommended plan: operational + embodied tCO2e in the horizon")
+    carbon_price_usd_per_tonne: float
+    carbon_cap_tonnes_per_year: float | None
+    billing: list[str] = Field(description="billing mode of each workload's rented capacity and its meaning")
     excluded: list[str]
     assumptions: list[AssumptionRow]
     sizing: list[SizingRow]

@@ -38,6 +38,13 @@ def parse_result(data: bytes | str, origin: str) -> PlanResult:
         raise UserError(
             f"{origin}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{hint}"
         ) from exc
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON may spell a lone UTF-16 surrogate ("\ud800"); no text holds one
+        raise UserError(
+            f"{origin}: holds a string that is not valid Unicode (a lone surrogate escape such as \\ud800); "
+            "a plan result is the result.json that capplan plan writes"
+        ) from exc
     if not isinstance(doc, dict):
         raise UserError(
             f"{origin}: not a capplan plan result (a JSON object with \"format\": \"{RESULT_FORMAT}\")"

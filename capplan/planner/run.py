@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from capplan.catalog import Catalog, load_catalog
-from capplan.costs.finance import break_even_period, npv_usd, quarters_to_months
+from capplan.costs import engine
 from capplan.planner import reasons as why
 from capplan.planner.candidates import Candidates, resolve_candidates
 from capplan.planner.inputs import demand_rows, price_rows
@@ -40,15 +40,6 @@ def prepare(plan: Plan, catalog: Catalog | None = None, store: Any = None) -> tu
     return cands, sizing
 
 
-def _monthly(sol: Solution) -> np.ndarray:
-    """Monthly cash of a solution: capex in the first month of its quarter, the rest spread; residual back at
-    the end."""
-    per_q = sol.cash.sum(axis=1)
-    months = quarters_to_months(per_q - sol.upfront, sol.upfront)
-    months[-1] -= sol.residual_usd
-    return months
-
-
 def _alternative(sol: Solution, name: str) -> AlternativeRow:
     return AlternativeRow(
         alternative=name,
@@ -57,8 +48,28 @@ def _alternative(sol: Solution, name: str) -> AlternativeRow:
         net_usd=sol.net_usd,
         cloud_share=sol.cloud_share,
         unserved_workload_quarters=sum(1 for v in sol.unserved.values() if v > 0.01),
+        carbon_tonnes=sol.carbon_kg / 1000.0,
+        carbon_cost_usd=sol.carbon_cost_usd,
+        solver_gap=sol.gap,
+        solver_seconds=sol.solve_s,
         note=ALTERNATIVE_NOTES[name],
     )
+
+
+def _billing_notes(plan: Plan) -> list[str]:
+    return [
+        f"{w.name}: {w.billing_mode} ({engine.BILLING_MODE_TEXT[w.billing_mode]})"
+        + ("; peaks above the average fleet burst pay-per-use" if w.type == "inference" else "")
+        for w in plan.workloads
+    ]
+
+
+def _without_carbon_policy(plan: Plan, model: PlacementModel) -> Solution | None:
+    """The recommended plan as it would be without the plan's carbon price and cap (None when none is set)."""
+    if plan.carbon.price_usd_per_tonne == 0 and plan.carbon.cap_tonnes_per_year is None:
+        return None
+    bare = plan.model_copy(update={"carbon": type(plan.carbon)()})
+    return PlacementModel(bare, model.sizing, model.pools, model.options).solve("recommended")
 
 
 def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
@@ -116,13 +127,16 @@ def run_plan(
     sols: dict[Mode, Solution] = {m: model.solve(m) for m in ("recommended", "all_cloud", "all_onprem")}
     rec = sols["recommended"]
     alternatives = [_alternative(s, m) for m, s in sols.items()]
-    monthly = {m: _monthly(s) for m, s in sols.items()}
+    flows = {m: s.flows for m, s in sols.items()}
+    monthly = {m: f.monthly_usd for m, f in flows.items()}
     cumulative = {m: np.cumsum(v) for m, v in monthly.items()}
     rate = plan.assumptions.onprem.discount_rate_per_year
-    savings = monthly["all_cloud"] - monthly["recommended"]
-    discounted = np.cumsum(savings / (1.0 + rate) ** (np.arange(1, savings.size + 1) / 12.0))
-    break_even = break_even_period(cumulative["recommended"], cumulative["all_cloud"])
-    npv = npv_usd(savings, rate, 12)
+    discounted = np.cumsum(
+        engine.discounted_monthly_usd(flows["all_cloud"], rate)
+        - engine.discounted_monthly_usd(flows["recommended"], rate)
+    )
+    break_even = engine.break_even_period(cumulative["recommended"], cumulative["all_cloud"])
+    npv = engine.npv_savings_usd(flows["recommended"], flows["all_cloud"], rate)
 
     def net_of(p: Plan) -> tuple[float, float]:
         c, s = (
@@ -160,14 +174,20 @@ def run_plan(
         quarters=[plan.quarter_label(q) for q in range(plan.horizon_quarters)],
         generated_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         solver_status=rec.status,
+        solver_gap=rec.gap,
+        solver_seconds=rec.solve_s,
         recommended_net_usd=rec.net_usd,
         all_cloud_net_usd=sols["all_cloud"].net_usd,
         all_onprem_net_usd=sols["all_onprem"].net_usd,
         break_even_month=break_even,
         npv_savings_vs_all_cloud_usd=round(npv, 2) + 0.0,
-        discounted_payback_month=break_even_period(-discounted, np.zeros_like(discounted)),
+        discounted_payback_month=engine.break_even_period(-discounted, np.zeros_like(discounted)),
         discount_rate_per_year=rate,
         cloud_share=rec.cloud_share,
+        carbon_tonnes=rec.carbon_kg / 1000.0,
+        carbon_price_usd_per_tonne=plan.carbon.price_usd_per_tonne,
+        carbon_cap_tonnes_per_year=plan.carbon.cap_tonnes_per_year,
+        billing=_billing_notes(plan),
         excluded=cands.excluded + sizing.excluded,
         assumptions=[AssumptionRow(**r) for r in plan.assumptions.table()],
         sizing=_sizing_rows(plan, sizing),
@@ -177,12 +197,19 @@ def run_plan(
         alternatives=alternatives,
         costs_by_quarter=[r for m, s in sols.items() for r in quarter_cost_rows(s, m)],
         cumulative=[
-            MonthRow(alternative=m, month=i + 1, cumulative_usd=float(v))
+            MonthRow(
+                alternative=m,
+                month=i + 1,
+                monthly_usd=float(monthly[m][i]),
+                cumulative_usd=float(v),
+                carbon_kg=float(flows[m].monthly_carbon_kg[i]),
+            )
             for m, c in cumulative.items()
             for i, v in enumerate(c)
         ],
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
+        + why.carbon_reasons(rec, _without_carbon_policy(plan, model))
         + why.workload_reasons(rec, cands.residency, residency)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],

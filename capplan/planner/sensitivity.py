@@ -47,7 +47,7 @@ def with_assumptions(plan: Plan, changes: dict[tuple[str, str], float]) -> Plan:
     """A copy of the plan with some assumption fields replaced (validated)."""
     groups = {
         g: getattr(plan.assumptions, g).model_dump(exclude_unset=True)
-        for g in ("onprem", "cloud", "planning")
+        for g in ("onprem", "cloud", "planning", "carbon")
     }
     for (group, name), value in changes.items():
         groups[group][name] = value

@@ -23,6 +23,12 @@ def _capacity_usd(sol: Solution, oi: int, q: int) -> float:
     return 0.0 if o.pool is None else float(o.devices[q]) * sol.pools[o.pool].gpu_quarter_usd
 
 
+def _capacity_kg(sol: Solution, oi: int, q: int) -> float:
+    """Owned/reserved GPUs an option uses in a quarter, at the pool's kg CO2e per GPU-quarter."""
+    o = sol.options[oi]
+    return 0.0 if o.pool is None else float(o.devices[q]) * sol.pools[o.pool].gpu_quarter_kg
+
+
 def placement_rows(sol: Solution) -> list[PlacementRow]:
     plan = sol.plan
     rows = []
@@ -41,6 +47,8 @@ def placement_rows(sol: Solution) -> list[PlacementRow]:
                 direct_cost_usd=round(v * float(o.cash[q].sum()), 2),
                 capacity_cost_usd=round(v * _capacity_usd(sol, oi, q), 2),
                 burst_via=o.burst_via if o.variant == "avg+burst" else None,
+                billing=o.billing,
+                carbon_kg=round(v * float(o.carbon[q].sum()), 1),
                 source=o.source,
             )
         )
@@ -79,6 +87,8 @@ def quarter_cost_rows(sol: Solution, alternative: str) -> list[QuarterCostRow]:
             personnel_usd=round(float(c[1]), 2),
             hidden_usd=round(float(c[2]), 2),
             total_usd=round(float(c.sum()), 2),
+            operational_carbon_kg=round(float(sol.carbon[q, 0]), 1),
+            embodied_carbon_kg=round(float(sol.carbon[q, 1]), 1),
         )
         for q, c in enumerate(sol.cash)
     ]
@@ -148,11 +158,13 @@ def unit_cost_rows(sol: Solution, sizing: Sizing) -> list[UnitCostRow]:
     $/GPU-quarter."""
     plan = sol.plan
     cost = np.zeros(len(plan.workloads))
+    kg = np.zeros(len(plan.workloads))
     for (oi, q, wi), v in sol.share.items():
         cost[wi] += v * (float(sol.options[oi].cash[q].sum()) + _capacity_usd(sol, oi, q))
+        kg[wi] += v * (float(sol.options[oi].carbon[q].sum()) + _capacity_kg(sol, oi, q))
     rows = []
     basis = ("rentals at their bill + owned/reserved GPUs at stand-alone $/GPU-quarter "
-             "(capex/amortisation + opex + hidden)")
+             "(capex/amortisation + opex + hidden); kg CO2e likewise (operational + embodied)")
     for wi, w in enumerate(plan.workloads):
         fits = sizing.for_workload(w.name)
         if not fits or cost[wi] <= 0:
@@ -175,6 +187,7 @@ def unit_cost_rows(sol: Solution, sizing: Sizing) -> list[UnitCostRow]:
                         usd_per_unit=cost[wi] / n,
                         attributed_cost_usd=cost[wi],
                         units=n,
+                        kg_co2e_per_unit=kg[wi] / n,
                         basis=basis,
                     )
                 )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from capplan.catalog.freshness import STALE_MARK, max_price_age_days
+from capplan.costs.format import usd
 from capplan.planner.result import PlanResult
 
 
@@ -49,6 +50,8 @@ def price_dates_paragraph(r: PlanResult) -> str:
             "(or replace them with quotes) before ordering."
         )
     return text
+
+
 def residency_sections(r: PlanResult) -> list[Section]:
     """Each sensitive workload's residency rules, where it went and what was excluded (none without)."""
     if not r.constraints:
@@ -77,14 +80,20 @@ def build_sections(r: PlanResult) -> list[Section]:
         [
             f"Plan '{r.plan_name}', {r.horizon_quarters} quarters from {r.start} ({', '.join(r.quarters)}). "
             f"Generated {r.generated_utc}.",
-            f"Recommended plan: ${r.recommended_net_usd:,.0f} net over the horizon (after residual value of "
-            f"owned hardware); "
-            f"all-cloud ${r.all_cloud_net_usd:,.0f}; all-on-prem ${r.all_onprem_net_usd:,.0f}.",
+            f"Recommended plan: {usd(r.recommended_net_usd)} net over the horizon (after residual value of "
+            f"owned hardware) and {r.carbon_tonnes:,.1f} tCO2e; "
+            f"all-cloud {usd(r.all_cloud_net_usd)}; all-on-prem {usd(r.all_onprem_net_usd)}.",
             f"Break-even vs all-cloud: {be}. NPV of savings vs all-cloud at "
             f"{100 * r.discount_rate_per_year:g} %/year: "
-            f"${r.npv_savings_vs_all_cloud_usd:,.0f}. Discounted payback: {pb}. Cloud share of demand: "
+            f"{usd(r.npv_savings_vs_all_cloud_usd)}. Discounted payback: {pb}. Cloud share of demand: "
             f"{100 * r.cloud_share:.0f} %.",
-            f"Solver: {r.solver_status}",
+            "Cloud billing per workload: " + "; ".join(r.billing) + ".",
+            f"Carbon: {r.carbon_tonnes:,.1f} tCO2e (operational + embodied); carbon price "
+            f"{usd(r.carbon_price_usd_per_tonne)}/t"
+            + (f", cap {r.carbon_cap_tonnes_per_year:,.0f} t/year" if r.carbon_cap_tonnes_per_year else "")
+            + " (plan: carbon). Grid intensities and embodied figures: catalog grid_intensity.csv and "
+            "embodied_emissions.csv (source and basis per row) and the carbon assumptions.",
+            f"Solver: {r.solver_status}.",
             "Every figure below comes from a catalog row (source column), a measurement or plan figure "
             "(source column), "
             "or an assumption listed in the Assumptions table.",
@@ -140,6 +149,8 @@ def build_sections(r: PlanResult) -> list[Section]:
                 "gpus",
                 "direct_cost_usd",
                 "capacity_cost_usd",
+                "billing",
+                "carbon_kg",
                 "source",
             ],
             "direct = rent, burst and data costs; capacity = owned/reserved GPUs at the pool's stand-alone "
@@ -156,18 +167,22 @@ def build_sections(r: PlanResult) -> list[Section]:
                 "net_usd",
                 "cloud_share",
                 "unserved_workload_quarters",
+                "carbon_tonnes",
+                "carbon_cost_usd",
+                "solver_gap",
                 "note",
             ],
         ),
         _table(
             "Cost per quarter (USD)",
             t["costs_by_quarter"],
-            ["alternative", "quarter", "infrastructure_usd", "personnel_usd", "hidden_usd", "total_usd"],
+            ["alternative", "quarter", "infrastructure_usd", "personnel_usd", "hidden_usd", "total_usd",
+             "operational_carbon_kg", "embodied_carbon_kg"],
         ),
         _table(
             "Unit costs",
             t["unit_costs"],
-            ["workload", "unit", "usd_per_unit", "attributed_cost_usd", "units", "basis"],
+            ["workload", "unit", "usd_per_unit", "kg_co2e_per_unit", "attributed_cost_usd", "units", "basis"],
         ),
         _table(
             "Sensitivity (tornado, re-optimised)",

@@ -248,7 +248,16 @@ def _summary(ws: Worksheet, r: PlanResult, purchases_rows: int) -> None:
         ("Upfront (capex) of all purchases",
          f"=SUM({purchases}!{upfront}2:{upfront}{purchases_rows + 1})" if purchases_rows else 0, "USD",
          f"sum of the upfront column of the {SHEETS['purchases']} sheet", money),
-        ("Solver", None, None, r.solver_status, None),
+        ("Emissions, recommended plan", r.carbon_tonnes, "tCO2e",
+         "operational + embodied over the horizon", "#,##0.0"),
+        ("Carbon price", r.carbon_price_usd_per_tonne, "USD per tCO2e",
+         "internal price in the optimiser's objective (not cash)", money),
+        ("Carbon cap", r.carbon_cap_tonnes_per_year, "tCO2e per year",
+         None if r.carbon_cap_tonnes_per_year is not None else "none", "#,##0.0"),
+        ("Cloud billing", None, None, "; ".join(r.billing) or None, None),
+        ("Solver gap", r.solver_gap, None,
+         f"{r.solver_status}; proven relative gap to the optimum, {r.solver_seconds:.2f} s",
+         "0.00%"),
     ]
     rows = {label: i for i, (label, *_rest) in enumerate(figures, start=2)}
     ws.append(["Figure", "Value", "Unit", "Note"])

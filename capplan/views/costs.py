@@ -6,8 +6,8 @@ and shapes the results for display.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, get_args
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import annotated_types
 import pandas as pd
@@ -15,41 +15,53 @@ import pandas as pd
 from capplan.catalog import Accelerator, Catalog, CloudInstance
 from capplan.catalog.freshness import STALE_MARK
 from capplan.costs import (
+    BILLING_MODE_TEXT,
+    BILLING_MODES,
+    PRICING_MODELS,
+    BillingMode,
+    CarbonAssumptions,
     CloudAssumptions,
     CloudPrice,
     Comparison,
     OnPremAssumptions,
+    PerUnit,
     PricingModel,
     ServerConfig,
-    UnitCosts,
     break_even_utilisation,
     cloud_gpu_hour_cost_usd,
     cloud_price,
     compare_onprem_cloud,
+    engine,
     onprem_gpu_hour_cost_usd,
+    per_unit_of_work,
     server_tco,
-    unit_costs,
 )
 from capplan.costs.assumptions import AssumptionSet
+from capplan.costs.compare import fleet_billed_gpu_hours
 from capplan.planner.sensitivity import TORNADO
 
 __all__ = [
+    "BILLING_MODES",
+    "BILLING_MODE_TEXT",
     "PRICING_MODELS",
     "AssumptionField",
     "AssumptionSet",
+    "CarbonAssumptions",
     "CloudAssumptions",
     "CostResult",
     "CostScenario",
     "OnPremAssumptions",
     "assumption_fields",
+    "carbon_frame",
     "cumulative_frame",
     "evaluate",
+    "instance_label",
+    "purchase_price_default",
+    "stale_price_warnings",
     "tornado_frame",
     "unit_cost_frame",
     "work_unit_costs",
 ]
-
-PRICING_MODELS: tuple[PricingModel, ...] = get_args(PricingModel)  # on_demand, reserved_1y, reserved_3y, spot
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,9 @@ class CostScenario:
     months: int
     onprem: OnPremAssumptions
     cloud: CloudAssumptions
+    billing: BillingMode = "always_on"
+    carbon: CarbonAssumptions = field(default_factory=CarbonAssumptions)
+    catalog: Catalog | None = None  # grid intensities and embodied figures (None: the shipped tables)
 
 
 @dataclass(frozen=True)
@@ -101,7 +116,7 @@ class CostResult:
     comparison: Comparison
     price: CloudPrice
     onprem_usd_per_gpu_hour: float
-    cloud_usd_per_gpu_hour: float
+    cloud_usd_per_gpu_hour: float  # per busy GPU-hour under the scenario's billing mode
     break_even_utilisation: float | None
 
     @property
@@ -123,11 +138,18 @@ def evaluate(s: CostScenario) -> CostResult | None:
         price_source=s.price_source,
     )
     tco = server_tco(server, s.onprem)
-    comparison = compare_onprem_cloud(tco, s.onprem, price, s.cloud, gpus=s.gpus, months=s.months,
-                                      label_onprem=s.accelerator.name, server_source=s.price_source)
-    cloud_hour = cloud_gpu_hour_cost_usd(price, s.cloud)
-    return CostResult(comparison, price, onprem_gpu_hour_cost_usd(tco, s.onprem), cloud_hour,
-                      break_even_utilisation(tco, s.onprem, cloud_hour))
+    cat = s.catalog or Catalog([s.accelerator], [s.instance], [])
+    embodied = cat.embodied_for(s.accelerator.name) if cat.find_accelerator(s.accelerator.name) else None
+    comparison = compare_onprem_cloud(
+        tco, price, s.cloud, gpus=s.gpus, months=s.months, billing=s.billing, label_onprem=s.accelerator.name,
+        onprem_carbon=engine.onprem_carbon(tco, s.carbon, embodied),
+        cloud_carbon=engine.cloud_carbon(price, s.accelerator.tdp_w, s.onprem, s.carbon,
+                                         cat.grid_intensity(price.provider, price.region), embodied),
+    )
+    billed, busy = fleet_billed_gpu_hours(1, tco.utilisation_fraction, s.billing, s.cloud)
+    cloud_hour = cloud_gpu_hour_cost_usd(price, s.cloud) * billed / busy
+    return CostResult(comparison, price, onprem_gpu_hour_cost_usd(tco), cloud_hour,
+                      break_even_utilisation(tco, price, s.cloud))
 
 
 def purchase_price_default(catalog: Catalog, acc: Accelerator) -> tuple[float | None, str]:
@@ -163,11 +185,30 @@ def cumulative_frame(c: Comparison) -> pd.DataFrame:
     )
 
 
-def work_unit_costs(usd_per_gpu_hour: float, throughput_per_gpu_s: float | None, unit: str) -> UnitCosts:
+def work_unit_costs(usd_per_gpu_hour: float, throughput_per_gpu_s: float | None, unit: str) -> PerUnit:
     """$ per 1M tokens (throughput in tokens/s) or per 1k inferences (samples/s) at a $/GPU-hour."""
     tokens = unit.startswith("tokens")
-    return unit_costs(usd_per_gpu_hour, tokens_per_s_per_gpu=throughput_per_gpu_s if tokens else None,
-                      inferences_per_s_per_gpu=None if tokens else throughput_per_gpu_s)
+    return per_unit_of_work(usd_per_gpu_hour, tokens_per_s_per_gpu=throughput_per_gpu_s if tokens else None,
+                            inferences_per_s_per_gpu=None if tokens else throughput_per_gpu_s)
+
+
+def carbon_frame(r: CostResult) -> pd.DataFrame:
+    """Emissions of both options over the horizon beside their cost: tCO2e operational, embodied, total,
+    kg per month, and where each figure comes from."""
+    rows = []
+    for series in (r.comparison.onprem, r.comparison.cloud):
+        months = max(len(series.monthly_carbon_kg), 1)
+        rows.append({
+            "option": series.label,
+            "cost_usd": series.cumulative_usd[-1] if series.cumulative_usd else 0.0,
+            "operational_t": series.operational_carbon_kg / 1000.0,
+            "embodied_t": series.embodied_carbon_kg / 1000.0,
+            "total_t": series.carbon_kg / 1000.0,
+            "kg_per_month": series.carbon_kg / months,
+            "source": series.carbon_source,
+        })
+    return pd.DataFrame(rows, columns=["option", "cost_usd", "operational_t", "embodied_t", "total_t",
+                                       "kg_per_month", "source"])
 
 
 def unit_cost_frame(r: CostResult, throughput_per_gpu_s: float | None, unit: str) -> pd.DataFrame:
@@ -175,15 +216,15 @@ def unit_cost_frame(r: CostResult, throughput_per_gpu_s: float | None, unit: str
     rows = []
     for option, hourly in (
         ("on-prem (busy GPU-hour)", r.onprem_usd_per_gpu_hour),
-        ("cloud", r.cloud_usd_per_gpu_hour),
+        (f"cloud ({r.comparison.billing_mode}, per busy GPU-hour)", r.cloud_usd_per_gpu_hour),
     ):
         u = work_unit_costs(hourly, throughput_per_gpu_s, unit)
         rows.append(
             {
                 "option": option,
-                "usd_per_gpu_hour": u.usd_per_gpu_hour,
-                "usd_per_1m_tokens": u.usd_per_1m_tokens,
-                "usd_per_1k_inferences": u.usd_per_1k_inferences,
+                "usd_per_gpu_hour": u.per_gpu_hour,
+                "usd_per_1m_tokens": u.per_1m_tokens,
+                "usd_per_1k_inferences": u.per_1k_inferences,
             }
         )
     return pd.DataFrame(rows)

@@ -122,7 +122,8 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
     (default cloud assumptions unless given).
 
     Throughput per GPU is the projection's throughput divided by the devices it uses; the GPU-hour
-    cost includes spot overhead and the monitoring/retraining share (capplan.costs).
+    cost includes spot overhead and the monitoring/retraining share (capplan.costs) and is per busy
+    GPU-hour, i.e. billed only while working (autoscaled with no warm floor).
     """
     assumptions = assumptions or CloudAssumptions()
     rows = []
@@ -139,12 +140,12 @@ def unit_cost_frame(projections: Sequence[Projection], catalog: Catalog, model: 
             {
                 "accelerator": p.accelerator,
                 "instance": f"{best.provider} {best.instance} ({best.region})",
-                "usd_per_gpu_hour": cost.usd_per_gpu_hour,
+                "usd_per_gpu_hour": cost.per_gpu_hour,
                 "price_date": best.price_short_label,
                 "throughput_per_gpu_s": per_gpu,
                 "unit": p.throughput_unit,
-                "usd_per_1m_tokens": cost.usd_per_1m_tokens,
-                "usd_per_1k_inferences": cost.usd_per_1k_inferences,
+                "usd_per_1m_tokens": cost.per_1m_tokens,
+                "usd_per_1k_inferences": cost.per_1k_inferences,
                 "price_source": best.source,
             }
         )

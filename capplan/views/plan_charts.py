@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from capplan.costs.format import usd
 from capplan.planner import PlanResult
 from capplan.views.cost_charts import tornado_figure
 from capplan.views.plan import table
@@ -66,7 +67,7 @@ def alternatives_figure(alternatives: pd.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(
         x=alternatives["alternative"], y=alternatives["net_usd"],
         marker_color=[ALTERNATIVE_COLOURS.get(a, "#757575") for a in alternatives["alternative"]],
-        text=[f"${v:,.0f}" for v in alternatives["net_usd"]], textposition="outside",
+        text=[usd(v) for v in alternatives["net_usd"]], textposition="outside",
     ))
     fig.update_layout(yaxis_title="net cost over the horizon (USD)", height=380, margin={"t": 30})
     return fig

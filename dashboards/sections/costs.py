@@ -9,11 +9,15 @@ from dash_models import assumption_inputs, calibration_points, catalog, workload
 from capplan.views.catalog import Accelerator, costable_accelerators
 from capplan.views.cost_charts import cumulative_figure, tornado_figure
 from capplan.views.costs import (
+    BILLING_MODE_TEXT,
+    BILLING_MODES,
     PRICING_MODELS,
+    CarbonAssumptions,
     CloudAssumptions,
     CostResult,
     CostScenario,
     OnPremAssumptions,
+    carbon_frame,
     cumulative_frame,
     evaluate,
     instance_label,
@@ -51,6 +55,8 @@ def render_costs_page(page: Page) -> None:
         "Cloud instance", range(len(instances)), key=f"cost_instance_{acc.name}",
         format_func=lambda i: instance_label(instances[i]))]
     pricing = side.selectbox("Cloud pricing", PRICING_MODELS, key="cost_pricing")
+    billing = side.selectbox("Cloud billing", BILLING_MODES, key="cost_billing", format_func=lambda m: m,
+                             help="; ".join(f"{m}: {t}" for m, t in BILLING_MODE_TEXT.items()))
     months = int(side.slider("Horizon (months)", 12, 120, 60, step=6, key="cost_months"))
     with side.expander("Workload (for $ per unit of work)"):
         desc = workload_inputs(st, "cost", page)
@@ -58,6 +64,8 @@ def render_costs_page(page: Page) -> None:
         onprem = assumption_inputs(OnPremAssumptions, "cost_onprem", st)
     with side.expander("Cloud assumptions"):
         cloud = assumption_inputs(CloudAssumptions, "cost_cloud", st)
+    with side.expander("Carbon assumptions"):
+        carbon = assumption_inputs(CarbonAssumptions, "cost_carbon", st)
 
     if gpu_price is None:
         st.info(
@@ -68,7 +76,7 @@ def render_costs_page(page: Page) -> None:
         return
     price_source = f"catalog: {cited_help}" if gpu_price == cited else "entered in the dashboard"
     scenario = CostScenario(acc, gpus, per_server, float(gpu_price), price_source, inst, pricing, months,
-                            onprem, cloud)
+                            onprem, cloud, billing, carbon, cat)
     result = evaluate(scenario)
     if result is None:
         st.warning(
@@ -85,7 +93,13 @@ def render_costs_page(page: Page) -> None:
                    help="first month from which owning stays cheaper than renting the same busy GPU-hours")
     cols[1].metric(f"Cloud minus on-prem after {months} months", usd(result.horizon_difference_usd))
     cols[2].metric("On-prem $/busy GPU-hour", usd(result.onprem_usd_per_gpu_hour, 3))
-    cols[3].metric("Cloud $/GPU-hour (all-in)", usd(result.cloud_usd_per_gpu_hour, 3))
+    cols[3].metric("Cloud $/busy GPU-hour (all-in)", usd(result.cloud_usd_per_gpu_hour, 3),
+                   help=f"billing: {billing} ({BILLING_MODE_TEXT[billing]})")
+    st.caption(md_escape(
+        f"Cloud billing: {billing} ({BILLING_MODE_TEXT[billing]}). On-prem includes a "
+        f"{usd(c.onprem.residual_credit_usd)} residual (book value) credit in month {months}; "
+        f"NPV of owning at "
+        f"{100 * c.discount_rate_per_year:g} %/year: {usd(c.npv_savings_usd)}."))
     util = result.break_even_utilisation
     st.caption(f"On-prem is cheaper per busy GPU-hour above {util:.0%} utilisation." if util is not None
                else "On-prem is not cheaper per busy GPU-hour at any utilisation under these assumptions.")
@@ -95,6 +109,8 @@ def render_costs_page(page: Page) -> None:
     st.caption(md_escape(f"Sources: on-prem {c.onprem.source}; cloud {c.cloud.source}."))
     for warning in stale_price_warnings(result, price_source):
         st.warning(md_escape(warning))
+    st.subheader("Carbon beside cost")
+    table(carbon_frame(result))
 
     _render_unit_costs(page, desc, acc, result)
 
