@@ -11,9 +11,10 @@ import torch
 from capplan.harness.backends import get_backend
 from capplan.harness.backends.base import OutputMismatchError, check_outputs
 from capplan.harness.kinds.generate import GenerateKind, GenerateParams
-from capplan.harness.kinds.infer import InferKind, InferParams, slo_metrics
+from capplan.harness.kinds.infer import InferKind, InferParams, add_slo_metrics
 from capplan.harness.kinds.model_common import load_backend, setup_model, verify_backend
-from capplan.harness.spec import BenchmarkSpec, Budget, RunContext
+from capplan.harness.spec import BenchmarkInfeasible, BenchmarkSpec, Budget, KindResult, RunContext
+from capplan.results.stats import Samples
 
 FAST = Budget(
     warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.2
@@ -57,19 +58,49 @@ def test_infer_eager_sweep_records_curve_and_config() -> None:
     assert thr == pytest.approx(np.median(best * 1e3 / lat), rel=1e-9)  # samples/s = batch / latency
     p99 = next(m for m in result.metrics if m.name == "latency_p99_ms")
     assert p99.value == pytest.approx(np.percentile(lat, 99), rel=1e-9)
+    # per-call timings (never round means), at least the 100 a p99 needs: the batch was topped up
+    assert len(lat) >= 100 and p99.stats["calls_per_sample"] == 1 and "p99_ci_low" in p99.stats
+
+
+def _slo(per_batch: dict[int, list[float]], slo_ms: float, config: dict | None = None) -> KindResult:
+    result = KindResult(metrics=[], config=config or {})
+    add_slo_metrics(result, {b: Samples(s) for b, s in per_batch.items()}, slo_ms)
+    return result
 
 
 def test_slo_selects_fastest_batch_within_bound() -> None:
-    per_batch = {1: [0.010] * 20, 8: [0.040] * 20, 32: [0.300] * 20}  # seconds per call
-    config: dict = {"seq_len": 16, "flops_per_sample": 1e9}
-    metrics = {m.name: m for m in slo_metrics(per_batch, slo_p99_ms=200, config=config)}
-    assert config["best_batch"] == 8 and config["max_batch_under_slo"] == 8 and config["slo_met"]
-    assert metrics["throughput_samples_per_s"].value == pytest.approx(200.0)
-    assert metrics["throughput_tokens_per_s"].value == pytest.approx(3200.0)
-    assert metrics["achieved_tflops"].value == pytest.approx(0.2)
-    config = {}
-    metrics = {m.name: m for m in slo_metrics(per_batch, slo_p99_ms=1, config=config)}
-    assert not config["slo_met"] and config["best_batch"] == 1 and metrics["max_batch_under_slo"].value == 0
+    # seconds per call, 120 calls each; batch 32's p99 (one call in 100 at 0.26 s) misses a 200 ms SLO
+    per_batch = {1: [0.010] * 120, 8: [0.040] * 120, 32: [0.150] * 118 + [0.26, 0.26]}
+    result = _slo(per_batch, 200, {"seq_len": 16, "flops_per_sample": 1e9})
+    metrics = {m.name: m for m in result.metrics}
+    config = result.config
+    assert config["best_batch"] == 8 and config["max_batch_under_slo"] == 8
+    assert result.metrics[0].name == "throughput_samples_per_s"
+    assert metrics["throughput_samples_per_s"].value == pytest.approx(200.0)  # 8 / 0.040 s
+    assert metrics["throughput_tokens_per_s"].value == pytest.approx(3200.0)  # 200 x 16 tokens
+    assert metrics["achieved_tflops"].value == pytest.approx(0.2)  # 200 x 1e9 FLOP
+    # np.percentile of 118 x 0.150 and 2 x 0.26 at 99 %: rank 0.99 x 119 = 117.81 -> 0.150 + 0.81 x 0.11
+    assert config["slo_verdicts"]["32"] == "batch 32: p99 239.1 ms > 200 ms (n=120)"
+
+
+def test_no_batch_under_the_slo_is_infeasible_with_the_figures() -> None:
+    per_batch = {1: [0.010] * 120, 8: [0.040] * 120}
+    with pytest.raises(BenchmarkInfeasible) as exc:
+        _slo(per_batch, 5)
+    assert "no batch meets the p99 SLO of 5 ms: batch 1: median 10 ms > 5 ms (n=120)" in str(exc.value)
+    assert exc.value.result is not None and not exc.value.result.metrics  # facts only, no headline
+    # too few per-call samples for a p99 and none missing at the median: undetermined, not infeasible
+    with pytest.raises(RuntimeError, match=r"undetermined: batch 1: not enough samples for p99 \(n=50"):
+        _slo({1: [0.010] * 50}, 200)
+
+
+def test_infeasible_slo_stops_after_the_smallest_batch() -> None:
+    spec = _spec("infer", {"model": "mlp", "batches": [1, 4, 16], "slo_p99_ms": 1e-4})
+    with pytest.raises(BenchmarkInfeasible, match="no batch meets the p99 SLO of 0.0001 ms: batch 1: median") as exc:
+        _run(InferKind(), spec)
+    facts = exc.value.result
+    assert facts is not None and set(facts.config["batches_not_timed"]) == {"4", "16"}
+    assert list(facts.samples) == ["latency_ms_b1"]  # only batch 1 was timed
 
 
 def test_onnxruntime_matches_eager_and_caches_export(_cache_dir: Path) -> None:
