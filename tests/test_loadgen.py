@@ -248,8 +248,9 @@ def test_host_dependent_bound_is_derived_from_calibration_and_recorded() -> None
 def test_search_without_a_passing_rate_is_infeasible_not_zero() -> None:
     # LoadGen cannot issue 10^6 queries within a 300 ms cap: every rate fails "min queries"
     with pytest.raises(BenchmarkInfeasible) as exc:
-        _kind_run({"scenario": "Server", "latency_bound_ms": 1000, "search_max_qps": True, "search_max_runs": 2,
-                   "min_duration_ms": 100, "max_duration_ms": 300, "min_query_count": 1_000_000})
+        _kind_run({"scenario": "Server", "latency_bound_ms": 1000, "search_max_qps": True,
+                   "search_max_runs": 2, "min_duration_ms": 100, "max_duration_ms": 300,
+                   "min_query_count": 1_000_000})
     message = str(exc.value)
     assert message.startswith("no target QPS met the Server constraints (criterion valid, p99 bound 1000 ms) "
                               "in 2 LoadGen runs: ")
@@ -265,3 +266,31 @@ def test_service_times_above_the_bound_stop_the_search() -> None:
         _check_service(run, settings, result)
     _check_service(LoadGenRun(result=_result(False), service_s=[0.010] * 99), settings, result)  # n < 100
     _check_service(LoadGenRun(result=_result(False), service_s=[0.004] * 100), settings, result)  # p99 4 ms
+
+
+def test_cli_stores_an_infeasible_server_spec_with_its_reason(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's case in small: a Server bound below the service time is known after calibration; the
+    run is stored as infeasible with the numbers, without one LoadGen trial and without a headline."""
+    import json
+
+    import yaml
+    from harness_cli_helper import cli
+
+    from capplan.results.schema import Status
+    from capplan.results.store import Store
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(yaml.safe_dump({"suite": "t", "benchmarks": [{
+        "name": "lg-server-infeasible", "kind": "loadgen",
+        "params": {"model": "bert", "scenario": "Server", "latency_bound_ms": 0.001, "search_max_qps": True,
+                   "min_duration_ms": 5000, "min_query_count": 500}}]}))
+    db = tmp_path / "runs.db"
+    code, out, _ = cli(capsys, "bench", "run", "--suite", str(suite), "--store", str(db), "--json")
+    assert code == 0
+    (row,) = json.loads(out)["runs"]
+    assert row["status"] == "infeasible"
+    (record,) = Store(str(db), create=False).query()
+    assert record.status is Status.infeasible and not record.metrics
+    assert record.error.startswith("p99 bound 0.001 ms < calibrated service time ")
+    assert "search_trials" not in record.config["facts"]  # ended before the first LoadGen trial

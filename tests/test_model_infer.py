@@ -96,7 +96,8 @@ def test_no_batch_under_the_slo_is_infeasible_with_the_figures() -> None:
 
 def test_infeasible_slo_stops_after_the_smallest_batch() -> None:
     spec = _spec("infer", {"model": "mlp", "batches": [1, 4, 16], "slo_p99_ms": 1e-4})
-    with pytest.raises(BenchmarkInfeasible, match="no batch meets the p99 SLO of 0.0001 ms: batch 1: median") as exc:
+    match = "no batch meets the p99 SLO of 0.0001 ms: batch 1: median"
+    with pytest.raises(BenchmarkInfeasible, match=match) as exc:
         _run(InferKind(), spec)
     facts = exc.value.result
     assert facts is not None and set(facts.config["batches_not_timed"]) == {"4", "16"}

@@ -69,7 +69,7 @@ def list_runs(
     for col in ("run id", "started (UTC)", "suite", "benchmark", "status", "headline"):
         t.add_column(col)
     for r in records:
-        head = r.metrics[0] if r.metrics else None
+        head = r.metrics[0] if r.metrics and r.status is Status.ok else None
         headline = (
             f"{head.name} = {head.value:.4g} {head.unit}" + (" (noisy)" if head.noisy else "")
             if head

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from capplan.cli.common import console
-from capplan.results.schema import RunRecord
+from capplan.results.schema import RunRecord, Status
 
 
 def run_row(
@@ -34,7 +34,7 @@ def print_run_rows(title: str, rows: list[dict]) -> None:
 
 
 def _headline(record: RunRecord) -> str | None:
-    if not record.metrics:
+    if not record.metrics or record.status is not Status.ok:
         return None
     m = record.metrics[0]
     pct = f" ({m.pct_of_peak:.0f}% of peak)" if m.pct_of_peak is not None else ""

@@ -136,8 +136,8 @@ def measure(
     MIN_ROUND_S are batched so a round lasts >= MIN_ROUND_S and a sample is the round's mean per call
     (a throughput figure); ``per_call`` times every call on its own, as latency percentiles need.
     Windows of rounds taken while other processes used the CPU are dropped and re-measured (module
-    docs; ``drop_contended=False`` keeps every round). ``sync`` is called before every clock read (e.g. ``torch.cuda.synchronize``); ``timer``
-    replaces the wall clock (e.g. ``CudaEventTimer``).
+    docs; ``drop_contended=False`` keeps every round). ``sync`` is called before every clock read
+    (e.g. ``torch.cuda.synchronize``); ``timer`` replaces the wall clock (e.g. ``CudaEventTimer``).
     """
     timer = timer or PerfCounterTimer(sync)
     warm = _warm_up(fn, budget, timer)

@@ -144,8 +144,10 @@ def project(
     if task:
         updates["task"] = task
     desc = desc.model_copy(update=updates)
+    not_ok = 0
     if points is None:
         stored = store.query(RunFilter(status=Status.ok.value)) if store is not None else []
+        not_ok = store.count() - len(stored) if store is not None else 0
         points = gather_points(catalog, stored)
     cal = select(desc, acc, list(points))
     fit = memory_fit(desc, acc)
@@ -156,6 +158,9 @@ def project(
     per_replica = head.items / (head.ideal_ms / cal.efficiency / 1e3)
     latency = step_ms(phases, desc) / cal.efficiency
     notes = _notes(desc, acc.kind, record, cal, shards, replicas, count, acc.name)
+    if not_ok:
+        notes.append(f"{not_ok} stored run(s) not ok (failed, infeasible, skipped, ...) hold no measurement: "
+                     "not used for calibration")
     if latency < LAUNCH_BOUND_MS:
         notes.append(f"a step of {latency:.3g} ms is below {LAUNCH_BOUND_MS} ms: kernel-launch and framework "
                      "overheads, which the roofline leaves out, dominate; expect lower throughput")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +97,24 @@ def latest_suite(df: pd.DataFrame) -> LatestSuite | None:
     )
 
 
+def measured(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The ok runs: the only ones whose figures are measurements (an infeasible, failed, skipped, ... run
+    holds none, even where it kept facts or raw samples)."""
+    return [r for r in records if r.status is Status.ok]
+
+
+def not_measured_note(records: Iterable[RunRecord]) -> str | None:
+    """One line saying how many of ``records`` are not ok and that their figures are left out; None if all
+    are ok."""
+    records = list(records)
+    counts = Counter(r.status.value for r in records if r.status is not Status.ok)
+    if not counts:
+        return None
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return (f"{sum(counts.values())} of {len(records)} runs are not ok ({parts}): listed with their reason, "
+            "left out of metrics, comparisons and charts.")
+
+
 def fact(record: RunRecord, key: str) -> Any:
     """``key`` from a record's config: the requested config first, then the kind's stored ``facts``
     and ``params`` (e.g. model, batch, seq_len); None when absent."""
@@ -112,8 +131,8 @@ def config_facet(record: RunRecord, key: str) -> str | None:
 
 
 def headline(record: RunRecord) -> str:
-    """The first metric with its unit (and a noisy mark), or the error of a run without metrics."""
-    if not record.metrics:
+    """The first metric with its unit (and a noisy mark); for a run that is not ok, its error."""
+    if not record.metrics or record.status is not Status.ok:
         return record.error or ""
     m = record.metrics[0]
     return f"{m.name} = {m.value:.4g} {m.unit}" + (" (noisy)" if m.noisy else "")
@@ -146,7 +165,8 @@ METRIC_COLUMNS = ("run_id", "started_utc", "benchmark", "backend", "metric", "va
 
 
 def metrics_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """One row per (run, metric): value with its unit, percentiles, spread, noisy flag, % of peak."""
+    """One row per (run, metric) of the ok runs: value with its unit, percentiles, spread, noisy flag,
+    % of peak."""
     rows = [
         {
             "run_id": r.run_id,
@@ -164,7 +184,7 @@ def metrics_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
             "pct_of_peak": m.pct_of_peak,
             "peak_source": m.peak_source,
         }
-        for r in records
+        for r in measured(records)
         for m in r.metrics
     ]
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))

@@ -11,7 +11,7 @@ from capplan.views.compare import comparison_frame
 from capplan.views.diff import config_diff
 from capplan.views.kinds import COMPUTE_KINDS
 from capplan.views.roofline import roofline_points
-from capplan.views.runs import config_facet, metrics_frame, run_label, runs_frame
+from capplan.views.runs import config_facet, metrics_frame, not_measured_note, run_label, runs_frame
 from capplan.views.sweeps import max_throughput_under_slo, slo_ms, throughput_latency_points
 from capplan.views.text import md_escape
 
@@ -58,6 +58,8 @@ def render_benchmarks_page(url: str) -> None:
         st.warning("No runs match these filters.")
         return
     st.caption(f"{len(records):,} runs shown (newest first) of {len(summaries):,} stored.")
+    if note := not_measured_note(records):
+        st.caption(note)
 
     results, compare, dist, curves, roof = st.tabs(
         ["Results", "Compare two runs", "Latency distributions", "Throughput vs latency", "Roofline"])
