@@ -76,8 +76,9 @@ def test_dashboard_views_leave_non_ok_records_out_and_say_so(records) -> None:
     assert set(metrics_frame(both)["run_id"]) == {ok.run_id}
     assert sample_keys([bad]) == [] and sample_keys(both) == ["latency_ms_b64"]
     assert roofline_points([bad]).points.empty
-    assert not_measured_note(both) == ("1 of 2 runs are not ok (1 infeasible): listed with their reason, left "
-                                       "out of metrics, comparisons and charts.")
+    assert not_measured_note(both) == (
+        "1 of 2 runs are not ok (1 infeasible): listed with their reason, left out of metrics, comparisons "
+        "and charts.")
     assert not_measured_note([ok]) is None
 
 
@@ -90,8 +91,8 @@ def test_benchmarks_page_says_which_runs_are_left_out(records, tmp_path: Path,
     at.switch_page("sections/benchmarks.py").run()
     assert not at.exception, [e.message for e in at.exception]
     captions = [c.value for c in at.caption]
-    assert "1 of 2 runs are not ok (1 infeasible): listed with their reason, left out of metrics, comparisons " \
-           "and charts." in captions
+    assert ("1 of 2 runs are not ok (1 infeasible): listed with their reason, left out of metrics, "
+            "comparisons and charts.") in captions
     runs, metrics = at.dataframe[0].value, at.dataframe[1].value
     assert set(runs["status"]) == {"ok", "infeasible"}  # listed, with the reason as its headline
     assert runs.set_index("status").loc["infeasible", "headline"].startswith("no batch meets the p99 SLO")

@@ -137,7 +137,7 @@ def _render_compare(records: list[RunRecord]) -> None:
                       "a_value": st.column_config.NumberColumn("A", format="%.4g"),
                       "b_value": st.column_config.NumberColumn("B", format="%.4g"),
                       "ratio": st.column_config.NumberColumn("B / A", format="%.3f"),
-                      "p_value": st.column_config.NumberColumn("p (Mann–Whitney)", format="%.3g"),
+                      "p_value": st.column_config.NumberColumn("p (between runs)", format="%.3g"),
                   })
 
 
