@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -11,6 +11,30 @@ from rich.table import Table
 
 from capplan.cli.catalog import CatalogOpt, open_catalog
 from capplan.cli.common import JsonOpt, StoreOpt, console, open_store, print_json
+
+if TYPE_CHECKING:
+    from capplan.planner.result import VerificationRow
+
+
+def verification_table(rows: list[VerificationRow]) -> Table:
+    """`plan --verify`: analytic and simulated p99 of each fleet at its peak, and the replicas added."""
+    first = rows[0]
+    t = Table(title=f"Verified sizing: FIFO simulation at the peak quarter, {first.seeds} seeds; simulated "
+                    "p99 of all seeds pooled (95 % upper bound)")
+    for col in ("workload", "accelerator", "peak", "req/s", "service ms (cv)", "SLO p99 ms", "slots",
+                "analytic p99 ms", "simulated p99 ms", "requests/seed", "replicas added", "met"):
+        t.add_column(col)
+    for r in rows:
+        slots = (f"{r.servers_analytic}" if r.servers_verified == r.servers_analytic
+                 else f"{r.servers_analytic} -> {r.servers_verified}")
+        simulated = (f"{r.simulated_p99_ms:.4g}" if r.servers_verified == r.servers_analytic
+                     else f"{r.simulated_p99_ms_at_analytic:.4g} -> {r.simulated_p99_ms:.4g}")
+        simulated += f" ({r.simulated_p99_upper_ms:.4g})"
+        t.add_row(escape(r.workload), escape(r.accelerator), r.quarter, f"{r.arrival_per_s:.4g}",
+                  f"{r.service_time_ms:.4g} ({r.service_time_cv:g})", f"{r.slo_p99_ms:g}", slots,
+                  f"{r.analytic_p99_ms:.4g}", simulated, f"{r.requests_per_seed:,}", str(r.replicas_added),
+                  "yes" if r.met else "NO")
+    return t
 
 
 def plan(
@@ -21,6 +45,11 @@ def plan(
     ] = None,
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the tornado and scenario re-optimisations.")
+    ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Simulate each sized inference fleet at its peak (simpy, several "
+                                      "seeds) and add replicas until the simulated p99 meets the SLO."),
     ] = False,
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
@@ -37,6 +66,7 @@ def plan(
         open_catalog(catalog),
         open_store(store, create=False) if needs_store else None,
         sensitivity=not no_sensitivity,
+        verify=verify,
     )
     written = write_reports(result, out) if out is not None else []
     if as_json:
@@ -59,6 +89,8 @@ def plan(
     for b in result.purchases:
         buys.add_row(b.what, str(b.units), str(b.gpus), b.in_service, b.order_by, f"{b.upfront_usd:,.0f}")
     console.print(buys)
+    if result.verification:
+        console.print(verification_table(result.verification))
     for r in result.reasons:
         console.print(f"- [bold]{escape(r.topic)}[/bold]: {escape(r.text)}", highlight=False, soft_wrap=True)
     if written:

@@ -125,6 +125,29 @@ class ScenarioRow(_Row):
     cloud_share: float
 
 
+class VerificationRow(_Row):
+    """One fleet simulated at its peak by ``plan --verify`` (capplan.planner.verify)."""
+
+    workload: str
+    accelerator: str
+    quarter: str = Field(description="the peak quarter simulated")
+    arrival_per_s: float = Field(description="peak arrival rate: the quarter's demand x burstiness")
+    service_time_ms: float
+    service_time_cv: float
+    slo_p99_ms: float
+    servers_analytic: int = Field(description="M/G/c slots from the queueing formula")
+    servers_verified: int = Field(description="slots after adding replicas until the simulation met the SLO")
+    replicas_added: int
+    analytic_p99_ms: float = Field(description="the formula's p99 at the analytic fleet")
+    simulated_p99_ms_at_analytic: float = Field(description="simulated p99 (seeds pooled), analytic fleet")
+    simulated_p99_ms: float = Field(description="simulated p99 (seeds pooled) at the verified fleet")
+    simulated_p99_upper_ms: float = Field(description="its 95 % upper confidence bound (met: <= the SLO)")
+    seeds: int
+    requests_per_seed: int
+    met: bool
+    note: str = ""
+
+
 class UnitCostRow(_Row):
     workload: str
     unit: str
@@ -147,6 +170,7 @@ TABLES = (
     "tornado",
     "scenarios",
     "unit_costs",
+    "verification",
 )
 
 
@@ -182,6 +206,9 @@ class PlanResult(BaseModel):
     tornado: list[TornadoRow]
     scenarios: list[ScenarioRow]
     unit_costs: list[UnitCostRow]
+    verification: list[VerificationRow] = Field(
+        default_factory=list, description="fleets simulated by `plan --verify` (empty without it)"
+    )
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every table as a list of plain dicts (pandas.DataFrame(rows) works on each)."""

@@ -13,7 +13,15 @@ from capplan.planner import reasons as why
 from capplan.planner.candidates import Candidates, resolve_candidates
 from capplan.planner.placement import Mode, PlacementModel, Solution, solve_placement
 from capplan.planner.plan import Plan
-from capplan.planner.result import AlternativeRow, AssumptionRow, MonthRow, PlanResult, ReasonRow, SizingRow
+from capplan.planner.result import (
+    AlternativeRow,
+    AssumptionRow,
+    MonthRow,
+    PlanResult,
+    ReasonRow,
+    SizingRow,
+    VerificationRow,
+)
 from capplan.planner.sensitivity import scenarios, tornado
 from capplan.planner.sizing import Sizing, size_plan
 from capplan.planner.summarise import (
@@ -23,6 +31,7 @@ from capplan.planner.summarise import (
     timeline_rows,
     unit_cost_rows,
 )
+from capplan.planner.verify import verify_sizing
 
 ALTERNATIVE_NOTES = {
     "recommended": "cheapest plan within budget, cloud-share and placement constraints",
@@ -95,13 +104,32 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
     return rows
 
 
+def _verification_reasons(rows: list[VerificationRow]) -> list[ReasonRow]:
+    return [
+        ReasonRow(
+            topic=f"verified sizing: {r.workload} on {r.accelerator}",
+            text=(f"simulated at {r.arrival_per_s:.4g} req/s ({r.quarter} peak): analytic p99 "
+                  f"{r.analytic_p99_ms:.4g} ms, simulated {r.simulated_p99_ms_at_analytic:.4g} ms ({r.seeds} "
+                  f"seeds) against the SLO {r.slo_p99_ms:g} ms; added {r.replicas_added} replica(s): "
+                  f"simulated p99 {r.simulated_p99_ms:.4g} ms (95 % upper bound "
+                  f"{r.simulated_p99_upper_ms:.4g} ms)"
+                  + (f"; {r.note}" if r.note else "")),
+        )
+        for r in rows
+        if r.replicas_added or not r.met
+    ]
+
+
 def run_plan(
-    plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True
+    plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True,
+    verify: bool = False,
 ) -> PlanResult:
     """Run the whole plan: recommended placement, all-cloud/all-on-prem alternatives, finance, reasons,
-    sensitivity."""
+    sensitivity. ``verify`` simulates every sized fleet first (capplan.planner.verify) and adds replicas
+    where the simulated p99 misses the SLO."""
     catalog = catalog if catalog is not None else load_catalog()
     cands, sizing = prepare(plan, catalog, store)
+    verification = verify_sizing(plan, sizing, cands.catalog) if verify else []
     model = PlacementModel.build(plan, cands, sizing)
     sols: dict[Mode, Solution] = {m: model.solve(m) for m in ("recommended", "all_cloud", "all_onprem")}
     rec = sols["recommended"]
@@ -172,9 +200,11 @@ def run_plan(
         ],
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
+        + _verification_reasons(verification)
         + why.workload_reasons(rec)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
         scenarios=scenarios(plan, net_of, base) if sensitivity else [],
         unit_costs=unit_cost_rows(rec, sizing),
+        verification=verification,
     )

@@ -233,8 +233,19 @@ def _inference_fit(
             "spares_peak": k_peak,
             "replica_availability": avail,
             "source": perf.source,
+            "replica_perf": perf,
         },
     )
+
+
+def resize_inference(fit: Fit, w: Workload, plan: Plan, catalog: Catalog, extra_servers: int) -> Fit:
+    """``fit`` with ``extra_servers`` more M/G/c slots in every quarter that serves traffic (average and peak
+    fleets), replicas, spares and GPU-hours re-derived (e.g. after ``plan --verify`` simulated the fleet)."""
+    d = fit.details
+    c_avg = np.where(d["servers_avg"] > 0, d["servers_avg"] + extra_servers, 0)
+    c_peak = np.where(d["servers_peak"] > 0, d["servers_peak"] + extra_servers, 0)
+    acc = catalog.accelerator(fit.accelerator)
+    return _inference_fit(w, acc, d["replica_perf"], fit.demand, c_avg, c_peak, plan)
 
 
 def _size_training(

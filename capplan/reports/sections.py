@@ -166,6 +166,19 @@ def build_sections(r: PlanResult) -> list[Section]:
         ),
         _table("Assumptions", t["assumptions"], ["group", "name", "value", "unit", "description", "source"]),
     ]
+    if r.verification:
+        sections.append(_table(
+            "Verified sizing (simulation at peak demand)", t["verification"],
+            ["workload", "accelerator", "quarter", "arrival_per_s", "service_time_ms", "service_time_cv",
+             "slo_p99_ms", "servers_analytic", "servers_verified", "replicas_added", "analytic_p99_ms",
+             "simulated_p99_ms_at_analytic", "simulated_p99_ms", "simulated_p99_upper_ms",
+             "requests_per_seed", "met"],
+            f"Each fleet simulated (FIFO servers, Poisson arrivals, the plan's service-time distribution) at "
+            f"its peak quarter over {r.verification[0].seeds} seeds, each run long enough to reach steady "
+            "state; simulated p99 = all seeds' responses pooled (first 10 % of each excluded as warm-up), "
+            "with its 95 % upper bound from the seeds' spread. Replicas were added until the upper bound met "
+            "the SLO.",
+        ))
     if r.excluded:
         sections.append(Section("Options left out", [], ["reason"], [[e] for e in r.excluded]))
     return sections
