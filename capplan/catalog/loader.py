@@ -16,12 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from platformdirs import user_config_dir
 from pydantic import BaseModel, ValidationError
 
 from capplan.catalog.models import Accelerator, CloudInstance, normalise_name
 from capplan.errors import UserError
+from capplan.yamlfile import parse_yaml
 
 OVERRIDE_SUFFIXES = (".yaml", ".yml", ".csv")
 TABLES: dict[str, type[BaseModel]] = {"accelerators": Accelerator, "instances": CloudInstance}
@@ -125,10 +125,7 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
         if not table:
             raise UserError(f"{path}: header needs a 'name' column (accelerators) or 'provider' (instances)")
         return table, rows
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
+    doc = parse_yaml(text, str(path))
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
             f"{path}: expected one top-level key, accelerators: or instances:, holding a list of rows"
