@@ -183,3 +183,14 @@ def test_generate_on_cuda() -> None:
     result = _run(GenerateKind(), _spec("generate", {"prompt_lens": [32], "output_lens": [8]}, device="cuda",
                                         dtype="bf16"))
     assert result.metrics[0].name == "ttft_ms"
+
+
+def test_host_dependent_slo_is_derived_from_the_smallest_batch_and_recorded() -> None:
+    # 0.0001 ms alone is infeasible (previous test); with the rule the SLO becomes 1000 x batch 1's median
+    # (far above any tail a tiny MLP shows, even on a busy host)
+    spec = _spec("infer", {"model": "mlp", "batches": [1, 4], "slo_p99_ms": 1e-4, "slo_min_x_smallest": 1000})
+    result = _run(InferKind(), spec)
+    rule = result.config["slo_rule"]
+    assert rule.startswith("max(slo_p99_ms 0.0001 ms, 1000 x batch 1 median ")
+    assert float(rule.rsplit("= ", 1)[1].split()[0]) == pytest.approx(result.config["slo_p99_ms"], rel=1e-3)
+    assert result.config["slo_p99_ms"] > 1e-4 and result.metrics[0].name == "throughput_samples_per_s"

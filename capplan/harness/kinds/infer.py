@@ -7,7 +7,9 @@ raw (``latency_ms_b{B}``); the headline is the largest throughput whose per-call
 SLO. Batches are timed smallest first; once a batch's median latency misses the SLO, larger batches
 are not timed (latency grows with the batch). A p99 needs 100 per-call samples: a batch within the SLO
 at the median is timed longer (up to ``p99_max_time_s``) to get them. No batch within the SLO ends the
-run as ``infeasible`` with each batch's figures in the reason.
+run as ``infeasible`` with each batch's figures in the reason. ``slo_min_x_smallest`` makes the SLO
+host-dependent: at least that multiple of the smallest batch's median latency (rule and value recorded
+as ``slo_rule`` and ``slo_p99_ms``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class InferParams(WorkloadParams):
     stop_at_slo: bool = Field(
         True, description="skip batches larger than one whose median latency already misses the SLO"
     )
+    slo_min_x_smallest: float | None = Field(
+        None, ge=1,
+        description="raise slo_p99_ms to at least this multiple of the smallest batch's median latency "
+                    "(a host-dependent bound; the rule and the SLO used are recorded)",
+    )
     p99_max_time_s: float = Field(
         DEFAULT_P99_MAX_TIME_S, gt=0,
         description="time a batch within the SLO at the median up to this long (s) for 100 per-call samples",
@@ -77,21 +84,24 @@ class InferKind:
             g = torch.Generator().manual_seed(spec.seed + 2)
             per_batch: dict[int, Samples] = {}
             memory.reset()
+            slo_ms = params.slo_p99_ms
             for batch in sorted(set(params.batches)):
                 last = max(per_batch, default=None)
-                missed = last is not None and _median_ms(per_batch[last]) > params.slo_p99_ms
+                missed = last is not None and _median_ms(per_batch[last]) > slo_ms
                 if missed and params.stop_at_slo:
                     result.config.setdefault("batches_not_timed", {})[str(batch)] = (
                         f"batch {last} median {_median_ms(per_batch[last]):.4g} ms already misses the p99 "
-                        f"SLO {params.slo_p99_ms:g} ms"
+                        f"SLO {slo_ms:.4g} ms"
                     )
                     continue
                 prepared = backend.prepare(w.make_inputs(batch, g))
                 result.config[f"warmup_s_b{batch}"] = round(backend.warmup(prepared), 4)
                 ctx.log(f"{spec.name}: timing batch {batch}")
-                per_batch[batch] = _time_calls(
-                    lambda p=prepared: backend.run_once(p), spec, params, backend.sync
-                )
+                call = lambda p=prepared: backend.run_once(p)  # noqa: E731
+                first = measure(call, budget=spec.budget, sync=backend.sync, per_call=True)
+                if not per_batch and params.slo_min_x_smallest:  # the rule needs the smallest batch's median
+                    slo_ms = _host_slo(params, _median_ms(first), batch, result.config)
+                per_batch[batch] = _top_up(first, call, spec, params, backend.sync, slo_ms)
             peak_mb = memory.peak_mb()
         finally:
             backend.teardown()
@@ -104,7 +114,7 @@ class InferKind:
                     f"throughput_samples_per_s_b{batch}", seconds, "samples/s", scale=batch, invert=True
                 )
             )
-        add_slo_metrics(result, per_batch, params.slo_p99_ms)
+        add_slo_metrics(result, per_batch, slo_ms)
         return result
 
 
@@ -112,11 +122,20 @@ def _median_ms(seconds: list[float]) -> float:
     return statistics.median(seconds) * 1e3
 
 
-def _time_calls(call: Any, spec: BenchmarkSpec, params: InferParams, sync: Any) -> Samples:
-    """Per-call seconds of ``call``; topped up to P99_SAMPLES calls when the median is within the SLO."""
-    first = measure(call, budget=spec.budget, sync=sync, per_call=True)
+def _host_slo(params: InferParams, smallest_median_ms: float, batch: int, config: dict[str, Any]) -> float:
+    """The SLO under ``slo_min_x_smallest``: max(slo_p99_ms, factor x smallest batch's median), recorded."""
+    factor = params.slo_min_x_smallest or 1.0
+    slo_ms = max(params.slo_p99_ms, factor * smallest_median_ms)
+    config["slo_rule"] = (f"max(slo_p99_ms {params.slo_p99_ms:g} ms, {factor:g} x batch {batch} median "
+                          f"{smallest_median_ms:.4g} ms) = {slo_ms:.4g} ms")
+    return slo_ms
+
+
+def _top_up(first: Samples, call: Any, spec: BenchmarkSpec, params: InferParams, sync: Any,
+            slo_ms: float) -> Samples:
+    """``first`` per-call seconds, timed further up to P99_SAMPLES calls when the median is within the SLO."""
     missing = P99_SAMPLES - len(first)
-    if missing <= 0 or _median_ms(first) > params.slo_p99_ms:
+    if missing <= 0 or _median_ms(first) > slo_ms:
         return first
     more = measure(call, sync=sync, per_call=True, budget=spec.budget.model_copy(update={
         "warmup_min_iters": 0, "warmup_max_s": 1e-3, "min_iters": missing, "max_iters": max(missing, 1),
