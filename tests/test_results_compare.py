@@ -132,3 +132,13 @@ def test_repeat_runs_interleaved_passes_and_sessions_compare(tmp_path: Path,
     code, _, err = cli(capsys, "bench", "run", "--suite", str(suite), "--repeat", "2", "--resume",
                        "--store", str(db))
     assert code == 2 and "--repeat: cannot be combined with --resume" in err
+
+
+def test_bench_show_says_why_a_p99_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "runs.db"
+    values = [10.0 + 0.1 * i for i in range(37)]
+    few = RunRecord(benchmark="g", kind="infer", samples={"latency_ms": values},
+                    metrics=[metric_from_samples("latency_ms", values, "ms", higher_is_better=False)])
+    Store(str(db)).add(few)
+    code, out, _ = cli(capsys, "bench", "show", few.run_id, "--store", str(db))
+    assert code == 0 and "latency_ms: not enough samples for p99 (n=37; needs n >= 100)" in out

@@ -147,6 +147,8 @@ def show(
             "yes" if m.noisy else "",
         )
     console.print(t)
+    for line in _percentile_notes(r):
+        console.print(line, markup=False, highlight=False)
     if r.telemetry:
         console.print(
             "telemetry: "
@@ -154,6 +156,18 @@ def show(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.telemetry.items()
             )
         )
+
+
+def _percentile_notes(r) -> list[str]:  # type: ignore[no-untyped-def]
+    """Why a p99 is missing: metrics the kind could not report, and sampled latencies without a p99."""
+    from capplan.results.stats import percentile_note
+
+    facts = r.config.get("facts") or {}
+    notes = [f"not reported: {why}" for why in (facts.get("not_reported") or {}).values()]
+    notes += [f"{m.name}: {percentile_note('p99', m.stats)}" for m in r.metrics
+              if m.unit in ("ms", "µs", "s") and "n" in m.stats and "p99" not in m.stats
+              and not m.name.startswith("latency_p")]
+    return notes
 
 
 @app.command("export")
