@@ -255,5 +255,8 @@ def add_train_metrics(
         achieved, Metric(name="peak_mem_mb", value=peak_mb[best], unit="MB", higher_is_better=False)
     ]
     if peak_tflops:
-        result.metrics.append(Metric(name="mfu_pct", value=100 * achieved.value / peak_tflops, unit="%",
-                                     stats={"peak_tflops": peak_tflops}, peak=100.0, peak_source=peak_source))
+        keys = ("n", "headline_ci95_rel", "contended_kept")
+        spread = {k: achieved.stats[k] for k in keys if k in achieved.stats}
+        result.metrics.append(Metric(  # achieved / peak: the same relative CI, so the same noise flag
+            name="mfu_pct", value=100 * achieved.value / peak_tflops, unit="%", noisy=achieved.noisy,
+            stats={"peak_tflops": peak_tflops, **spread}, peak=100.0, peak_source=peak_source))
