@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -203,7 +202,6 @@ def metric_from_samples(
     peak: float | None = None,
     peak_source: str | None = None,
     target_rel_ci: float = DEFAULT_TARGET_REL_CI,
-    extra_stats: dict[str, Any] | None = None,
 ) -> Metric:
     """A Metric whose value is the ``headline`` statistic (median by default) of the scaled samples.
 
@@ -217,7 +215,6 @@ def metric_from_samples(
     rel = headline_rel_ci(st, headline)
     if math.isfinite(rel):
         st["headline_ci95_rel"] = rel
-    st.update(extra_stats or {})
     return Metric(
         name=name,
         value=st[headline],
