@@ -64,7 +64,8 @@ def test_infer_eager_sweep_records_curve_and_config() -> None:
 
 def _slo(per_batch: dict[int, list[float]], slo_ms: float, config: dict | None = None) -> KindResult:
     result = KindResult(metrics=[], config=config or {})
-    add_slo_metrics(result, {b: Samples(s) for b, s in per_batch.items()}, slo_ms)
+    add_slo_metrics(result, {b: s if isinstance(s, Samples) else Samples(s) for b, s in per_batch.items()},
+                    slo_ms)
     return result
 
 
@@ -194,3 +195,14 @@ def test_host_dependent_slo_is_derived_from_the_smallest_batch_and_recorded() ->
     assert rule.startswith("max(slo_p99_ms 0.0001 ms, 1000 x batch 1 median ")
     assert float(rule.rsplit("= ", 1)[1].split()[0]) == pytest.approx(result.config["slo_p99_ms"], rel=1e-3)
     assert result.config["slo_p99_ms"] > 1e-4 and result.metrics[0].name == "throughput_samples_per_s"
+
+
+def test_a_tail_from_host_contention_is_undetermined_not_infeasible() -> None:
+    slow_tail = [0.010] * 98 + [0.5, 0.5]  # p99 ~0.5 s, far above a 100 ms SLO
+    calm = Samples(slow_tail)
+    with pytest.raises(BenchmarkInfeasible, match=r"batch 1: p99 [0-9.]+ ms > 100 ms \(n=100\)"):
+        _slo({1: calm}, 100)
+    busy = Samples(slow_tail, contended_kept=40)  # 40 calls were timed while others used the CPU
+    match = r"undetermined: batch 1: p99 [0-9.]+ ms > 100 ms \(n=100, 40 under host contention\); rerun on a"
+    with pytest.raises(RuntimeError, match=match):
+        _slo({1: busy}, 100)
