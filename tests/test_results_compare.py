@@ -121,7 +121,7 @@ def test_repeat_runs_interleaved_passes_and_sessions_compare(tmp_path: Path,
         code, out, _ = cli(capsys, "bench", "run", "--suite", str(suite), "--repeat", "3", "--store", str(db),
                            "--json")
         doc = json.loads(out)
-        assert code == 0 and doc["repeat"] == 3
+        assert code == 0 and doc["repeat"] == 3 and doc["status_counts"] == {"ok": 6} and doc["wall_s"] > 0
         assert [r["benchmark"] for r in doc["runs"]] == ["one", "two"] * 3  # interleaved passes
         sessions[value] = doc["session"]
     code, out, _ = cli(capsys, "bench", "compare", "--a", f"session={sessions[1.0]}", "--b",
@@ -129,6 +129,8 @@ def test_repeat_runs_interleaved_passes_and_sessions_compare(tmp_path: Path,
     rows = {r["benchmark"]: r for r in json.loads(out)["comparisons"]}
     assert {b: (r["n_a"], r["n_b"], r["verdict"]) for b, r in rows.items()} == {
         "one": (3, 3, FASTER), "two": (3, 3, FASTER)}
+    code, out, _ = cli(capsys, "bench", "run", "--suite", str(suite), "--store", str(db))
+    assert code == 0 and "suite r: 2 benchmark runs in 0 min " in out and ": 2 ok; " in out
     code, _, err = cli(capsys, "bench", "run", "--suite", str(suite), "--repeat", "2", "--resume",
                        "--store", str(db))
     assert code == 2 and "--repeat: cannot be combined with --resume" in err

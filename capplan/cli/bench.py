@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -234,6 +236,7 @@ def run(
     """Run a benchmark suite; each benchmark runs in its own subprocess and is stored as it ends."""
     import re
 
+    from capplan.harness.runner import CONTENDED_BUSY_PCT
     from capplan.harness.suite import load_suite
 
     if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
@@ -249,15 +252,29 @@ def run(
                                         rdzv_endpoint=rdzv_endpoint, resume=resume, as_json=as_json)
     session = uuid.uuid4().hex[:12]
     plan = _tagged(plan, session, repeat)
+    started = time.perf_counter()
     events = _run_with_progress(plan, st, resume, quiet=as_json)
+    wall_s = time.perf_counter() - started
     rows = [run_row(e.spec.name, e.record, "resumed") for e in events]
+    records = [e.record for e in events if e.record is not None]
+    counts = Counter(r["status"] for r in rows)
+    contended = sum(1 for r in records if r.telemetry.get("contended"))
     if as_json:
         print_json({"suite": plan.name, "store": st.display_url, "session": session, "repeat": repeat,
+                    "wall_s": round(wall_s, 1), "status_counts": dict(counts), "contended_starts": contended,
                     "runs": rows})
         return
     passes = f" x {repeat} interleaved passes" if repeat > 1 else ""
     print_run_rows(f"suite {plan.name}: {len(rows)} benchmark runs{passes} -> {st.display_url} "
                    f"(session {session})", rows)
+    minutes, seconds = divmod(round(wall_s), 60)
+    console.print(
+        f"suite {plan.name}: {len(rows)} benchmark runs in {minutes} min {seconds} s: "
+        + ", ".join(f"{n} {status}" for status, n in counts.most_common())
+        + f"; {contended} of {len(records)} started on a contended host (other processes > "
+        f"{CONTENDED_BUSY_PCT:g} % CPU)",
+        markup=False, highlight=False,
+    )
 
 
 def _tagged(plan: Suite, session: str, repeat: int) -> Suite:
