@@ -204,9 +204,10 @@ def stability(passes: list[list[RunRecord]]) -> None:
                 headline.setdefault(f"{r.benchmark}:{m.name} [{m.unit}]", []).append(m.value)
     cvs = {}
     for name, values in headline.items():
-        if len(values) == len(passes):
+        if len(values) >= 2:
             cvs[name] = statistics.stdev(values) / statistics.mean(values)
-            print(f"  {name:58s} median {statistics.median(values):.4g}  CV {100 * cvs[name]:.1f} %")
+            ok = "" if len(values) == len(passes) else f"  (ok in {len(values)} of {len(passes)} runs)"
+            print(f"  {name:58s} median {statistics.median(values):.4g}  CV {100 * cvs[name]:.1f} %{ok}")
     worst = max(cvs, key=cvs.__getitem__)
     print(f"4. quick-suite headline run-to-run CV over {len(passes)} interleaved runs: median "
           f"{100 * statistics.median(cvs.values()):.1f} %, worst {100 * cvs[worst]:.1f} % "
