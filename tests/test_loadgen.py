@@ -208,7 +208,8 @@ def _kind_run(params: dict):
 
 
 def test_loadgen_latency_metrics_carry_ci_noise_and_supported_percentiles_only() -> None:
-    result = _kind_run({"scenario": "SingleStream", "min_duration_ms": 300, "min_query_count": 200})
+    result = _kind_run({"scenario": "SingleStream", "min_duration_ms": 300, "min_query_count": 200,
+                        "max_query_count": 500})
     n = result.config["loadgen_query_count"]
     assert 200 <= n < 1000
     p99 = next(m for m in result.metrics if m.name == "latency_p99_ms")
