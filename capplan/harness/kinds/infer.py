@@ -35,9 +35,9 @@ from capplan.workloads import TORCH_DTYPES, WorkloadParams
 DEFAULT_SLO_P99_MS = 200.0
 SLO_QUANTILE = 0.99
 P99_SAMPLES = min_samples(SLO_QUANTILE)  # 100 per-call samples before a p99 is trusted (stats rule)
-# 30 s of extra timing per batch reaches 100 calls for calls up to 0.3 s (BERT-base at batch 1 on a
-# 2-core CPU); slower batches already miss a 200 ms SLO at the median.
-DEFAULT_P99_MAX_TIME_S = 30.0
+# 60 s of extra timing per batch reaches 100 calls for calls up to 0.6 s: BERT-base at batch 1 on a
+# 2-core CPU takes ~0.15 s quiet and 2-4x that on a busy shared host.
+DEFAULT_P99_MAX_TIME_S = 60.0
 
 
 class InferParams(WorkloadParams):
