@@ -202,6 +202,9 @@ def test_a_tail_from_host_contention_is_undetermined_not_infeasible() -> None:
     calm = Samples(slow_tail)
     with pytest.raises(BenchmarkInfeasible, match=r"batch 1: p99 [0-9.]+ ms > 100 ms \(n=100\)"):
         _slo({1: calm}, 100)
+    slow = r"batch 1: median 500 ms > 100 ms \(n=5, 5 under host contention\); rerun on a quieter host"
+    with pytest.raises(RuntimeError, match=slow):
+        _slo({1: Samples([0.5] * 5, contended_kept=5)}, 100)
     busy = Samples(slow_tail, contended_kept=40)  # 40 calls were timed while others used the CPU
     match = r"undetermined: batch 1: p99 [0-9.]+ ms > 100 ms \(n=100, 40 under host contention\); rerun on a"
     with pytest.raises(RuntimeError, match=match):
