@@ -267,6 +267,8 @@ def test_service_times_above_the_bound_stop_the_search() -> None:
         _check_service(run, settings, result)
     _check_service(LoadGenRun(result=_result(False), service_s=[0.010] * 99), settings, result)  # n < 100
     _check_service(LoadGenRun(result=_result(False), service_s=[0.004] * 100), settings, result)  # p99 4 ms
+    # the same slow tail while other processes used 60 % of the CPU: no conclusion (the search goes on)
+    _check_service(run, settings, result, others_pct=60.0)
 
 
 def test_cli_stores_an_infeasible_server_spec_with_its_reason(tmp_path: Path,

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, OthersCpu
 from capplan.harness.backends import BACKENDS
 from capplan.harness.kinds.model_common import load_backend, setup_model, verify_backend
 from capplan.harness.loadgen.logs import LoadGenResult
@@ -135,6 +136,7 @@ class LoadGenKind:
                 self._search(params, settings, process, result, ctx)
             else:
                 ctx.log(f"{spec.name}: LoadGen {settings.scenario}")
+                load = OthersCpu()
                 run = run_loadgen(
                     process,
                     settings,
@@ -142,7 +144,7 @@ class LoadGenKind:
                     workers=params.workers,
                     max_batch=params.max_batch,
                 )
-                _check_service(run, settings, result)
+                _check_service(run, settings, result, load.others_pct())
                 add_loadgen_result(result, run.result, run)
                 add_metric(result, "sut_latency_ms", run.latencies_s, "ms", scale=1e3, higher_is_better=False)
         finally:
@@ -209,6 +211,7 @@ class LoadGenKind:
                 math.ceil(SEARCH_QUERY_MARGIN * settings.min_query_count / qps * 1000),
             )
             ctx.log(f"LoadGen Server at {qps:.4g} QPS")
+            load = OthersCpu()
             run = run_loadgen(
                 process,
                 settings.model_copy(update={"target_qps": qps, "max_duration_ms": cap_ms}),
@@ -217,7 +220,7 @@ class LoadGenKind:
                 max_batch=params.max_batch,
             )
             runs[qps] = run
-            _check_service(run, settings, result)
+            _check_service(run, settings, result, load.others_pct())
             return run.result
 
         found = search_max_qps(run_at, settings.target_qps, criterion=params.search_criterion,
@@ -246,11 +249,14 @@ class LoadGenKind:
         add_loadgen_result(result, found.best, runs.get(found.max_qps))
 
 
-def _check_service(run: LoadGenRun, settings: ScenarioSettings, result: KindResult) -> None:
+def _check_service(run: LoadGenRun, settings: ScenarioSettings, result: KindResult,
+                   others_pct: float = 0.0) -> None:
     """BenchmarkInfeasible when the run's service times alone (no queueing) put the bounded percentile above
-    the Server latency bound: then no arrival rate can meet it."""
+    the Server latency bound: then no arrival rate can meet it. Not concluded from a run during which other
+    processes used more than CONTENDED_OTHERS_PCT of the CPU (``others_pct``): their load may be the tail."""
     q = settings.latency_percentile
-    if settings.scenario != "Server" or len(run.service_s) < min_samples(q):
+    too_few = len(run.service_s) < min_samples(q)
+    if settings.scenario != "Server" or too_few or others_pct > CONTENDED_OTHERS_PCT:
         return
     service_ms = float(np.percentile(run.service_s, 100 * q)) * 1e3
     if service_ms > settings.latency_bound_ms:
