@@ -87,7 +87,7 @@ def _record(
         }
         for batch in BATCHES:
             ms = rng.lognormal(
-                np.log((2.0 if backend == "onnxruntime" else 2.6) * (1 + 0.9 * batch)), 0.08, 60
+                np.log((2.0 if backend == "onnxruntime" else 2.6) * (1 + 0.9 * batch)), 0.08, 120
             )
             _add(metrics, samples, f"latency_ms_b{batch}", ms, "ms", higher_is_better=False)
             _add(metrics, samples, f"throughput_samples_per_s_b{batch}", 1e3 * batch / ms, "samples/s")

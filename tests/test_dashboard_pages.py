@@ -159,7 +159,8 @@ def test_benchmarks_compare_distribution_curves_and_roofline(seeded_url, monkeyp
     )
     table = at.dataframe[3].value
     assert list(table["metric"]) == ["tflops_1024x1024x1024"]
-    assert 0.5 < table["ratio"].iloc[0] < 2 and 0 <= table["p_value"].iloc[0] <= 1
+    assert 0.5 < table["ratio"].iloc[0] < 2
+    assert table["verdict"].iloc[0] == "inconclusive: need >= 3 runs per side"  # one run per side
     # distributions: one box per run, raw samples
     dist = figures(at)[0]
     assert dist["data"][0]["type"] == "box" and len(dist["data"][0]["y"]) == 40
@@ -171,7 +172,8 @@ def test_benchmarks_compare_distribution_curves_and_roofline(seeded_url, monkeyp
     # two hosts: all their gemm runs pooled per benchmark
     at.radio(key="bench_compare_mode").set_value("two hosts").run()
     hosts = at.dataframe[3].value
-    assert list(hosts["benchmark"]) == ["gemm-fp32"] and hosts["n_a"].iloc[0] > 40  # several runs' samples
+    assert list(hosts["benchmark"]) == ["gemm-fp32"] and hosts["n_a"].iloc[0] >= 3  # several runs per host
+    assert 0 <= hosts["p_value"].iloc[0] <= 1
 
     at.sidebar.selectbox(key="bench_benchmark").set_value("(all)").run()
     curve = next(f for f in figures(at) if f["layout"]["yaxis"]["title"]["text"] == "p99 latency (ms)")

@@ -78,32 +78,29 @@ def test_command_hides_a_password_behind_the_env_variable():
 
 def test_comparison_frame_of_two_runs_and_of_two_hosts():
     rng = np.random.default_rng(1)
-    slow, fast = rng.normal(10.0, 0.2, 30), rng.normal(8.0, 0.2, 30)
-    a = rec(
-        "x",
-        0,
-        metrics=[
-            Metric(name="lat_ms", value=float(np.median(slow)), unit="ms", higher_is_better=False),
-            Metric(name="tp", value=100.0, unit="1/s"),
-        ],
-        samples={"lat_ms": list(slow), "tp": [99.0, 100.0, 101.0]},
-    )
-    b = rec("y", 1, host="h2", metrics=[
-        Metric(name="lat_ms", value=float(np.median(fast)), unit="ms", higher_is_better=False),
-        Metric(name="tp", value=100.0, unit="1/s"), Metric(name="only_b", value=1.0, unit="x")],
-        samples={"lat_ms": list(fast), "tp": [101.0, 100.0, 99.0]})
-    table = comparison_frame([a], [b], by_benchmark=False).set_index("metric")
+
+    def host_runs(bench: str, host: str, latency_ms: float, start: int) -> list[RunRecord]:
+        return [rec(bench, start + i, host=host, metrics=[
+            Metric(name="lat_ms", value=float(latency_ms * (1 + 0.01 * rng.standard_normal())), unit="ms",
+                   higher_is_better=False),
+            Metric(name="tp", value=float(100.0 * (1 + 0.01 * rng.standard_normal())), unit="1/s")])
+            for i in range(4)]
+
+    a, b = host_runs("x", "h1", 10.0, 0), host_runs("y", "h2", 8.0, 10)
+    b[0] = b[0].model_copy(update={"metrics": [*b[0].metrics, Metric(name="only_b", value=1.0, unit="x")]})
+    table = comparison_frame(a, b, by_benchmark=False).set_index("metric")
     assert list(table.index) == ["lat_ms", "tp"]  # only shared metrics
     assert table.loc["lat_ms", "verdict"] == "faster"  # lower latency is better
-    assert table.loc["lat_ms", "p_value"] < 1e-6
-    assert table.loc["lat_ms", "ratio"] == pytest.approx(np.median(fast) / np.median(slow))
+    assert table.loc["lat_ms", "p_value"] < 1e-3 and table.loc["lat_ms", "n_a"] == 4  # runs, not samples
+    assert table.loc["lat_ms", "ratio"] == pytest.approx(
+        np.median([r.metrics[0].value for r in b]) / np.median([r.metrics[0].value for r in a]))
     assert table.loc["tp", "verdict"] == "no significant difference"
-    assert (
-        comparison_frame([b], [a], by_benchmark=False).set_index("metric").loc["lat_ms", "verdict"]
-        == "slower"
-    )
+    assert comparison_frame(b, a, by_benchmark=False).set_index("metric").loc["lat_ms", "verdict"] == "slower"
+    # two single runs: a ratio, and no verdict on one run per side
+    single = comparison_frame(a[:1], b[:1], by_benchmark=False).set_index("metric")
+    assert single.loc["lat_ms", "verdict"] == "inconclusive: need >= 3 runs per side"
     # grouped by benchmark (the two-hosts view), x and y have nothing in common
-    assert comparison_frame([a], [b]).empty
+    assert comparison_frame(a, b).empty
 
 
 def test_config_diff_lists_only_differences():

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_import import NUMBERS, ODD_VALUES, _set_path
-from test_fuzz_suite import _render
+from test_fuzz_suite import TYPED_SCALARS, _render
 from test_reliability_figures import FIGURES, assert_user_error, fuzz, run_cli
 
 from capplan.catalog import load_catalog
@@ -46,6 +46,11 @@ TEXT_MUTATIONS = [
     "latin-1",
     "tab-indent",
     "python-tag",
+    "typed-scalar",
+    "typed-scalar",
+    "merge-key",
+    "self-alias",
+    "deep-nesting",
 ]  # _render's
 
 
@@ -223,9 +228,10 @@ def test_catalog_list_with_a_bad_override_exits_2(
     )
     | st.text(max_size=12).map(lambda t: t + ".yaml"),
     cut=st.floats(0, 1),
+    mutation=st.sampled_from(["none", "none", "typed-scalar", "merge-key", "self-alias"]),
 )
 def test_dashboard_plan_upload_accepts_or_rejects_in_one_line(
-    example: int, target: int, value: Any, name: str, cut: float, tmp_path: Path
+    example: int, target: int, value: Any, name: str, cut: float, mutation: str, tmp_path: Path
 ) -> None:
     """The dashboard's upload path (capplan.views.plan.parse_plan) on uploaded text and any name the
     uploader's type filter lets through (*.yaml, *.yml)."""
@@ -235,7 +241,7 @@ def test_dashboard_plan_upload_accepts_or_rejects_in_one_line(
     i = example % len(EXAMPLE_DOCS)
     doc = copy.deepcopy(EXAMPLE_DOCS[i])
     _set_path(doc, EXAMPLE_PATHS[i][target % len(EXAMPLE_PATHS[i])], value)
-    text = _render(doc, "none", 1.0).decode("utf-8", errors="replace")
+    text = _render(doc, mutation, cut).decode("utf-8", errors="replace")
     _expect_user_error_or_value(parse_plan, text[: max(1, int(len(text) * cut))] if cut < 0.5 else text, name)
 
 
@@ -243,3 +249,33 @@ def test_dashboard_plan_upload_named_dotdot_is_one_line() -> None:
     from capplan.views.plan import parse_plan
 
     _expect_user_error_or_value(parse_plan, "name: x\n", "..")
+
+
+# -- YAML's typed scalars, per parser (plan file, catalog override, dashboard upload) ----------------
+@pytest.mark.parametrize("snippet", TYPED_SCALARS)
+def test_typed_scalars_in_plans_and_catalog_overrides_are_accepted_or_one_line(
+    snippet: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from capplan.views.plan import parse_plan
+
+    FIGURES["fuzz.typed_scalars.plan_catalog_upload"] += 1
+    plan_text = EXAMPLES[0].read_text().replace("start: 2026-01-01", f"start: {snippet}", 1)
+    assert plan_text != EXAMPLES[0].read_text()
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(plan_text)
+    plan_ok = _expect_user_error_or_value(load_plan, plan_file)
+    _expect_user_error_or_value(parse_plan, plan_text, "plan.yaml")
+    catalog_file = tmp_path / "override.yaml"
+    catalog_file.write_text(
+        "accelerators:\n- {name: X1, vendor: V, memory_gib: 8, mem_bw_gbps: 100, source: test, "
+        f"source_date: {snippet}}}\n"
+    )
+    catalog_ok = _expect_user_error_or_value(load_catalog, [catalog_file], user_dir=False)
+    if snippet in ("2026-02-30", "!!timestamp 2026-04-31", "0000-01-01"):  # the loader itself fails
+        assert not plan_ok and not catalog_ok
+        with pytest.raises(UserError, match=r"plan.yaml: line \d+: '[0-9-]+' is not a valid timestamp"):
+            load_plan(plan_file)
+        code, out, err = run_cli(["plan", str(plan_file)], capsys)
+        assert_user_error(code, out, err)
+        code, out, err = run_cli(["catalog", "list", "accelerators", "--catalog", str(catalog_file)], capsys)
+        assert_user_error(code, out, err)

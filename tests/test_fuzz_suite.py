@@ -83,11 +83,46 @@ TEXT_MUTATIONS = [
     "utf-16",
     "latin-1",
     "binary",
+    *["typed-scalar"] * 3,
+    "merge-key",
+    "self-alias",
+    "deep-nesting",
+]
+# YAML's typed scalars, which the loader resolves (and may fail on) before a parser sees a value:
+# impossible dates and times, timestamps with bad offsets, binary, oversized integers, sets, ordered maps.
+TYPED_SCALARS = [
+    "2026-02-30", "2026-13-01", "0000-01-01", "2026-02-29", "2024-02-29", "2026-01-01 25:61:61",
+    "2001-12-14t21:59:43.10-25:00", "2001-12-14 21:59:43.10 +05:30", "!!timestamp 2026-04-31",
+    '!!binary "@@@"', '!!binary "aGVsbG8="', "!!int 1" + "0" * 5000, "!!float .inf", "!!float .nan",
+    "!!set {a, b}", "!!omap [a: 1, b: 2]", "!!str 2026-02-30", "25:61:61", "0x1F", "0o17", "1_000",
 ]
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
     for p, c in zip("abcdefgh", "bcdefghi", strict=True)
 )
+
+
+def _with_typed_scalar(text: str, cut: float) -> str:
+    """Replace one plain ``key: value`` scalar (chosen by ``cut``) with a typed scalar (also by ``cut``)."""
+    lines = text.splitlines()
+    slots = [i for i, line in enumerate(lines) if ": " in line and not line.rstrip().endswith(":")]
+    snippet = TYPED_SCALARS[int(cut * 7919) % len(TYPED_SCALARS)]
+    if not slots:
+        return f"_typed: {snippet}\n" + text
+    i = slots[int(cut * 104729) % len(slots)]
+    key = lines[i].split(": ", 1)[0]
+    lines[i] = f"{key}: {snippet}"
+    return "\n".join(lines) + "\n"
+
+
+def _with_merge_key(doc: Any) -> str:
+    """The same document with its first top-level key brought in through a YAML merge key (<<)."""
+    if not isinstance(doc, dict) or not doc:
+        return "<<: [{_a: 1}, {_b: 2}]\n"
+    first, *rest = doc
+    merged = yaml.safe_dump({first: doc[first]}, default_flow_style=True, allow_unicode=True).strip()
+    body = yaml.safe_dump({k: doc[k] for k in rest}, allow_unicode=True, sort_keys=False) if rest else ""
+    return f"<<: {merged}\n{body}"
 
 
 def _render(doc: dict[str, Any], mutation: str, cut: float) -> bytes:
@@ -108,6 +143,14 @@ def _render(doc: dict[str, Any], mutation: str, cut: float) -> bytes:
         )
     elif mutation == "duplicate-key":
         text += "benchmarks: []\n"
+    elif mutation == "typed-scalar":
+        text = _with_typed_scalar(text, cut)
+    elif mutation == "merge-key":
+        text = _with_merge_key(doc)
+    elif mutation == "self-alias":
+        text = "_self: &self [1, *self]\n" + text
+    elif mutation == "deep-nesting":
+        text += "_deep: " + "[" * 600 + "]" * 600 + "\n"  # past the loader's recursion limit
     if mutation in ("utf-16", "latin-1"):
         return text.encode(mutation, errors="replace")
     data = text.encode("utf-8", errors="surrogatepass")
@@ -174,6 +217,22 @@ def test_bench_run_with_a_bad_suite_exits_2_and_creates_no_store(
     code, out, err = run_cli(["bench", "run", "--suite", arg, *extra, "--store", str(store)], capsys)
     assert_user_error(code, out, err)
     assert not store.exists(), "a rejected suite touched the store"
+
+
+@pytest.mark.parametrize("snippet", TYPED_SCALARS)
+def test_typed_scalars_in_a_suite_are_accepted_or_one_line(snippet: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    FIGURES["fuzz.suite_yaml.typed_scalars"] += 1
+    path = tmp_path / "suite.yaml"
+    path.write_text(f"suite: t\ndescription: {snippet}\nbenchmarks:\n- {{name: a, kind: gemm}}\n")
+    _load(path)
+    if snippet in ("2026-02-30", "!!timestamp 2026-04-31"):  # impossible dates: the loader itself fails
+        match = r"suite.yaml: line 2: '2026-0[24]-3[01]' is not a valid timestamp"
+        with pytest.raises(UserError, match=match):
+            load_suite(str(path))
+        code, out, err = run_cli(["bench", "run", "--suite", str(path), "--store", str(tmp_path / "x.db")],
+                                 capsys)
+        assert_user_error(code, out, err)
 
 
 def test_alias_bomb_is_rejected(tmp_path: Path) -> None:

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from capplan.harness.kinds.loadgen import LoadGenKind
+from capplan.harness.kinds.loadgen import LoadGenKind, _check_service
 from capplan.harness.loadgen.logs import LoadGenResult, parse_logs, summary_reasons
 from capplan.harness.loadgen.search import search_max_qps
 from capplan.harness.loadgen.settings import ScenarioSettings
-from capplan.harness.loadgen.sut import run_loadgen
-from capplan.harness.spec import BenchmarkSpec, RunContext
+from capplan.harness.loadgen.sut import LoadGenRun, run_loadgen
+from capplan.harness.spec import BenchmarkInfeasible, BenchmarkSpec, KindResult, RunContext
 from capplan.harness.suite import load_suite
 
 
@@ -199,3 +199,101 @@ def test_quick_suite_has_validated_model_entries() -> None:
         kinds
     )
     assert kinds["loadgen-bert-singlestream"] == "loadgen"
+
+
+def _kind_run(params: dict):
+    spec = BenchmarkSpec(name="t-lg", kind="loadgen", params={"model": "mlp", **params})
+    kind = LoadGenKind()
+    return kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec, log=lambda _: None))
+
+
+def test_loadgen_latency_metrics_carry_ci_noise_and_supported_percentiles_only() -> None:
+    result = _kind_run({"scenario": "SingleStream", "min_duration_ms": 300, "min_query_count": 200,
+                        "max_query_count": 500})
+    n = result.config["loadgen_query_count"]
+    assert 200 <= n < 1000
+    p99 = next(m for m in result.metrics if m.name == "latency_p99_ms")
+    assert p99.stats["n"] == n and p99.stats["p99_ci_low"] <= p99.stats["p99_adapter"]
+    assert ("headline_ci95_rel" in p99.stats) == ("p99_ci_high" in p99.stats)
+    # p99.9 needs 1000 queries: not reported, with the reason
+    assert all(m.name != "latency_p999_ms" for m in result.metrics)
+    assert result.config["not_reported"]["latency_p999_ms"] == (
+        f"latency_p999_ms: not enough samples for p999 (n={n}; needs n >= 1000)")
+    rate = next(m for m in result.metrics if m.name == "samples_per_s")
+    assert rate.stats["n"] == 20 and rate.stats["window_rate_median"] > 0
+
+
+def test_infeasible_server_bound_ends_after_calibration_with_the_numbers() -> None:
+    with pytest.raises(BenchmarkInfeasible) as exc:
+        _kind_run({"scenario": "Server", "latency_bound_ms": 1e-6, "search_max_qps": True})
+    message = str(exc.value)
+    assert message.startswith("p99 bound 1e-06 ms < calibrated service time ")
+    assert "for one sample (median of" in message and "raise latency_bound_ms" in message
+    facts = exc.value.result
+    assert facts is not None and facts.config["calibrated_service_ms"] > 1e-6
+    assert "search_trials" not in facts.config and "loadgen_query_count" not in facts.config  # no LoadGen run
+
+
+def test_host_dependent_bound_is_derived_from_calibration_and_recorded() -> None:
+    # 1000 x a ~0.1 ms service time: ~100 ms, far above any queueing this tiny model sees
+    result = _kind_run({"scenario": "Server", "latency_bound_ms": 1e-6, "latency_bound_min_x_service": 1000,
+                        "min_duration_ms": 300, "min_query_count": 50})
+    service_ms = result.config["calibrated_service_ms"]
+    bound = result.config["loadgen_settings"]["latency_bound_ms"]
+    assert bound == pytest.approx(1000 * service_ms) and result.config["loadgen_latency_bound_ms"] == (
+        pytest.approx(bound, rel=1e-6))
+    assert result.config["latency_bound_rule"].startswith(
+        "max(latency_bound_ms 1e-06 ms, 1000 x calibrated service")
+
+
+def test_search_without_a_passing_rate_is_infeasible_not_zero() -> None:
+    # LoadGen cannot issue 10^6 queries within a 300 ms cap: every rate fails "min queries"
+    with pytest.raises(BenchmarkInfeasible) as exc:
+        _kind_run({"scenario": "Server", "latency_bound_ms": 1000, "search_max_qps": True,
+                   "search_max_runs": 2, "min_duration_ms": 100, "max_duration_ms": 300,
+                   "min_query_count": 1_000_000})
+    message = str(exc.value)
+    assert message.startswith("no target QPS met the Server constraints (criterion valid, p99 bound 1000 ms) "
+                              "in 2 LoadGen runs: ")
+    assert "Min queries satisfied : NO" in message
+    assert len(exc.value.result.config["search_trials"]) == 2
+
+
+def test_service_times_above_the_bound_stop_the_search() -> None:
+    settings = ScenarioSettings(scenario="Server", latency_bound_ms=5)
+    run = LoadGenRun(result=_result(False), service_s=[0.004] * 90 + [0.010] * 10)  # p99 of 100 calls: 10 ms
+    result = KindResult(metrics=[])
+    with pytest.raises(BenchmarkInfeasible, match=r"p99 bound 5 ms < p99 service time 10 ms of 100 calls"):
+        _check_service(run, settings, result)
+    _check_service(LoadGenRun(result=_result(False), service_s=[0.010] * 99), settings, result)  # n < 100
+    _check_service(LoadGenRun(result=_result(False), service_s=[0.004] * 100), settings, result)  # p99 4 ms
+    # the same slow tail while other processes used 60 % of the CPU: no conclusion (the search goes on)
+    _check_service(run, settings, result, others_pct=60.0)
+
+
+def test_cli_stores_an_infeasible_server_spec_with_its_reason(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's case in small: a Server bound below the service time is known after calibration; the
+    run is stored as infeasible with the numbers, without one LoadGen trial and without a headline."""
+    import json
+
+    import yaml
+    from harness_cli_helper import cli
+
+    from capplan.results.schema import Status
+    from capplan.results.store import Store
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(yaml.safe_dump({"suite": "t", "benchmarks": [{
+        "name": "lg-server-infeasible", "kind": "loadgen",
+        "params": {"model": "bert", "scenario": "Server", "latency_bound_ms": 0.001, "search_max_qps": True,
+                   "min_duration_ms": 5000, "min_query_count": 500}}]}))
+    db = tmp_path / "runs.db"
+    code, out, _ = cli(capsys, "bench", "run", "--suite", str(suite), "--store", str(db), "--json")
+    assert code == 0
+    (row,) = json.loads(out)["runs"]
+    assert row["status"] == "infeasible"
+    (record,) = Store(str(db), create=False).query()
+    assert record.status is Status.infeasible and not record.metrics
+    assert record.error.startswith("p99 bound 0.001 ms < calibrated service time ")
+    assert "search_trials" not in record.config["facts"]  # ended before the first LoadGen trial

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from capplan.harness.kinds.train import OutOfMemory, TrainKind, search_max_batch
-from capplan.harness.spec import BenchmarkSpec, Budget, RunContext
+from capplan.harness.spec import BenchmarkInfeasible, BenchmarkSpec, Budget, RunContext
 
 FAST = Budget(
     warmup_min_iters=1, warmup_max_s=0.2, min_iters=5, max_iters=200, min_time_s=0.05, max_time_s=0.3
@@ -56,6 +56,16 @@ def test_train_bf16_autocast_and_batch_search_on_cpu() -> None:
     assert "bf16" in _metric(result, "mfu_pct").peak_source
     assert _metric(result, "max_batch_fits").value == 64  # tiny MLP: the cap, not memory, ends the search
     assert set(result.config["max_batch_tried_peak_mb"]) == {"8", "16", "32", "64"}
+
+
+def test_batch_search_with_nothing_under_the_limit_is_infeasible() -> None:
+    # a BERT training step at batch 8 peaks well above 0.001 MB: no batch can fit, and no "0" is stored
+    match = r"no batch fits under the memory limit of 0.001 MB: batch 8 peaked at [0-9.e+]+ MB; raise"
+    with pytest.raises(BenchmarkInfeasible, match=match) as exc:
+        _run({"model": "bert", "batches": [8], "find_max_batch": True, "memory_limit_mb": 0.001})
+    facts = exc.value.result
+    assert facts is not None and facts.config["max_batch_limit_mb"] == 0.001
+    assert all(m.name != "max_batch_fits" for m in facts.metrics)
 
 
 def test_train_rejects_fp16_on_cpu() -> None:

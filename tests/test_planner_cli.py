@@ -222,3 +222,32 @@ def test_report_format_errors_are_one_line(argv: list[str], expected: str, tmp_p
     code, out, err = _run(["plan", str(example), *argv], capsys)
     assert code == 2 and out == "" and expected in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()  # refused before planning or writing anything
+
+
+def test_plan_verify_adds_the_replica_the_formula_misses(tmp_path: Path) -> None:
+    """M/D/c: 100 req/s, 50 ms deterministic service (20 req/s per replica, one slot each), 60 ms p99 SLO.
+    The formula sizes 10 replicas (p99 56.4 ms); simulated, 10 give ~60 ms with an upper bound above the
+    SLO, so --verify adds one: 11 replicas, and placement and costs use them."""
+    workload = {
+        "model": {"per_device": {"GPU-A": {"throughput_per_s": 20, "latency_ms": 50, "source": "test"}}},
+        "demand": {"now": 100, "unit": "qps", "growth_pct_per_quarter": 0},
+        "slo": {"p99_latency_ms": 60, "availability_pct": 90},
+        "burstiness": 1.0,
+        "service_time_cv": 0.0,
+    }
+    plan = make_plan(workload=workload)
+    plain = run_plan(plan, tiny_catalog(), sensitivity=False)
+    verified = run_plan(plan, tiny_catalog(), sensitivity=False, verify=True)
+    assert plain.verification == []
+    (row,) = verified.verification
+    assert (row.servers_analytic, row.servers_verified, row.replicas_added, row.met) == (10, 11, 1, True)
+    assert row.analytic_p99_ms == pytest.approx(56.4, abs=0.1) and row.simulated_p99_ms_at_analytic > 59
+    assert row.simulated_p99_upper_ms <= 60 and row.simulated_p99_ms <= 60
+    peak = {r.quarter: r.devices_peak for r in verified.sizing}
+    assert all(peak[q] == p + 1 for q, p in ((r.quarter, r.devices_peak) for r in plain.sizing))
+    assert any(r.topic == "verified sizing: svc on GPU-A" and "added 1 replica(s)" in r.text
+               for r in verified.reasons)
+    write_reports(verified, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "## Verified sizing (simulation at peak demand)" in md
+    assert (tmp_path / "verification.csv").read_text().count("\n") == 2  # header + one fleet

@@ -175,3 +175,28 @@ def test_verify_simulates_every_quarter_of_the_sized_fleet() -> None:
         found = verify_llm_fit(plan.workloads[0], acc, fit, CATALOG, None, q)
         assert isinstance(found, dict) and found["meets_slo"] == 1.0, (q, found)
         assert found["tpot_p99_ms"] <= 50 and found["ttft_p99_ms"] <= 1000
+
+
+def test_plan_verify_adds_llm_replicas_when_the_sized_fleet_misses() -> None:
+    """plan --verify on LLM fleets: the example's sized fleets pass as sized; a fleet cut to a quarter of
+    its replicas at the peak misses the TTFT SLO, so the verifier adds replicas until both p99s meet their
+    SLOs, and resizes the fit (more GPUs at the peak) for placement and costs."""
+    from capplan.planner.run import run_plan
+    from capplan.planner.sizing import resize_llm
+    from capplan.planner.verify import verify_llm
+
+    plan = load_plan(ROOT / "examples" / "llm-chat.yaml")
+    result = run_plan(plan, CATALOG, sensitivity=False, verify=True)
+    assert result.llm_verification and result.verification == []
+    assert all(r.met and r.replicas_added == 0 for r in result.llm_verification)
+    _, sizing = prepare(plan, CATALOG)
+    w, fit = plan.workloads[0], sizing.fits[("chat-assistant", H100)]
+    q = int(np.argmax(fit.demand))
+    sized = int(fit.details["replicas_peak"][q])
+    cut = resize_llm(fit, w, plan, -(3 * sized // 4))
+    row, added = verify_llm(w, cut, plan, CATALOG, None)
+    assert row is not None and row.replicas_sized == sized - 3 * sized // 4
+    assert row.ttft_p99_ms_at_sized > 1000 or row.tpot_p99_ms_at_sized > 50  # the cut fleet misses
+    assert row.met and added == row.replicas_added > 0 and row.ttft_p99_ms <= 1000 and row.tpot_p99_ms <= 50
+    grown = resize_llm(cut, w, plan, added)
+    assert grown.owned_peak[q] > cut.owned_peak[q]

@@ -29,6 +29,17 @@ class SlowOkKind(OkKind):
         return super().run(spec, params, ctx)
 
 
+class BigOkKind(SlowOkKind):
+    """SlowOkKind whose record carries ``megabytes`` of raw samples (JSON), so that storing it takes long
+    enough for a kill to land while it is being written."""
+
+    def run(self, spec: BenchmarkSpec, params: BaseModel, ctx: RunContext) -> KindResult:
+        result = super().run(spec, params, ctx)
+        count = int(params.megabytes * 1e6 / 19)  # ~19 bytes per float in JSON
+        result.samples["payload"] = [1.0 + i * 1e-7 for i in range(count)]
+        return result
+
+
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

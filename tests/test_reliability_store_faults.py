@@ -1,14 +1,16 @@
 """Store faults: a full disk and a read-only store give one clear error line and exit 2, and the
 store stays consistent (PRAGMA integrity_check ok, earlier records byte-identical, failed batch absent).
 
-A real full disk is a 384 KiB tmpfs (needs mount rights; skipped without them); SQLite's
-max_page_count gives a real SQLITE_FULL everywhere else. A real read-only store is a tmpfs
+A real full disk is a 384 KiB tmpfs (needs mount rights: CI runs as root, and under ``CI=true`` a
+failed mount fails the test; elsewhere it skips); SQLite's max_page_count gives a real SQLITE_FULL
+everywhere else. A real read-only store is a tmpfs
 remounted read-only (root ignores chmod).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import subprocess
 import threading
@@ -51,7 +53,10 @@ def _tmpfs(path: Path, size_kib: int) -> Iterator[Path]:
         ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(path)], capture_output=True
     )
     if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or proc.returncode})")
+        reason = f"cannot mount a tmpfs here ({proc.stderr.decode().strip() or proc.returncode})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}: required under CI=true, where the tests run as root")
+        pytest.skip(reason)
     try:
         yield path
     finally:

@@ -20,7 +20,7 @@ from capplan.reports.workbook import header_label
 
 SHEETS = ["Summary", "Purchases", "Costs by quarter", "Placement", "Sizing", "Assumptions", "Reasons",
           "Capacity gap", "Alternatives", "Sensitivity", "Scenarios", "Unit costs", "Cumulative cost",
-          "Demand", "Prices", "Residency rules", "Residency checks"]
+          "Demand", "Prices", "Residency rules", "Residency checks", "Verified sizing", "Verified LLM sizing"]
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from capplan.harness.metrics import add_metric
+from capplan.harness.metrics import add_metric, flag_noise
 from capplan.harness.spec import KindResult
 from capplan.results.stats import (
-    NOISY_CV,
+    NotEnoughSamples,
+    Samples,
+    is_noisy,
     median_ci,
     metric_from_samples,
+    quantile_ci,
     rel_ci_halfwidth,
     summarize,
 )
@@ -51,11 +54,69 @@ def test_outlier_count_follows_tukeys_fences() -> None:
     assert summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 1000])["outliers"] == 1
 
 
-def test_noisy_flag_uses_the_cv_threshold() -> None:
-    quiet = sps.norm(loc=100, scale=100 * NOISY_CV / 2).rvs(size=5000, random_state=RNG)
-    loud = sps.norm(loc=100, scale=100 * NOISY_CV * 2).rvs(size=5000, random_state=RNG)
-    assert summarize(quiet)["noisy"] == 0.0
-    assert summarize(loud)["noisy"] == 1.0
+def test_noisy_means_the_headline_ci_is_wider_than_the_target() -> None:
+    # 400 normal samples with sd 10 % of the mean: the median's CI half-width is ~ 1.96 * 1.2533 * sd /
+    # sqrt(n) = 1.96 * 1.2533 * 10 / 20 = 1.2 % of the median, so a 2 % target is met and a 0.5 % one is not.
+    x = sps.norm(loc=100, scale=10).rvs(size=400, random_state=RNG)
+    m = metric_from_samples("x", x, "u")
+    assert 0.008 < m.stats["headline_ci95_rel"] < 0.018 and not m.noisy
+    assert metric_from_samples("x", x, "u", target_rel_ci=0.005).noisy
+    # the same spread with a larger CV but more samples: CV alone (> 5 %) no longer decides
+    assert m.stats["cv"] > 0.05
+    result = KindResult(metrics=[m])
+    flag_noise(result, 0.005)  # the child re-applies the rule with the benchmark's own budget target
+    assert result.metrics[0].noisy
+    # too few samples for a 95 % interval of the median (n < 6): the CI is unbounded, so noisy
+    assert metric_from_samples("x", [1.0, 1.0, 1.0, 1.0, 1.0], "u").noisy
+    assert not metric_from_samples("x", [1.0] * 6, "u").noisy
+    # kept contended rounds are noise whatever the CI says
+    assert is_noisy({"headline_ci95_rel": 0.001, "contended_kept": 3.0}, 0.02)
+    assert not is_noisy({"headline_ci95_rel": 0.001, "contended_dropped": 3.0}, 0.02)
+
+
+def test_percentiles_need_enough_samples() -> None:
+    # q needs n >= 1/(1-q): p90 from 10, p99 from 100, p99.9 from 1000 samples
+    for n, present in ((9, set()), (10, {"p90"}), (99, {"p90"}), (100, {"p90", "p99"}),
+                       (999, {"p90", "p99"}), (1000, {"p90", "p99", "p999"})):
+        s = summarize(list(range(1, n + 1)))
+        assert {k for k in ("p90", "p99", "p999") if k in s} == present, n
+    with pytest.raises(NotEnoughSamples, match=r"not enough samples for p99 \(n=99; needs n >= 100\)"):
+        metric_from_samples("latency_p99_ms", list(range(1, 100)), "ms", headline="p99")
+
+
+def test_batched_samples_report_no_tails() -> None:
+    batched = Samples([1.0 + 0.01 * i for i in range(500)], calls_per_sample=12)
+    s = summarize(batched)
+    assert "p99" not in s and "p90" not in s and s["calls_per_sample"] == 12 and s["median"] > 0
+    with pytest.raises(NotEnoughSamples, match="each sample averages 12 calls"):
+        metric_from_samples("latency_p99_ms", batched, "ms", headline="p99")
+    result = KindResult(metrics=[])
+    assert add_metric(result, "lat_ms", batched, "ms", headline="p99") is None
+    assert "each sample averages 12 calls" in result.config["not_reported"]["lat_ms"]
+    assert result.samples["lat_ms"] == pytest.approx(list(batched))  # the raw values are kept anyway
+
+
+def test_quantile_ci_by_hand_and_unbounded_upper_end() -> None:
+    # n = 100, q = 0.99: failures F = 100 - B ~ Bin(100, 0.01): P(F = 0..3) = 0.366, 0.370, 0.185, 0.061,
+    # so P(B <= 96) = P(F >= 4) = 0.018 < 0.025 <= P(B <= 97) = 0.079: the lower rank is 97.
+    # P(B <= 99) = 1 - 0.99^100 = 0.634 < 0.975: the upper rank would be 101 > n, i.e. unbounded.
+    x = np.arange(1.0, 101.0)
+    assert quantile_ci(x, 0.99) == (97.0, None)
+    s = summarize(x)
+    assert s["p99_ci_low"] == 97.0 and "p99_ci_high" not in s
+    m = metric_from_samples("lat", x, "ms", headline="p99")
+    assert m.noisy and "headline_ci95_rel" not in m.stats  # an unbounded CI is as wide as it gets
+
+
+def test_tail_ci_covers_the_true_p99_at_least_95_percent_of_the_time() -> None:
+    dist = sps.expon()
+    truth = dist.ppf(0.99)
+    hits, trials = 0, 1000
+    for _ in range(trials):
+        lo, hi = quantile_ci(np.sort(dist.rvs(size=600, random_state=RNG)), 0.99)
+        assert lo is not None and hi is not None  # n = 600 bounds both ends
+        hits += lo <= truth <= hi
+    assert 0.93 <= hits / trials <= 0.995
 
 
 def test_median_ci_covers_the_true_median_about_95_percent_of_the_time() -> None:
@@ -78,7 +139,7 @@ def test_ci_shrinks_with_more_samples_and_is_undefined_for_one() -> None:
         rel_ci_halfwidth(dist.rvs(size=2000, random_state=RNG)),
     )
     assert large < small
-    assert math.isinf(rel_ci_halfwidth([1.0]))
+    assert math.isinf(rel_ci_halfwidth([1.0])) and math.isinf(rel_ci_halfwidth([1.0, 2.0, 3.0, 4.0, 5.0]))
     assert "ci95_rel" not in summarize([1.0]) and summarize([1.0])["stdev"] == 0.0
 
 
@@ -86,7 +147,8 @@ def test_ci_shrinks_with_more_samples_and_is_undefined_for_one() -> None:
 @given(st.lists(st.floats(min_value=1e-9, max_value=1e9, allow_nan=False), min_size=1, max_size=60))
 def test_summary_invariants(xs: list[float]) -> None:
     s = summarize(xs)
-    assert s["min"] <= s["p50"] <= s["p90"] <= s["p99"] <= s["p999"] <= s["max"]
+    ordered = [s[k] for k in ("min", "p50", "p90", "p99", "p999", "max") if k in s]
+    assert ordered == sorted(ordered) and ("p90" in s) == (len(xs) >= 10) and ("p99" in s) == (len(xs) >= 100)
     assert s["stdev"] >= 0 and s["iqr"] >= 0 and 0 <= s["outliers"] < len(xs)
 
 
@@ -106,10 +168,10 @@ def test_metric_from_time_samples_converts_units_and_direction() -> None:
     assert m.value == pytest.approx(flops / 0.010 / 1e12)  # median of the rates = rate at the median time
     assert m.stats["max"] == pytest.approx(flops / 0.009 / 1e12) and m.pct_of_peak == pytest.approx(20.0)
     latency = metric_from_samples(
-        "latency_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"
+        "latency_ms", seconds * 20, "ms", scale=1e3, higher_is_better=False, headline="p99"
     )
     assert (
-        latency.value == pytest.approx(np.percentile([10, 11, 9, 10, 12], 99))
+        latency.value == pytest.approx(np.percentile([10, 11, 9, 10, 12] * 20, 99))
         and not latency.higher_is_better
     )
     with pytest.raises(ValueError, match="headline"):

@@ -21,7 +21,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from platformdirs import user_config_dir
 from pydantic import BaseModel, ValidationError
 
@@ -35,6 +34,7 @@ from capplan.catalog.models import (
 )
 from capplan.catalog.regions import Region, RegionTable
 from capplan.errors import UserError
+from capplan.yamlfile import parse_yaml
 
 OVERRIDE_SUFFIXES = (".yaml", ".yml", ".csv")
 TABLES: dict[str, type[BaseModel]] = {
@@ -341,10 +341,7 @@ def _read_override(path: Path) -> tuple[str, list[dict[str, Any]]]:
                 "'grid_gco2e_per_kwh' (grid_intensity) or 'kg_co2e_per_gpu' (embodied_emissions)"
             )
         return table, rows
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: malformed YAML ({' '.join(str(exc).split())})") from exc
+    doc = parse_yaml(text, str(path))
     if not isinstance(doc, dict) or len(doc) != 1 or next(iter(doc)) not in TABLES:
         raise UserError(
             f"{path}: expected one top-level key ({', '.join(TABLES)}) holding a list of rows"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +29,8 @@ app = typer.Typer(
     help="Run, list, inspect, compare, export and import benchmark results.", no_args_is_help=True
 )
 
-FILTER_KEYS = ("benchmark", "suite", "kind", "status", "host", "source")
+FILTER_KEYS = ("benchmark", "suite", "kind", "status", "host", "source", "session")
+SESSION_TAG = "session"  # tag of every record of one `bench run` invocation (all its --repeat passes)
 
 
 def parse_filters(filters: list[str] | None, limit: int | None = None) -> RunFilter:
@@ -43,7 +48,17 @@ def parse_filters(filters: list[str] | None, limit: int | None = None) -> RunFil
     if "source" in values and values["source"] not in Source.__members__:
         raise UserError(f"--filter source: {values['source']!r}; allowed: {', '.join(Source.__members__)}")
     host = values.pop("host", None)
+    values.pop("session", None)  # a tag, not a column: see query_runs
     return RunFilter(**values, host_fingerprint=host, limit=limit)
+
+
+def query_runs(st: Store, filters: list[str] | None, limit: int | None = None) -> list:  # type: ignore[type-arg]
+    """Stored runs matching ``key=value`` filters, newest first; ``session=ID`` matches the session tag."""
+    session = next((f.partition("=")[2] for f in filters or [] if f.startswith("session=")), None)
+    if session is None:
+        return st.query(parse_filters(filters, limit))
+    records = [r for r in st.iter_records(parse_filters(filters)) if r.tags.get(SESSION_TAG) == session]
+    return records[:limit] if limit else records
 
 
 FilterOpt = Annotated[
@@ -60,9 +75,9 @@ def list_runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List stored runs, newest first."""
-    flt = parse_filters(filters, limit)
+    parse_filters(filters, limit)  # bad filters fail before the store is opened
     st = open_store(store, create=False)  # listing never creates a store (a mistyped path stays a mistake)
-    records = st.query(flt)
+    records = query_runs(st, filters, limit)
     if as_json:
         print_json([_summary(r) for r in records])
         return
@@ -84,6 +99,7 @@ def list_runs(
 def _summary(r: RunRecord) -> dict:
     return {
         **record_summary(r, mode="json"),
+        "session": r.tags.get(SESSION_TAG),
         "metrics": {m.name: {"value": m.value, "unit": m.unit, "noisy": m.noisy} for m in r.metrics},
         "error": r.error,
     }
@@ -122,6 +138,8 @@ def show(
             "yes" if m.noisy else "",
         )
     console.print(t)
+    for line in _percentile_notes(r):
+        console.print(line, markup=False, highlight=False)
     if r.telemetry:
         console.print(
             "telemetry: "
@@ -129,6 +147,18 @@ def show(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.telemetry.items()
             )
         )
+
+
+def _percentile_notes(r) -> list[str]:  # type: ignore[no-untyped-def]
+    """Why a p99 is missing: metrics the kind could not report, and sampled latencies without a p99."""
+    from capplan.results.stats import percentile_note
+
+    facts = r.config.get("facts") or {}
+    notes = [f"not reported: {why}" for why in (facts.get("not_reported") or {}).values()]
+    notes += [f"{m.name}: {percentile_note('p99', m.stats)}" for m in r.metrics
+              if m.unit in ("ms", "µs", "s") and "n" in m.stats and "p99" not in m.stats
+              and not m.name.startswith("latency_p")]
+    return notes
 
 
 @app.command("export")
@@ -179,6 +209,11 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip benchmarks with an ok run of the same config on this host.")
     ] = False,
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", min=1, help="Run the suite N times, interleaved (every benchmark once per "
+                                              "pass), for `bench compare` across runs (>= 3 per side)."),
+    ] = 1,
     allow_code: AllowCodeOpt = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
@@ -190,10 +225,13 @@ def run(
     """Run a benchmark suite; each benchmark runs in its own subprocess and is stored as it ends."""
     import re
 
+    from capplan.harness.runner import CONTENDED_BUSY_PCT
     from capplan.harness.suite import load_suite
 
     if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise UserError(f"--device: {device!r}; allowed: cpu, cuda, cuda:N")
+    if repeat > 1 and (resume or nproc is not None or nnodes > 1):
+        raise UserError("--repeat: cannot be combined with --resume, --nproc or --nnodes")
     plan = load_suite(
         suite, only=only, device=device, allow_code=allow_code
     )  # validate before touching the store
@@ -201,12 +239,40 @@ def run(
     if nproc is not None or nnodes > 1:  # torchrun: distributed benchmarks on this and other nodes
         return distributed.launch_suite(plan, st, nproc=nproc, nnodes=nnodes, node_rank=node_rank,
                                         rdzv_endpoint=rdzv_endpoint, resume=resume, as_json=as_json)
+    session = uuid.uuid4().hex[:12]
+    plan = _tagged(plan, session, repeat)
+    started = time.perf_counter()
     events = _run_with_progress(plan, st, resume, quiet=as_json)
+    wall_s = time.perf_counter() - started
     rows = [run_row(e.spec.name, e.record, "resumed") for e in events]
+    records = [e.record for e in events if e.record is not None]
+    counts = Counter(r["status"] for r in rows)
+    contended = sum(1 for r in records if r.telemetry.get("contended"))
     if as_json:
-        print_json({"suite": plan.name, "store": st.display_url, "runs": rows})
+        print_json({"suite": plan.name, "store": st.display_url, "session": session, "repeat": repeat,
+                    "wall_s": round(wall_s, 1), "status_counts": dict(counts), "contended_starts": contended,
+                    "runs": rows})
         return
-    print_run_rows(f"suite {plan.name}: {len(rows)} benchmarks -> {st.display_url}", rows)
+    passes = f" x {repeat} interleaved passes" if repeat > 1 else ""
+    print_run_rows(f"suite {plan.name}: {len(rows)} benchmark runs{passes} -> {st.display_url} "
+                   f"(session {session})", rows)
+    minutes, seconds = divmod(round(wall_s), 60)
+    console.print(
+        f"suite {plan.name}: {len(rows)} benchmark runs in {minutes} min {seconds} s: "
+        + ", ".join(f"{n} {status}" for status, n in counts.most_common())
+        + f"; {contended} of {len(records)} started on a contended host (other processes > "
+        f"{CONTENDED_BUSY_PCT:g} % CPU)",
+        markup=False, highlight=False,
+    )
+
+
+def _tagged(plan: Suite, session: str, repeat: int) -> Suite:
+    """The suite's benchmarks ``repeat`` times in interleaved passes, each tagged with the session id."""
+    tagged = [
+        replace(item, spec=item.spec.model_copy(update={"tags": {**item.spec.tags, SESSION_TAG: session}}))
+        for item in plan.benchmarks
+    ]
+    return replace(plan, benchmarks=tagged * repeat)
 
 
 def _run_with_progress(plan: Suite, st: Store, resume: bool, *, quiet: bool) -> list[RunEvent]:
@@ -261,8 +327,12 @@ def compare(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare B against A per metric: ratio, Mann-Whitney U on raw samples, verdict."""
-    from capplan.results.compare import ALPHA, MIN_EFFECT, compare_runs
+    """Compare B against A per metric: ratio of medians, a test of between-run variation, verdict.
+
+    Significance needs >= 3 runs per side: run each side with `bench run --repeat N` and compare the two
+    sessions (--a session=ID --b session=ID).
+    """
+    from capplan.results.compare import ALPHA, MIN_EFFECT, MIN_RUNS, TEST_NAME, compare_runs
 
     st = open_store(store, create=False)
     if run_a and run_b and not (a or b):
@@ -270,7 +340,7 @@ def compare(
         group_a, group_b, by_benchmark = [ra], [rb], ra.benchmark == rb.benchmark
         title = f"{rb.benchmark} {rb.run_id[:12]} vs {ra.benchmark} {ra.run_id[:12]}"
     elif a and b and not (run_a or run_b):
-        group_a, group_b, by_benchmark = st.query(parse_filters(a)), st.query(parse_filters(b)), True
+        group_a, group_b, by_benchmark = query_runs(st, a), query_runs(st, b), True
         title = f"B ({' '.join(b)}: {len(group_b)} runs) vs A ({' '.join(a)}: {len(group_a)} runs)"
     else:
         raise UserError(
@@ -280,12 +350,15 @@ def compare(
     if not rows:
         raise UserError("compare: the two sides share no metric of an ok run; nothing to compare")
     if as_json:
-        print_json({"alpha": ALPHA, "min_effect": MIN_EFFECT, "comparisons": [r.as_dict() for r in rows]})
+        print_json({"test": TEST_NAME, "alpha": ALPHA, "min_effect": MIN_EFFECT, "min_runs": MIN_RUNS,
+                    "comparisons": [r.as_dict() for r in rows]})
         return
     t = Table(
-        title=title, caption=f"Mann-Whitney U on raw samples, alpha {ALPHA}, minimum effect {MIN_EFFECT:.0%}"
+        title=title,
+        caption=f"{TEST_NAME} (between-run variation; >= {MIN_RUNS} runs per side), alpha {ALPHA}, "
+                f"minimum effect {MIN_EFFECT:.0%}",
     )
-    for col in ("benchmark", "metric", "unit", "A", "B", "B/A", "p", "verdict"):
+    for col in ("benchmark", "metric", "unit", "A", "B", "B/A", "p", "runs A/B", "verdict"):
         t.add_column(col)
     for r in rows:
         t.add_row(
@@ -296,6 +369,7 @@ def compare(
             f"{r.b_value:.4g}",
             f"{r.ratio:.3f}" if r.ratio is not None else "-",
             f"{r.p_value:.2g}" if r.p_value is not None else "-",
+            f"{r.n_a}/{r.n_b}",
             r.verdict,
         )
     console.print(t)

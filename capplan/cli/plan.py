@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -14,6 +14,54 @@ from typer.core import TyperGroup
 
 from capplan.cli.catalog import CatalogOpt, open_catalog
 from capplan.cli.common import JsonOpt, StoreOpt, console, err_console, print_json
+
+if TYPE_CHECKING:
+    from capplan.planner.result import LlmVerificationRow, VerificationRow
+
+
+def verification_table(rows: list[VerificationRow]) -> Table:
+    """`plan --verify`: analytic and simulated p99 of each fleet at its peak, and the replicas added."""
+    first = rows[0]
+    t = Table(title=f"Verified sizing: FIFO simulation at the peak quarter, {first.seeds} seeds; simulated "
+                    "p99 of all seeds pooled (95 % upper bound)")
+    for col in ("workload", "accelerator", "peak", "req/s", "service ms (cv)", "SLO p99 ms", "slots",
+                "analytic p99 ms", "simulated p99 ms", "requests/seed", "replicas added", "met"):
+        t.add_column(col)
+    for r in rows:
+        slots = (f"{r.servers_analytic}" if r.servers_verified == r.servers_analytic
+                 else f"{r.servers_analytic} -> {r.servers_verified}")
+        simulated = (f"{r.simulated_p99_ms:.4g}" if r.servers_verified == r.servers_analytic
+                     else f"{r.simulated_p99_ms_at_analytic:.4g} -> {r.simulated_p99_ms:.4g}")
+        simulated += f" ({r.simulated_p99_upper_ms:.4g})"
+        t.add_row(escape(r.workload), escape(r.accelerator), r.quarter, f"{r.arrival_per_s:.4g}",
+                  f"{r.service_time_ms:.4g} ({r.service_time_cv:g})", f"{r.slo_p99_ms:g}", slots,
+                  f"{r.analytic_p99_ms:.4g}", simulated, f"{r.requests_per_seed:,}", str(r.replicas_added),
+                  "yes" if r.met else "NO")
+    return t
+
+
+def llm_verification_table(rows: list[LlmVerificationRow]) -> Table:
+    """`plan --verify` for LLM fleets: TTFT/TPOT p99 under continuous batching at the peak, replicas added."""
+    t = Table(title="Verified LLM sizing: continuous batching simulated at the peak quarter")
+    for col in (
+        "workload",
+        "accelerator",
+        "peak",
+        "req/s",
+        "replicas",
+        "TTFT p99 ms (SLO)",
+        "TPOT p99 ms (SLO)",
+        "replicas added",
+        "met",
+    ):
+        t.add_column(col)
+    for r in rows:
+        replicas = (f"{r.replicas_sized}" if r.replicas_added == 0
+                    else f"{r.replicas_sized} -> {r.replicas_verified}")
+        t.add_row(escape(r.workload), escape(r.accelerator), r.quarter, f"{r.arrival_per_s:.4g}", replicas,
+                  f"{r.ttft_p99_ms:.4g} ({r.slo_ttft_p99_ms})", f"{r.tpot_p99_ms:.4g} ({r.slo_tpot_p99_ms})",
+                  str(r.replicas_added), "yes" if r.met else "NO")
+    return t
 
 
 class _RunByDefault(TyperGroup):
@@ -52,6 +100,11 @@ def plan(
     no_sensitivity: Annotated[
         bool, typer.Option("--no-sensitivity", help="Skip the tornado and scenario re-optimisations.")
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option("--verify", help="Simulate each sized inference fleet at its peak (simpy, several "
+                                      "seeds) and add replicas until the simulated p99 meets the SLO."),
+    ] = False,
     store: StoreOpt = None,
     catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
@@ -73,6 +126,7 @@ def plan(
         open_catalog(catalog),
         open_store(store, create=False) if needs_store else None,
         sensitivity=not no_sensitivity,
+        verify=verify,
     )
 
     def notice(text: str) -> None:
@@ -112,6 +166,10 @@ def plan(
     for row in (r for r in result.sizing if r.sized_by == "TTFT/TPOT" and r.quarter == first):
         console.print(f"- [bold]sizing {escape(row.workload)} on {escape(row.accelerator)} by TTFT/TPOT"
                       f"[/bold]: {escape(row.source)}", highlight=False, soft_wrap=True)
+    if result.verification:
+        console.print(verification_table(result.verification))
+    if result.llm_verification:
+        console.print(llm_verification_table(result.llm_verification))
     for r in result.reasons:
         console.print(f"- [bold]{escape(r.topic)}[/bold]: {escape(r.text)}", highlight=False, soft_wrap=True)
     if written:

@@ -11,6 +11,7 @@ estimated from TDP or load.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -298,3 +299,42 @@ def sample_telemetry(
 def host_busy_pct(window_s: float = 0.2) -> float:
     """CPU busy percent of the whole host (0-100, all cores) over ``window_s``; call while idle."""
     return float(psutil.cpu_percent(interval=window_s))
+
+
+# Other processes using more than this share of the host's CPU capacity mark a measurement contended:
+# on a 2-core host that is 0.4 of a core, well above the harness's own telemetry thread (~1 %).
+CONTENDED_OTHERS_PCT = 20.0
+
+
+def _host_busy_s() -> float:
+    """CPU-seconds all cores spent busy since boot (psutil's rule: total minus idle and iowait; guest
+    time is already inside user time; steal, the hypervisor serving other VMs, counts as busy)."""
+    t = psutil.cpu_times()
+    total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return total - t.idle - getattr(t, "iowait", 0.0)
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class OthersCpu:
+    """Share of the host's CPU used by other processes since the last ``reset``: (host busy CPU time
+    minus this process's CPU time) / (wall time x logical CPUs), in percent. Both counters tick at the
+    kernel's accounting rate (100 Hz), so windows shorter than ~0.2 s are too coarse to judge."""
+
+    def __init__(self) -> None:
+        self.cpus = psutil.cpu_count() or 1
+        self.reset()
+
+    def reset(self) -> None:
+        self._wall, self._host, self._own = time.perf_counter(), _host_busy_s(), _own_cpu_s()
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._wall
+
+    def others_pct(self) -> float:
+        wall = max(self.elapsed_s(), 1e-9)
+        others = (_host_busy_s() - self._host) - (_own_cpu_s() - self._own)
+        return max(0.0, 100.0 * others / (wall * self.cpus))

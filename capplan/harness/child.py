@@ -21,9 +21,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from capplan.harness.device import cuda_index, process_peak_memory_bytes
+from capplan.harness.metrics import flag_noise
 from capplan.harness.reaper import kill_tagged, tag_environment
 from capplan.harness.registry import resolve_kind
-from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
+from capplan.harness.spec import BenchmarkInfeasible, BenchmarkSkipped, BenchmarkSpec, KindResult, RunContext
 from capplan.results.schema import Status
 
 _OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "std::bad_alloc")
@@ -192,8 +193,13 @@ def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
         params = kind.Params.model_validate(spec.params)
         result = kind.run(spec, params, RunContext(spec=spec))
         _check_finite(result)
+        flag_noise(result, spec.budget.target_rel_ci)
     except BenchmarkSkipped as exc:
         return {"status": Status.skipped.value, "error": str(exc) or "skipped"}
+    except BenchmarkInfeasible as exc:
+        facts = exc.result.model_copy(update={"metrics": []}) if exc.result is not None else None
+        return {"status": Status.infeasible.value, "error": str(exc),
+                "result": facts.model_dump(mode="json") if facts is not None else None}
     except BaseException as exc:  # every failure of user/plugin code becomes a record, never a crash
         status = Status.oom if is_oom(exc) else Status.failed
         message = error_line(exc)

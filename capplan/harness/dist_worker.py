@@ -27,7 +27,7 @@ from capplan.harness.kinds.collective import (
     size_label,
 )
 from capplan.harness.launch import ERROR_PREFIX, RANK_PREFIX, RESULT_PREFIX
-from capplan.harness.metrics import add_metric
+from capplan.harness.metrics import add_metric, flag_noise
 from capplan.harness.registry import resolve_kind
 from capplan.harness.spec import BenchmarkSpec, KindResult
 from capplan.results.schema import Status
@@ -119,6 +119,7 @@ def _run_item(item: dict[str, Any], rank: int, world: int, device: str) -> dict[
     result = per_rank(spec, params, rank, world, device)
     if result is None:
         return None
+    flag_noise(result, spec.budget.target_rel_ci)
     span = {"started_utc": started.isoformat(), "ended_utc": datetime.now(UTC).isoformat()}
     return result.model_dump(mode="json") | {"span_utc": span}
 

@@ -1,13 +1,15 @@
-"""Append a measured metric and its raw per-sample values to a kind's result."""
+"""Append measured metrics and their raw per-sample values to a kind's result; apply the noise rule."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from capplan.harness.spec import KindResult
 from capplan.results.schema import Metric
-from capplan.results.stats import metric_from_samples, scaled
+from capplan.results.stats import NotEnoughSamples, is_noisy, metric_from_samples, scaled
+
+NOT_REPORTED = "not_reported"  # config key: metric name -> why it is missing (e.g. too few samples for p99)
 
 
 def add_metric(
@@ -19,14 +21,33 @@ def add_metric(
     scale: float = 1.0,
     invert: bool = False,
     **metric_kwargs: Any,
-) -> Metric:
+) -> Metric | None:
     """Append ``metric_from_samples(...)`` to ``result`` and keep its per-sample values under ``name``.
 
-    Raw values are stored under the metric's name so comparisons can test them (Mann-Whitney U).
-    ``metric_kwargs`` are metric_from_samples' keywords (higher_is_better, headline, peak, peak_source).
+    Raw values are stored under the metric's name so comparisons can test them. ``metric_kwargs`` are
+    metric_from_samples' keywords (higher_is_better, headline, peak, peak_source). A percentile headline
+    the samples cannot support is not appended: ``config["not_reported"][name]`` says why (None returned).
     """
     values = scaled(samples, scale=scale, invert=invert)
-    metric = metric_from_samples(name, values, unit, **metric_kwargs)
-    result.metrics.append(metric)
-    result.samples[name] = values
+    metric = append_metric(result, lambda: metric_from_samples(name, values, unit, **metric_kwargs))
+    result.samples[name] = list(values)
     return metric
+
+
+def append_metric(result: KindResult, make: Callable[[], Metric]) -> Metric | None:
+    """Append ``make()``; when it raises NotEnoughSamples, record the reason under config["not_reported"]."""
+    try:
+        metric = make()
+    except NotEnoughSamples as exc:
+        result.config.setdefault(NOT_REPORTED, {})[exc.metric] = str(exc)
+        return None
+    result.metrics.append(metric)
+    return metric
+
+
+def flag_noise(result: KindResult, target_rel_ci: float) -> None:
+    """Apply the noise rule (capplan.results.stats.is_noisy) with the benchmark's own budget target to
+    every metric derived from samples (those with ``n`` in their stats)."""
+    for metric in result.metrics:
+        if "n" in metric.stats:
+            metric.noisy = is_noisy(metric.stats, target_rel_ci)

@@ -26,7 +26,7 @@ import psutil
 
 from capplan.errors import UserError
 from capplan.hardware.inventory import cuda_uuids
-from capplan.hardware.telemetry import host_busy_pct, sample_telemetry
+from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, host_busy_pct, sample_telemetry
 from capplan.harness.device import cuda_index
 from capplan.harness.reaper import kill_tagged, new_cookie
 from capplan.harness.registry import KindImportError, kind_info
@@ -48,8 +48,8 @@ PRELOAD = [
 ]
 OUTPUT_TAIL_BYTES = 8192  # kept of a child's stdout+stderr; a flooding child cannot bloat the parent
 EXIT_GRACE_S = 10.0  # after replying, a child gets this long to exit before it is killed
-# Another process using more than this share of the host's CPU before a benchmark marks it contended.
-CONTENDED_BUSY_PCT = 20.0
+# The host busier than this before a benchmark (no benchmark of ours runs then) marks it contended.
+CONTENDED_BUSY_PCT = CONTENDED_OTHERS_PCT
 LOAD_WINDOW_S = 0.2  # how long host load is sampled before each benchmark
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal, Protocol, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from capplan.results.schema import Metric
+from capplan.results.stats import DEFAULT_TARGET_REL_CI
 
 # What a kind measures, declared by the kind (never guessed from its name). ``micro`` kinds measure a
 # device property (FLOP/s, bandwidth, latency); ``serve`` kinds measure a serving endpoint over HTTP
@@ -37,7 +38,9 @@ class Budget(BaseModel):
     min_time_s: float = Field(0.5, ge=0, description="measure at least this long")
     max_time_s: float = Field(5.0, gt=0, description="measure at most this long (excluding warm-up)")
     target_rel_ci: float = Field(
-        0.02, gt=0, description="stop when the 95% CI half-width / median is below this"
+        DEFAULT_TARGET_REL_CI,
+        gt=0,
+        description="stop when the 95% CI half-width / median is below this; a wider headline CI is noisy",
     )
 
 
@@ -74,6 +77,17 @@ class BenchmarkSpec(BaseModel):
 
 class BenchmarkSkipped(Exception):
     """Raised by a kind (or the runner) when this device/dtype cannot run the benchmark; stored as skipped."""
+
+
+class BenchmarkInfeasible(Exception):
+    """Raised by a kind whose constraints cannot be met on this host (a latency bound below the measured
+    service time, a search with no passing point). Stored with status ``infeasible``: the message names
+    the numbers and what to change; ``result`` keeps the facts measured so far (config, raw samples),
+    never a headline."""
+
+    def __init__(self, message: str, result: KindResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass

@@ -2,6 +2,13 @@
 
 CPU timings use ``time.perf_counter_ns``; CUDA timings use CUDA events. Either way the device is
 synchronised before the clock is read.
+
+Contention. Rounds are grouped into windows of at least CONTENTION_WINDOW_S; after each window the
+share of the host's CPU that other processes used during it is read (capplan.hardware.telemetry).
+A window above CONTENDED_OTHERS_PCT is dropped and measured again, within CONTENDED_EXTRA_TIME of the
+budget's max_time_s. If too few uncontended samples remain at the end, the contended ones are kept
+instead. Both counts travel with the samples (``Samples.contended_dropped`` / ``contended_kept``) into
+the metric's statistics, and kept contended rounds make the metric ``noisy``.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, OthersCpu
 from capplan.harness.spec import Budget
-from capplan.results.stats import rel_ci_halfwidth
+from capplan.results.stats import Samples, rel_ci_halfwidth
 
 # A round lasts at least this long: calls faster than that are batched so the clock read costs
 # < 1% of a round (perf_counter_ns costs ~50-100 ns), and the per-call time is round time / calls.
@@ -24,6 +32,11 @@ WARMUP_STABLE_REL = 0.05
 # The stopping rule (median CI) is re-evaluated every CHECK_FRACTION * n samples: O(n log n)
 # each time, amortised O(log n) per sample.
 CHECK_FRACTION = 0.1
+# Host-load windows: the kernel's CPU accounting ticks at 100 Hz, so a 0.2 s window on 2 cores has
+# 40 ticks (2.5 % resolution against the 20 % threshold).
+CONTENTION_WINDOW_S = 0.2
+# Dropped (contended) windows are re-measured for at most this fraction of max_time_s more.
+CONTENDED_EXTRA_TIME = 0.5
 
 
 class Timer(Protocol):
@@ -112,30 +125,63 @@ def measure(
     sync: Callable[[], Any] | None = None,
     per_iter_units: float | None = None,
     timer: Timer | None = None,
-) -> list[float]:
+    per_call: bool = False,
+    drop_contended: bool = True,
+) -> Samples:
     """Seconds per call of ``fn`` (or per unit of work when ``per_iter_units`` is given).
 
     Warm-up runs until timings stabilise (bounded by the budget). Then calls are timed in rounds
-    (fast calls batched so a round lasts >= MIN_ROUND_S; a sample is the round's mean per call)
     until at least min_iters samples and min_time_s have passed and the median's 95% CI half-width
-    is below target_rel_ci, or max_iters samples / max_time_s are reached.
-    ``sync`` is called before every clock read (e.g. ``torch.cuda.synchronize``); ``timer``
-    replaces the wall clock (e.g. ``CudaEventTimer``).
+    is below target_rel_ci, or max_iters samples / max_time_s are reached. Calls faster than
+    MIN_ROUND_S are batched so a round lasts >= MIN_ROUND_S and a sample is the round's mean per call
+    (a throughput figure); ``per_call`` times every call on its own, as latency percentiles need.
+    Windows of rounds taken while other processes used the CPU are dropped and re-measured (module
+    docs; ``drop_contended=False`` keeps every round). ``sync`` is called before every clock read
+    (e.g. ``torch.cuda.synchronize``); ``timer`` replaces the wall clock (e.g. ``CudaEventTimer``).
     """
     timer = timer or PerfCounterTimer(sync)
     warm = _warm_up(fn, budget, timer)
-    calls = calls_per_round(statistics.median(warm[-WARMUP_WINDOW:]))
+    calls = 1 if per_call else calls_per_round(statistics.median(warm[-WARMUP_WINDOW:]))
     samples: list[float] = []
+    window: list[float] = []
+    contended: list[float] = []
+    dropped_s = 0.0
+    load = OthersCpu()
+
+    def close_window() -> None:
+        nonlocal window, dropped_s
+        if drop_contended and load.others_pct() > CONTENDED_OTHERS_PCT:
+            contended.extend(window)
+            dropped_s += load.elapsed_s()
+        else:
+            samples.extend(window)
+        window = []
+        load.reset()
+
     started = time.perf_counter()
     next_check = budget.min_iters
-    while len(samples) < budget.max_iters:
-        samples.append(_time_round(fn, timer, calls))
+    while len(samples) + len(window) < budget.max_iters:
+        window.append(_time_round(fn, timer, calls))
         elapsed = time.perf_counter() - started
-        if elapsed >= budget.max_time_s:
+        if load.elapsed_s() >= CONTENTION_WINDOW_S:
+            close_window()
+        if elapsed >= budget.max_time_s + min(dropped_s, CONTENDED_EXTRA_TIME * budget.max_time_s):
             break
         if len(samples) >= next_check and elapsed >= budget.min_time_s:
             if rel_ci_halfwidth(samples) <= budget.target_rel_ci:
                 break
             next_check = len(samples) + max(1, int(CHECK_FRACTION * len(samples)))
+    if window and load.elapsed_s() >= CONTENTION_WINDOW_S / 4:
+        close_window()
+    samples += window  # a last window shorter than a quarter window is too coarse to judge: kept
+    kept = 0
+    if len(samples) < budget.min_iters and contended:  # too few clean rounds: keep the contended ones
+        kept = min(len(contended), budget.max_iters)
+        samples = (contended + samples)[: budget.max_iters]
     units = per_iter_units or 1.0
-    return [s / units for s in samples]
+    return Samples(
+        (s / units for s in samples),
+        calls_per_sample=calls,
+        contended_dropped=len(contended) - kept,
+        contended_kept=kept,
+    )

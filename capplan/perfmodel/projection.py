@@ -164,13 +164,21 @@ def project(
         updates["task"] = task
     desc = desc.model_copy(update=updates)
     mode = canonical_scenario(scenario)
+    not_ok = 0
     if points is None:
         stored = store.query(RunFilter(status=Status.ok.value)) if store is not None else []
+        not_ok = store.count() - len(stored) if store is not None else 0
         points = gather_points(catalog, stored)
     plan = plan_replica(desc, acc, count, mode)
     used_peak = peak_dtype(acc, desc.dtype)
     cal = select(plan.desc, acc, Context(PointTable(list(points))), mode, native_peak=used_peak == desc.dtype)
-    return _projection(plan, acc.name, count, cal, mode, used_peak, record)
+    proj = _projection(plan, acc.name, count, cal, mode, used_peak, record)
+    if not_ok:
+        proj.notes.append(
+            f"{not_ok} stored run(s) not ok (failed, infeasible, skipped, ...) hold no measurement: "
+            "not used for calibration"
+        )
+    return proj
 
 
 def _projection(

@@ -323,18 +323,19 @@ def llm_capacity(
 
 
 def verify_llm_fit(
-    w: Workload, acc: Accelerator, fit: Any, catalog: Catalog, store: Any, quarter: int
+    w: Workload, acc: Accelerator, fit: Any, catalog: Catalog, store: Any, quarter: int,
+    replicas: int | None = None,
 ) -> dict[str, float] | str:
     """What ``plan --verify`` checks for an LLM fit: the quarter's peak demand spread over the sized
-    replicas (spares idle), each simulated under continuous batching with the projection's phase model;
-    TTFT and TPOT p99 against the SLOs. A reason string when there is no phase model to simulate (a fit
-    sized from measured runs is checked by those runs)."""
+    replicas (or ``replicas``; spares idle), each simulated under continuous batching with the
+    projection's phase model; TTFT and TPOT p99 against the SLOs. A reason string when there is no phase
+    model to simulate (a fit sized from measured runs is checked by those runs)."""
     from capplan.planner.simulate_llm import verify_llm_fleet
 
     found = project_phases(w, acc, catalog, store, int(fit.details["devices_per_replica"]))
     if isinstance(found, str):
         return found
-    replicas = int(fit.details["replicas_peak"][quarter])
+    replicas = int(fit.details["replicas_peak"][quarter]) if replicas is None else replicas
     peak = float(fit.demand[quarter]) * w.burstiness
     if replicas < 1 or peak <= 0:
         return {"ttft_p99_ms": 0.0, "tpot_p99_ms": 0.0, "meets_slo": 1.0}

@@ -186,6 +186,47 @@ class PriceRow(_Row):
     unit: str
     host_price_usd: float | None = Field(None, description="on-prem: host price without GPUs, when given")
     source: str
+class LlmVerificationRow(_Row):
+    """One LLM fleet simulated under continuous batching at its peak by ``plan --verify``."""
+
+    workload: str
+    accelerator: str
+    quarter: str = Field(description="the peak quarter simulated")
+    arrival_per_s: float = Field(description="peak request rate: the quarter's demand x burstiness")
+    replicas_sized: int = Field(description="serving replicas from the capacity rate (spares not counted)")
+    replicas_verified: int = Field(description="replicas after adding until the simulated p99s met the SLOs")
+    replicas_added: int
+    ttft_p99_ms_at_sized: float = Field(description="simulated TTFT p99 at the sized fleet")
+    tpot_p99_ms_at_sized: float = Field(description="simulated TPOT p99 at the sized fleet")
+    ttft_p99_ms: float = Field(description="simulated TTFT p99 at the verified fleet")
+    tpot_p99_ms: float = Field(description="simulated TPOT p99 at the verified fleet")
+    slo_ttft_p99_ms: float | None
+    slo_tpot_p99_ms: float | None
+    met: bool
+    note: str = ""
+
+
+class VerificationRow(_Row):
+    """One fleet simulated at its peak by ``plan --verify`` (capplan.planner.verify)."""
+
+    workload: str
+    accelerator: str
+    quarter: str = Field(description="the peak quarter simulated")
+    arrival_per_s: float = Field(description="peak arrival rate: the quarter's demand x burstiness")
+    service_time_ms: float
+    service_time_cv: float
+    slo_p99_ms: float
+    servers_analytic: int = Field(description="M/G/c slots from the queueing formula")
+    servers_verified: int = Field(description="slots after adding replicas until the simulation met the SLO")
+    replicas_added: int
+    analytic_p99_ms: float = Field(description="the formula's p99 at the analytic fleet")
+    simulated_p99_ms_at_analytic: float = Field(description="simulated p99 (seeds pooled), analytic fleet")
+    simulated_p99_ms: float = Field(description="simulated p99 (seeds pooled) at the verified fleet")
+    simulated_p99_upper_ms: float = Field(description="its 95 % upper confidence bound (met: <= the SLO)")
+    seeds: int
+    requests_per_seed: int
+    met: bool
+    note: str = ""
 
 
 class UnitCostRow(_Row):
@@ -215,6 +256,8 @@ TABLES = (
     "prices",
     "constraints",
     "residency",
+    "verification",
+    "llm_verification",
 )
 
 
@@ -267,6 +310,12 @@ class PlanResult(BaseModel):
     residency: list[ResidencyRow] = Field(
         default_factory=list,
         description="every candidate option of each sensitive workload: allowed or excluded, and why",
+    )
+    verification: list[VerificationRow] = Field(
+        default_factory=list, description="fleets simulated by `plan --verify` (empty without it)"
+    )
+    llm_verification: list[LlmVerificationRow] = Field(
+        default_factory=list, description="LLM fleets simulated by `plan --verify` (continuous batching)"
     )
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:

@@ -14,7 +14,16 @@ from capplan.planner.candidates import Candidates, resolve_candidates
 from capplan.planner.inputs import demand_rows, price_rows
 from capplan.planner.placement import Mode, PlacementModel, Solution, solve_placement
 from capplan.planner.plan import Plan
-from capplan.planner.result import AlternativeRow, AssumptionRow, MonthRow, PlanResult, ReasonRow, SizingRow
+from capplan.planner.result import (
+    AlternativeRow,
+    AssumptionRow,
+    LlmVerificationRow,
+    MonthRow,
+    PlanResult,
+    ReasonRow,
+    SizingRow,
+    VerificationRow,
+)
 from capplan.planner.sensitivity import scenarios, tornado
 from capplan.planner.sizing import Sizing, size_plan
 from capplan.planner.summarise import (
@@ -24,6 +33,7 @@ from capplan.planner.summarise import (
     timeline_rows,
     unit_cost_rows,
 )
+from capplan.planner.verify import verify_sizing
 
 ALTERNATIVE_NOTES = {
     "recommended": "cheapest plan within budget, cloud-share and placement constraints",
@@ -116,13 +126,48 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
     return rows
 
 
+def _verification_reasons(rows: list[VerificationRow]) -> list[ReasonRow]:
+    return [
+        ReasonRow(
+            topic=f"verified sizing: {r.workload} on {r.accelerator}",
+            text=(f"simulated at {r.arrival_per_s:.4g} req/s ({r.quarter} peak): analytic p99 "
+                  f"{r.analytic_p99_ms:.4g} ms, simulated {r.simulated_p99_ms_at_analytic:.4g} ms ({r.seeds} "
+                  f"seeds) against the SLO {r.slo_p99_ms:g} ms; added {r.replicas_added} replica(s): "
+                  f"simulated p99 {r.simulated_p99_ms:.4g} ms (95 % upper bound "
+                  f"{r.simulated_p99_upper_ms:.4g} ms)"
+                  + (f"; {r.note}" if r.note else "")),
+        )
+        for r in rows
+        if r.replicas_added or not r.met
+    ]
+
+
+def _llm_verification_reasons(rows: list[LlmVerificationRow]) -> list[ReasonRow]:
+    return [
+        ReasonRow(
+            topic=f"verified sizing: {r.workload} on {r.accelerator}",
+            text=(
+                f"continuous batching simulated at {r.arrival_per_s:.4g} req/s ({r.quarter} peak) on "
+                f"{r.replicas_sized} replica(s): TTFT p99 {r.ttft_p99_ms_at_sized:.4g} ms, TPOT p99 "
+                f"{r.tpot_p99_ms_at_sized:.4g} ms against the SLOs (TTFT {r.slo_ttft_p99_ms} ms, TPOT "
+                f"{r.slo_tpot_p99_ms} ms); added {r.replicas_added} replica(s): TTFT p99 {r.ttft_p99_ms:.4g} "
+                f"ms, TPOT p99 {r.tpot_p99_ms:.4g} ms" + (f"; {r.note}" if r.note else "")
+            ),
+        )
+        for r in rows
+    ]
+
+
 def run_plan(
-    plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True
+    plan: Plan, catalog: Catalog | None = None, store: Any = None, *, sensitivity: bool = True,
+    verify: bool = False,
 ) -> PlanResult:
     """Run the whole plan: recommended placement, all-cloud/all-on-prem alternatives, finance, reasons,
-    sensitivity."""
+    sensitivity. ``verify`` simulates every sized fleet first (capplan.planner.verify) and adds replicas
+    where the simulated p99 misses the SLO."""
     catalog = catalog if catalog is not None else load_catalog()
     cands, sizing = prepare(plan, catalog, store)
+    verification, llm_verification = verify_sizing(plan, sizing, cands.catalog, store) if verify else ([], [])
     model = PlacementModel.build(plan, cands, sizing)
     sols: dict[Mode, Solution] = {m: model.solve(m) for m in ("recommended", "all_cloud", "all_onprem")}
     rec = sols["recommended"]
@@ -210,6 +255,8 @@ def run_plan(
         reasons=why.summary_reasons(rec, alternatives, break_even, npv, rate)
         + notes
         + why.carbon_reasons(rec, _without_carbon_policy(plan, model))
+        + _verification_reasons(verification)
+        + _llm_verification_reasons(llm_verification)
         + why.workload_reasons(rec, cands.residency, residency)
         + why.purchase_reasons(rec),
         tornado=tornado(plan, net_of, rec.net_usd) if sensitivity else [],
@@ -220,4 +267,6 @@ def run_plan(
         plan_inputs=plan.model_dump(mode="json"),
         constraints=why.constraint_rows(rec, cands.residency, residency),
         residency=residency,
+        verification=verification,
+        llm_verification=llm_verification,
     )

@@ -240,8 +240,19 @@ def _inference_fit(
             "spares_peak": k_peak,
             "replica_availability": avail,
             "source": perf.source,
+            "replica_perf": perf,
         },
     )
+
+
+def resize_inference(fit: Fit, w: Workload, plan: Plan, catalog: Catalog, extra_servers: int) -> Fit:
+    """``fit`` with ``extra_servers`` more M/G/c slots in every quarter that serves traffic (average and peak
+    fleets), replicas, spares and GPU-hours re-derived (e.g. after ``plan --verify`` simulated the fleet)."""
+    d = fit.details
+    c_avg = np.where(d["servers_avg"] > 0, d["servers_avg"] + extra_servers, 0)
+    c_peak = np.where(d["servers_peak"] > 0, d["servers_peak"] + extra_servers, 0)
+    acc = catalog.accelerator(fit.accelerator)
+    return _inference_fit(w, acc, d["replica_perf"], fit.demand, c_avg, c_peak, plan)
 
 
 def _size_training(
@@ -280,17 +291,35 @@ def _size_llm(w: Workload, acc: Accelerator, plan: Plan, catalog: Catalog, store
     cap = llm_capacity(w, acc, catalog, store, memory_devices(w.memory_gib, acc, pa.memory_usable_fraction))
     if isinstance(cap, str):
         return cap
-    avail = replica_availability(cap.devices, pa.device_mtbf_h, pa.device_mttr_h)
-    target = w.slo.availability_pct / 100.0
     rep_avg = np.ceil(demand / cap.rate_rps - 1e-9)
     rep_peak = np.ceil(demand * w.burstiness / cap.rate_rps - 1e-9)
+    details = {"llm": True, "replica_throughput_per_s": cap.rate_rps, "devices_per_replica": cap.devices,
+               "source": cap.source, **cap.details}
+    return _llm_fit(w, acc.name, plan, demand, rep_avg, rep_peak, details)
+
+
+def _llm_fit(w: Workload, acc_name: str, plan: Plan, demand: np.ndarray, rep_avg: np.ndarray,
+             rep_peak: np.ndarray, details: dict[str, Any]) -> Fit:
+    """An LLM fit from its serving replicas per quarter (average and peak): N+k spares, devices, GPU-hours."""
+    pa = plan.assumptions.planning
+    devices = int(details["devices_per_replica"])
+    avail = replica_availability(devices, pa.device_mtbf_h, pa.device_mttr_h)
+    target = w.slo.availability_pct / 100.0
     k_avg = spares_for_availability(rep_avg, avail, target)
     k_peak = spares_for_availability(rep_peak, avail, target)
-    dev_avg, dev_peak = (rep_avg + k_avg) * cap.devices, (rep_peak + k_peak) * cap.devices
+    dev_avg, dev_peak = (rep_avg + k_avg) * devices, (rep_peak + k_peak) * devices
     peak_share = w.peak_hours_per_day / 24.0 if w.burstiness > 1 else 0.0
     burst = (dev_peak - dev_avg) * HOURS_PER_QUARTER * peak_share
-    return Fit(workload=w.name, accelerator=acc.name, owned_peak=dev_peak, owned_avg=dev_avg,
+    return Fit(workload=w.name, accelerator=acc_name, owned_peak=dev_peak, owned_avg=dev_avg,
                gpu_hours=dev_avg * HOURS_PER_QUARTER + burst, burst_gpu_hours=burst, demand=demand,
-               details={"llm": True, "replica_throughput_per_s": cap.rate_rps,
-                        "devices_per_replica": cap.devices, "replicas_peak": rep_peak, "spares_peak": k_peak,
-                        "replica_availability": avail, "source": cap.source, **cap.details})
+               details={**details, "replicas_avg": rep_avg, "replicas_peak": rep_peak, "spares_peak": k_peak,
+                        "replica_availability": avail})
+
+
+def resize_llm(fit: Fit, w: Workload, plan: Plan, extra_replicas: int) -> Fit:
+    """``fit`` with ``extra_replicas`` more serving replicas in every quarter that serves traffic (average
+    and peak fleets), spares and GPU-hours re-derived (after ``plan --verify`` simulated the fleet)."""
+    d = fit.details
+    rep_avg = np.where(d["replicas_avg"] > 0, d["replicas_avg"] + extra_replicas, 0)
+    rep_peak = np.where(d["replicas_peak"] > 0, d["replicas_peak"] + extra_replicas, 0)
+    return _llm_fit(w, fit.accelerator, plan, fit.demand, rep_avg, rep_peak, dict(d))

@@ -217,6 +217,29 @@ def build_sections(r: PlanResult) -> list[Section]:
         ),
         _table("Assumptions", t["assumptions"], ["group", "name", "value", "unit", "description", "source"]),
     ]
+    if r.verification:
+        sections.append(_table(
+            "Verified sizing (simulation at peak demand)", t["verification"],
+            ["workload", "accelerator", "quarter", "arrival_per_s", "service_time_ms", "service_time_cv",
+             "slo_p99_ms", "servers_analytic", "servers_verified", "replicas_added", "analytic_p99_ms",
+             "simulated_p99_ms_at_analytic", "simulated_p99_ms", "simulated_p99_upper_ms",
+             "requests_per_seed", "met"],
+            f"Each fleet simulated (FIFO servers, Poisson arrivals, the plan's service-time distribution) at "
+            f"its peak quarter over {r.verification[0].seeds} seeds, each run long enough to reach steady "
+            "state; simulated p99 = all seeds' responses pooled (first 10 % of each excluded as warm-up), "
+            "with its 95 % upper bound from the seeds' spread. Replicas were added until the upper bound met "
+            "the SLO.",
+        ))
+    if r.llm_verification:
+        sections.append(_table(
+            "Verified LLM sizing (continuous batching at peak demand)", t["llm_verification"],
+            ["workload", "accelerator", "quarter", "arrival_per_s", "replicas_sized", "replicas_verified",
+             "ttft_p99_ms_at_sized", "tpot_p99_ms_at_sized", "ttft_p99_ms", "tpot_p99_ms", "slo_ttft_p99_ms",
+             "slo_tpot_p99_ms", "met"],
+            "Each LLM fleet's peak-quarter requests spread over its serving replicas (spares idle), each "
+            "replica simulated under continuous batching with the projection's prefill and decode times and "
+            "its KV-cache batch limit; replicas were added until both p99s met their SLOs.",
+        ))
     if r.excluded:
         sections.append(Section("Options left out", [], ["reason"], [[e] for e in r.excluded]))
     return sections

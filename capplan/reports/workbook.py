@@ -39,6 +39,8 @@ SHEETS: dict[str, str] = {
     "prices": "Prices",
     "constraints": "Residency rules",
     "residency": "Residency checks",
+    "verification": "Verified sizing",
+    "llm_verification": "Verified LLM sizing",
 }
 SUMMARY = "Summary"
 # Columns summed in a Total row besides every money column; tables not named here get no Total row.

@@ -15,13 +15,16 @@ SCHEMA_VERSION = 1
 
 
 class Status(StrEnum):
-    """Outcome of a run; anything but ``ok`` carries ``error`` text."""
+    """Outcome of a run; anything but ``ok`` carries ``error`` text. Only ``ok`` records hold figures to
+    use: ``infeasible`` means the benchmark's constraints cannot be met on this host (the error names the
+    numbers), ``skipped`` that the host lacks what it needs (e.g. CUDA)."""
 
     ok = "ok"
     failed = "failed"
     timeout = "timeout"
     oom = "oom"
     skipped = "skipped"
+    infeasible = "infeasible"
 
 
 class Source(StrEnum):

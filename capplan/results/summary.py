@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from capplan.results.schema import RunRecord
+from capplan.results.schema import RunRecord, Status
 
 # The run fields listings filter, group and order by (the store's indexed columns): no config, metrics
 # or raw samples.
@@ -37,9 +37,10 @@ def record_summary(record: RunRecord, mode: Literal["python", "json"] = "python"
 
 def headline(record: RunRecord) -> str:
     """The run in one line: its first metric with unit, % of peak and a noisy mark, e.g.
-    ``tflops_1024x1024x1024 = 0.1873 TFLOP/s (73% of peak, noisy)``; for a run without metrics the first
+    ``tflops_1024x1024x1024 = 0.1873 TFLOP/s (73% of peak, noisy)``; for a run that is not ok (failed,
+    infeasible...: any metrics it kept are facts, not a measurement to quote) or has no metrics, the first
     line of its error (or ``no metrics``)."""
-    if not record.metrics:
+    if not record.metrics or record.status is not Status.ok:
         lines = (record.error or "").strip().splitlines()
         if not lines:
             return "no metrics"

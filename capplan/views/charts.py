@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from capplan.results.schema import RunRecord
 from capplan.views.roofline import Roofline
-from capplan.views.runs import run_label
+from capplan.views.runs import measured, run_label
 
 STATUS_COLOURS = {
     "ok": "#2e7d32",
@@ -32,14 +32,14 @@ def status_bar_figure(counts: Mapping[str, int]) -> go.Figure:
 
 
 def sample_keys(records: Sequence[RunRecord]) -> list[str]:
-    """Raw-sample series present in any of ``records`` (keys carry their unit, e.g. latency_ms)."""
-    return sorted({k for r in records for k, v in r.samples.items() if v})
+    """Raw-sample series present in any ok run of ``records`` (keys carry their unit, e.g. latency_ms)."""
+    return sorted({k for r in measured(records) for k, v in r.samples.items() if v})
 
 
 def distribution_figure(records: Sequence[RunRecord], key: str) -> go.Figure:
-    """Box plot with all points of raw samples ``key`` per run: the spread behind each median."""
+    """Box plot with all points of raw samples ``key`` per ok run: the spread behind each median."""
     fig = go.Figure()
-    for r in records:
+    for r in measured(records):
         values = r.samples.get(key)
         if values:
             fig.add_trace(go.Box(y=values, name=run_label(r), boxpoints="outliers", boxmean=True))

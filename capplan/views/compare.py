@@ -15,7 +15,8 @@ COLUMNS = ("benchmark", "metric", "unit", "a_value", "b_value", "ratio", "p_valu
 def comparison_frame(
     a: Iterable[RunRecord], b: Iterable[RunRecord], *, by_benchmark: bool = True
 ) -> pd.DataFrame:
-    """One row per metric both sides report: medians, B/A, Mann–Whitney p-value on raw samples, verdict.
+    """One row per metric both sides report: medians of per-run figures, B/A, the between-run test's
+    p-value (capplan.results.compare), verdict.
 
     Two single runs of differently named benchmarks compare with ``by_benchmark=False``.
     """

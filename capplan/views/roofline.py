@@ -14,7 +14,7 @@ import pandas as pd
 
 from capplan.results.schema import RunRecord
 from capplan.views.kinds import COMPUTE_KINDS, MEMBW_KINDS
-from capplan.views.runs import config_facet
+from capplan.views.runs import config_facet, measured
 
 ELEMENT_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
 GEMM_METRIC = re.compile(r"^(?:tflops|tops)_(\d+)x(\d+)x(\d+)$")
@@ -42,10 +42,10 @@ def roofline_points(records: Iterable[RunRecord]) -> Roofline:
 
     Compute ceiling: the highest catalog peak attached to a GEMM metric, else the best measured GEMM
     (CPU peaks are not in the catalog). Memory ceiling: the best measured memory bandwidth (membw).
-    Pass the records of one host: ceilings of different machines do not mix.
+    Pass the records of one host: ceilings of different machines do not mix. Only ok runs count.
     """
     rows, peaks, bandwidths = [], [], []
-    for r in records:
+    for r in measured(records):
         dtype = config_facet(r, "dtype") or ""
         for m in r.metrics:
             if r.kind in MEMBW_KINDS and m.unit == "GB/s":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
-from capplan.results.schema import RunRecord
+from capplan.results.schema import RunRecord, Status
 from capplan.results.summary import SUMMARY_FIELDS, headline, record_summary
 
 # Facts the harness stores in ``config`` that readers filter and group by.
@@ -22,6 +23,24 @@ def summaries_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         df[col] = pd.to_datetime(df[col], utc=True)
     df["duration_s"] = (df["ended_utc"] - df["started_utc"]).dt.total_seconds()
     return df
+
+
+def measured(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The ok runs: the only ones whose figures are measurements (an infeasible, failed, skipped, ... run
+    holds none, even where it kept facts or raw samples)."""
+    return [r for r in records if r.status is Status.ok]
+
+
+def not_measured_note(records: Iterable[RunRecord]) -> str | None:
+    """One line saying how many of ``records`` are not ok and that their figures are left out; None if all
+    are ok."""
+    records = list(records)
+    counts = Counter(r.status.value for r in records if r.status is not Status.ok)
+    if not counts:
+        return None
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return (f"{sum(counts.values())} of {len(records)} runs are not ok ({parts}): listed with their reason, "
+            "left out of metrics, comparisons and charts.")
 
 
 def fact(record: RunRecord, key: str) -> Any:
@@ -67,7 +86,8 @@ METRIC_COLUMNS = ("run_id", "started_utc", "benchmark", "backend", "metric", "va
 
 
 def metrics_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """One row per (run, metric): value with its unit, percentiles, spread, noisy flag, % of peak."""
+    """One row per (run, metric) of the ok runs: value with its unit, percentiles, spread, noisy flag,
+    % of peak."""
     rows = [
         {
             "run_id": r.run_id,
@@ -85,7 +105,7 @@ def metrics_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
             "pct_of_peak": m.pct_of_peak,
             "peak_source": m.peak_source,
         }
-        for r in records
+        for r in measured(records)
         for m in r.metrics
     ]
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))

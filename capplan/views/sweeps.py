@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from capplan.results.schema import Metric, RunRecord
-from capplan.views.runs import fact
+from capplan.views.runs import fact, measured
 
 DEFAULT_SLO_MS = 200.0  # the project's default p99 inference SLO (plan.yaml uses the same default)
 POINT_COLUMNS = ("series", "batch", "throughput", "throughput_unit", "latency_p99_ms", "run_id")
@@ -61,10 +61,10 @@ def _sweep_points(record: RunRecord) -> list[tuple[int, Metric, float]]:
 
 
 def throughput_latency_points(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """Throughput vs p99 latency, one row per batch size: from a sweep inside one record (one curve per
-    run) or from one run per batch size (runs of the same configuration form one curve)."""
+    """Throughput vs p99 latency of the ok runs, one row per batch size: from a sweep inside one record
+    (one curve per run) or from one run per batch size (runs of the same configuration form one curve)."""
     rows = []
-    for r in records:
+    for r in measured(records):
         sweep = _sweep_points(r)
         if sweep:
             series = f"{series_label(r)} · {r.run_id[:6]}"

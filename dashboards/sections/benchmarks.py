@@ -22,7 +22,7 @@ from capplan.views.diff import config_diff
 from capplan.views.kinds import COMPUTE_KINDS
 from capplan.views.roofline import roofline_points
 from capplan.views.run_query import RunQuery, page_count
-from capplan.views.runs import config_facet, metrics_frame, run_label, runs_frame
+from capplan.views.runs import config_facet, metrics_frame, not_measured_note, run_label, runs_frame
 from capplan.views.store import RunRecord
 from capplan.views.sweeps import max_throughput_under_slo, slo_ms, throughput_latency_points
 from capplan.views.text import md_escape
@@ -71,6 +71,8 @@ def render_benchmarks_page(page: Page) -> None:
     lo, hi = (number - 1) * size + 1, min(number * size, matching)
     st.caption(f"{len(records):,} runs shown (newest first: {lo:,}–{hi:,} of {matching:,} matching, "
                f"{page.token:,} stored).")
+    if note := not_measured_note(records):
+        st.caption(note)
 
     results, compare, dist, curves, roof = st.tabs(
         ["Results", "Compare two runs", "Latency distributions", "Throughput vs latency", "Roofline"])
@@ -150,7 +152,7 @@ def _render_compare(records: list[RunRecord]) -> None:
             "a_value": st.column_config.NumberColumn("A", format="%.4g"),
             "b_value": st.column_config.NumberColumn("B", format="%.4g"),
             "ratio": st.column_config.NumberColumn("B / A", format="%.3f"),
-            "p_value": st.column_config.NumberColumn("p (Mann–Whitney)", format="%.3g"),
+            "p_value": st.column_config.NumberColumn("p (between runs)", format="%.3g"),
         },
     )
 

@@ -3,7 +3,8 @@
 Reports samples/s (and tokens/s for sequence models), step-time percentiles, peak memory and MFU
 (achieved FLOP/s over the device's peak for the compute dtype: the catalog's dense peak on CUDA, a
 matmul measured in the same process on CPU; ``peak_source`` says which). Optionally searches the
-largest batch whose step fits under a memory limit.
+largest batch whose step fits under a memory limit; when not even the smallest batch fits, the run is
+``infeasible`` with the measured peak and the limit in the reason.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from capplan.harness.backends import place_model
 from capplan.harness.child import is_oom
 from capplan.harness.device import device_sync
 from capplan.harness.kinds.model_common import PeakMemory, compute_peak_tflops, setup_model
-from capplan.harness.metrics import add_metric
-from capplan.harness.spec import BenchmarkSpec, KindResult, Role, RunContext, Task
+from capplan.harness.metrics import add_metric, append_metric
+from capplan.harness.spec import BenchmarkInfeasible, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.harness.timing import measure
 from capplan.results.schema import Metric
 from capplan.results.stats import metric_from_samples
@@ -157,11 +158,11 @@ class TrainKind:
             data = trainer.batch(batch, g)
             memory.reset()
             ctx.log(f"{spec.name}: timing batch {batch} x {params.grad_accum}")
-            per_batch[batch] = measure(lambda d=data: trainer.step(d), budget=spec.budget, sync=sync)
+            per_batch[batch] = measure(
+                lambda d=data: trainer.step(d), budget=spec.budget, sync=sync, per_call=True
+            )
             peak_mb[batch] = memory.peak_mb()
-        result.metrics.extend(
-            train_metrics(per_batch, peak_mb, result.config, params.grad_accum, peak_tflops, peak_source)
-        )
+        add_train_metrics(result, per_batch, peak_mb, params.grad_accum, peak_tflops, peak_source)
         result.config.update(
             peak_mem_source=memory.source,
             peak_mem_mb_by_batch={str(b): m for b, m in peak_mb.items()},
@@ -179,10 +180,18 @@ class TrainKind:
                 params.max_batch,
                 limit,
             )
-            result.metrics.append(Metric(name="max_batch_fits", value=fits, unit="samples"))
             result.config.update(
                 max_batch_limit_mb=limit, max_batch_tried_peak_mb={str(b): m for b, m in tried.items()}
             )
+            if not fits:
+                start = min(params.batches)
+                peak = f"peaked at {tried[start]:.4g} MB" if start in tried else "ran out of memory"
+                raise BenchmarkInfeasible(
+                    f"no batch fits under the memory limit of {limit:.4g} MB: batch {start} {peak}; raise "
+                    "memory_limit_mb or start the search at a smaller batch",
+                    result,
+                )
+            result.metrics.append(Metric(name="max_batch_fits", value=fits, unit="samples"))
         for batch, seconds in per_batch.items():
             add_metric(result, f"step_time_ms_b{batch}", seconds, "ms", scale=1e3, higher_is_better=False)
         return result
@@ -206,15 +215,17 @@ def _trial_peak_mb(trainer: Trainer, memory: PeakMemory, batch: int, g: torch.Ge
         raise OutOfMemory(str(exc)) from None
 
 
-def train_metrics(
+def add_train_metrics(
+    result: KindResult,
     per_batch: dict[int, list[float]],
     peak_mb: dict[int, float],
-    config: dict[str, Any],
     accum: int,
     peak_tflops: float | None,
     peak_source: str | None,
-) -> list[Metric]:
-    """Headline metrics at the batch with the highest median samples/s (``best_batch`` in config)."""
+) -> None:
+    """Headline metrics at the batch with the highest median samples/s (``best_batch`` in config); a
+    step-time percentile the sample count cannot support is noted under config["not_reported"]."""
+    config = result.config
     best = max(per_batch, key=lambda b: b / sorted(per_batch[b])[len(per_batch[b]) // 2])
     samples_per_step = best * accum
     seconds = per_batch[best]
@@ -229,24 +240,24 @@ def train_metrics(
         peak=peak_tflops,
         peak_source=peak_source,
     )
-    metrics = [
-        metric_from_samples(
-            "throughput_samples_per_s", seconds, "samples/s", scale=samples_per_step, invert=True
-        ),
-        metric_from_samples("step_time_ms", seconds, "ms", scale=1e3, higher_is_better=False),
-        metric_from_samples(
-            "step_time_p90_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p90"
-        ),
-        metric_from_samples(
-            "step_time_p99_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline="p99"
-        ),
-        achieved,
-        Metric(name="peak_mem_mb", value=peak_mb[best], unit="MB", higher_is_better=False),
-    ]
+    result.metrics.append(metric_from_samples(
+        "throughput_samples_per_s", seconds, "samples/s", scale=samples_per_step, invert=True
+    ))
     if config.get("seq_len"):
-        metrics.insert(1, metric_from_samples("throughput_tokens_per_s", seconds, "tokens/s",
-                                              scale=samples_per_step * config["seq_len"], invert=True))
+        result.metrics.append(metric_from_samples("throughput_tokens_per_s", seconds, "tokens/s",
+                                                  scale=samples_per_step * config["seq_len"], invert=True))
+    result.metrics.append(
+        metric_from_samples("step_time_ms", seconds, "ms", scale=1e3, higher_is_better=False)
+    )
+    for key in ("p90", "p99"):
+        append_metric(result, lambda k=key: metric_from_samples(
+            f"step_time_{k}_ms", seconds, "ms", scale=1e3, higher_is_better=False, headline=k))
+    result.metrics += [
+        achieved, Metric(name="peak_mem_mb", value=peak_mb[best], unit="MB", higher_is_better=False)
+    ]
     if peak_tflops:
-        metrics.append(Metric(name="mfu_pct", value=100 * achieved.value / peak_tflops, unit="%",
-                              stats={"peak_tflops": peak_tflops}, peak=100.0, peak_source=peak_source))
-    return metrics
+        keys = ("n", "headline_ci95_rel", "contended_kept")
+        spread = {k: achieved.stats[k] for k in keys if k in achieved.stats}
+        result.metrics.append(Metric(  # achieved / peak: the same relative CI, so the same noise flag
+            name="mfu_pct", value=100 * achieved.value / peak_tflops, unit="%", noisy=achieved.noisy,
+            stats={"peak_tflops": peak_tflops, **spread}, peak=100.0, peak_source=peak_source))

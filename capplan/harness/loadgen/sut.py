@@ -4,7 +4,8 @@ LoadGen calls ``issue_queries`` from its own thread; samples go onto a queue tha
 drain, each taking up to ``max_batch`` waiting samples at once (dynamic batching: a batch never waits
 for more samples to arrive), running ``process`` on them and reporting completion to LoadGen. The
 adapter also records each sample's latency from issue to completion (``perf_counter_ns``), which is
-kept as the record's raw samples; LoadGen's own percentiles remain the headline.
+kept as the record's raw samples; LoadGen's own percentiles remain the headline. It also keeps each
+``process`` call's duration (the service time, without queueing) and each sample's completion time.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class LoadGenRun:
     result: LoadGenResult
     latencies_s: list[float] = field(default_factory=list)
     batch_sizes: list[int] = field(default_factory=list)
+    service_s: list[float] = field(default_factory=list)  # duration of each process() call
+    completed_s: list[float] = field(default_factory=list)  # each completion after the first issue, s
+    issued_s: list[float] = field(default_factory=list)  # each sample's issue (a query's samples share it)
 
 
 class _Sut:
@@ -40,6 +44,10 @@ class _Sut:
         self.pending: queue.Queue[Any] = queue.Queue()
         self.latencies_s: list[float] = []
         self.batch_sizes: list[int] = []
+        self.service_s: list[float] = []
+        self.completed_ns: list[int] = []
+        self.issued_ns: list[int] = []
+        self.first_issue_ns: int | None = None
         self.error: BaseException | None = None
         self.threads = [
             threading.Thread(target=self._work, daemon=True, name=f"sut-{i}") for i in range(workers)
@@ -49,6 +57,8 @@ class _Sut:
 
     def issue(self, samples: list[Any]) -> None:
         now = time.perf_counter_ns()
+        if self.first_issue_ns is None:
+            self.first_issue_ns = now
         for s in samples:
             self.pending.put((s, now))
 
@@ -72,12 +82,16 @@ class _Sut:
                     self.pending.put(None)  # leave the stop signal for this thread's next turn
                     break
                 batch.append(item)
+            began = time.perf_counter_ns()
             try:
                 self.process([s.index for s, _ in batch])
             except BaseException as exc:  # keep completing queries so LoadGen ends; re-raised after the run
                 self.error = self.error or exc
             done = time.perf_counter_ns()
             self.latencies_s.extend((done - t) * 1e-9 for _, t in batch)
+            self.completed_ns.extend(done for _ in batch)
+            self.issued_ns.extend(t for _, t in batch)
+            self.service_s.append((done - began) * 1e-9)
             self.batch_sizes.append(len(batch))
             lg.QuerySamplesComplete([lg.QuerySampleResponse(s.id, 0, 0) for s, _ in batch])
 
@@ -136,4 +150,7 @@ def run_loadgen(
         lg.DestroySUT(sut)
     if sut_impl.error is not None:
         raise sut_impl.error
-    return LoadGenRun(parse_logs(outdir), sut_impl.latencies_s, sut_impl.batch_sizes)
+    first = sut_impl.first_issue_ns or 0
+    return LoadGenRun(parse_logs(outdir), sut_impl.latencies_s, sut_impl.batch_sizes, sut_impl.service_s,
+                      [(t - first) * 1e-9 for t in sut_impl.completed_ns],
+                      [(t - first) * 1e-9 for t in sut_impl.issued_ns])
