@@ -20,7 +20,7 @@ from scipy import stats as sps
 from capplan.harness.serve.arrivals import arrival_offsets_s
 from capplan.harness.serve.params import ServeParams
 from capplan.harness.serve.point import point_result, run_point
-from capplan.results.serving import SCHEDULE_LAG_TOLERANCE_MS, min_n_for_percentile, percentile_ci
+from capplan.results.serving import SCHEDULE_LAG_TOLERANCE_MS, distribution_metric
 from capplan.results.store import RunFilter, Store
 
 MODEL = "capplan-gpt-tiny"
@@ -122,14 +122,16 @@ def test_a_concurrency_cap_that_holds_requests_back_is_flagged(scripted: str) ->
     assert max(result.samples["dispatch_lag_ms"]) > SCHEDULE_LAG_TOLERANCE_MS * 10
 
 
-def test_percentiles_need_enough_values_for_a_confidence_interval() -> None:
-    """Both CI bounds must be order statistics of the sample: for the q-quantile the upper one needs
-    1 - q^n >= 0.975, i.e. p50: 0.5^6 = 0.016 <= 0.025 -> n = 6; p90: 1 - 0.9^36 = 0.977 -> 36;
-    p99: 0.99^367 = 0.02502 > 0.025, 0.99^368 = 0.02477 -> 368."""
-    assert [min_n_for_percentile(q) for q in (50, 90, 99)] == [6, 36, 368]
-    assert percentile_ci(range(5), 50) is None
-    value, low, high = percentile_ci(range(1, 101), 90)
-    assert low <= value <= high and (low, high) != (1, 100)
+def test_serving_percentiles_follow_the_one_sample_count_rule() -> None:
+    """Serving metrics use capplan.results.stats' rule: p90 from 10 values, p99 from 100; each CI end only
+    where the sample bounds it: the p99's upper end is an order statistic only when 1 - 0.99^n >= 0.975,
+    i.e. from n = 368 (0.99^367 = 0.02502 > 0.025, 0.99^368 = 0.02477)."""
+    few = distribution_metric("ttft_ms", [float(v) for v in range(1, 100)], "ms").stats
+    assert "p90" in few and "p99" not in few
+    enough = distribution_metric("ttft_ms", [float(v) for v in range(1, 101)], "ms").stats
+    assert enough["p99"] == pytest.approx(99.01) and "p99_ci_low" in enough and "p99_ci_high" not in enough
+    bounded = distribution_metric("ttft_ms", [float(v) for v in range(1, 369)], "ms").stats
+    assert bounded["p99_ci_low"] <= bounded["p99"] <= bounded["p99_ci_high"] <= 368
 
 
 @pytest.mark.parametrize(

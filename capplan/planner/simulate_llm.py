@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from capplan.results.serving import percentile_ci
+from capplan.results.stats import percentile_ci
 
 SIM_REQUESTS = 6_000  # per simulated load point: 60 requests beyond the p99, a CI of a few percent
 WARMUP_FRACTION = 0.1  # the first requests meet an empty replica; they are left out of the percentiles
@@ -36,10 +36,11 @@ class LlmSimulation:
         skip = int(WARMUP_FRACTION * self.ttft_s.size)
 
         def p99(values: np.ndarray) -> float:
-            found = percentile_ci(values[skip:], 99.0)
+            found = percentile_ci(values[skip:], 0.99)
             if found is None:
                 return float(values[skip:].max())
-            return found[2] if upper else found[0]
+            high = found[2] if found[2] is not None else float(values[skip:].max())
+            return high if upper else found[0]
 
         return 1e3 * p99(self.ttft_s), 1e3 * p99(self.tpot_s)
 

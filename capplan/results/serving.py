@@ -10,8 +10,9 @@ with SLOs, a request is *good* when it succeeded and meets every SLO (errors are
 = good / (completed + failed) and goodput = good / duration. Duration runs from the first send to the
 last response.
 
-Percentiles come with distribution-free 95% confidence intervals from order statistics; a percentile is
-reported only when the sample can bound it on both sides (p50 needs 6 values, p90 36, p99 368).
+Percentiles follow capplan.results.stats: reported only when n supports them (p90 from 10 values, p99
+from 100), each with its distribution-free 95% confidence interval from order statistics (an end the
+sample cannot bound is left out).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from scipy import stats as sps
 
 from capplan.results.schema import Metric, RunRecord
+from capplan.results.stats import percentile_ci
 
 CI_LEVEL = 0.95
 PERCENTILES = (50.0, 90.0, 99.0)
@@ -30,33 +32,6 @@ PERCENTILES = (50.0, 90.0, 99.0)
 # saturated, or a concurrency cap held requests back): latency from actual send then understates
 # what a user arriving on schedule would have seen, so the record says so.
 SCHEDULE_LAG_TOLERANCE_MS = 10.0
-
-
-def percentile_ci(
-    values: Sequence[float], q: float, level: float = CI_LEVEL
-) -> tuple[float, float, float] | None:
-    """(q-th percentile, CI low, CI high), or None when ``values`` cannot bound it on both sides.
-
-    The number of values below the q-quantile is Binomial(n, q/100); the order statistics at that
-    binomial's (1 - level)/2 and (1 + level)/2 quantiles bracket the quantile with probability >= level.
-    """
-    x = np.sort(np.asarray(values, dtype=float))
-    n, p = len(x), q / 100.0
-    if n == 0:
-        return None
-    lo = int(sps.binom.ppf((1 - level) / 2, n, p))  # values strictly below the lower bound's rank
-    hi = int(sps.binom.ppf((1 + level) / 2, n, p)) + 1
-    if lo < 1 or hi > n:
-        return None
-    return float(np.percentile(x, q)), float(x[lo - 1]), float(x[hi - 1])
-
-
-def min_n_for_percentile(q: float, level: float = CI_LEVEL) -> int:
-    """Smallest sample for which percentile_ci reports the q-th percentile."""
-    n = 1
-    while percentile_ci(range(n), q, level) is None:
-        n += 1
-    return n
 
 
 def distribution_metric(
@@ -74,10 +49,13 @@ def distribution_metric(
         "stdev": float(x.std(ddof=1)) if x.size > 1 else 0.0,
     }
     for q in PERCENTILES:
-        found = percentile_ci(x, q)
+        found = percentile_ci(x, q / 100.0)
         if found is not None:
             key = f"p{q:g}"
-            st[key], st[f"{key}_ci_low"], st[f"{key}_ci_high"] = found
+            st[key] = found[0]
+            for end, value in zip(("ci_low", "ci_high"), found[1:], strict=True):
+                if value is not None:
+                    st[f"{key}_{end}"] = value
     return Metric(name=name, value=st["median"], unit=unit, higher_is_better=higher_is_better, stats=st)
 
 

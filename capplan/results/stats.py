@@ -78,6 +78,17 @@ def quantile_ci(sorted_x: np.ndarray, q: float, level: float = CI_LEVEL) -> tupl
     return (float(sorted_x[lo - 1]) if lo >= 1 else None, float(sorted_x[hi - 1]) if hi <= n else None)
 
 
+def percentile_ci(values: Sequence[float], q: float, level: float = CI_LEVEL
+                  ) -> tuple[float, float | None, float | None] | None:
+    """(q-quantile of ``values``, CI low, CI high) for 0 < q < 1, a CI end None where the sample cannot
+    bound it (quantile_ci); None when there are fewer than min_samples(q) values."""
+    x = np.sort(np.asarray(values, dtype=float))
+    if len(x) == 0 or len(x) < min_samples(q):
+        return None
+    lo, hi = quantile_ci(x, q, level)
+    return float(np.percentile(x, 100 * q)), lo, hi
+
+
 def median_ci(sorted_x: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
     """Distribution-free confidence interval of the median; the whole sample range when too few
     samples exist for an interval at ``level`` (fewer than 6 at 95 %)."""
@@ -135,9 +146,10 @@ def summarize(samples: Sequence[float], *, per_call: bool | None = None) -> dict
         out["ci95_rel"] = ci
     _put_ci(out, "p50", quantile_ci(x, 0.5))
     for key, q in TAILS.items():
-        if per_call and len(x) >= min_samples(q):
-            out[key] = float(np.percentile(x, 100 * q))
-            _put_ci(out, key, quantile_ci(x, q))
+        found = percentile_ci(x, q) if per_call else None
+        if found is not None:
+            out[key] = found[0]
+            _put_ci(out, key, found[1:])
     if isinstance(samples, Samples):
         out.update(calls_per_sample=float(samples.calls_per_sample),
                    contended_dropped=float(samples.contended_dropped),
