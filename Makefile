@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard gpu-wheels gpu-check clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard bench-vllm-cpu gpu-wheels gpu-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ gpu-wheels:
 
 gpu-check:
 	bash scripts/gpu-check.sh
+
+# Opt-in: capplan bench serve against vLLM on CPU (VLLM_PYTHON = an interpreter with vllm-cpu installed).
+bench-vllm-cpu: setup
+	$(BIN)/python benchmarks/vllm_cpu_bench.py

@@ -15,7 +15,16 @@ from capplan.views.errors import UserError
 from capplan.views.inventory import Inventory, collect_inventory
 from capplan.views.overview import LatestSuite, StoreSummary, latest_suite, store_summary
 from capplan.views.run_query import FilterChoices, RunQuery, count_runs, filter_choices, runs_page
-from capplan.views.store import RunRecord, Store, change_token, host_runs, open_store, run, store_url
+from capplan.views.store import (
+    RunRecord,
+    Store,
+    change_token,
+    host_runs,
+    kind_runs,
+    open_store,
+    run,
+    store_url,
+)
 from capplan.views.text import md_escape
 
 ALL = "(all)"
@@ -93,6 +102,12 @@ def load_run(url: str, run_id: str) -> RunRecord:
 def load_host_runs(page: Page, host: str, kinds: frozenset[str]) -> list[RunRecord]:
     """Newest ok runs of ``kinds`` on one host."""
     return host_runs(cached_store(page.url), host, kinds)
+
+
+@st.cache_resource(show_spinner="Loading runs…", max_entries=16)
+def load_kind_runs(page: Page, kinds: frozenset[str]) -> list[RunRecord]:
+    """Newest ok runs of ``kinds`` on any host (shared, not copied)."""
+    return kind_runs(cached_store(page.url), kinds)
 
 
 @st.cache_data(show_spinner="Reading the store…", max_entries=8)

@@ -3,6 +3,7 @@
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("overview", "Overview", ":material/home:"),
     ("benchmarks", "Benchmarks", ":material/speed:"),
+    ("serving", "LLM serving", ":material/chat:"),
     ("hardware", "Hardware", ":material/memory:"),
     ("costs", "Costs", ":material/payments:"),
     ("plan", "Capacity plan", ":material/timeline:"),

@@ -132,7 +132,9 @@ ON_THE_MACHINE = {"torch", "numpy", "pandas", "psutil", "scipy", "rich", "typer"
                   "hypothesis", "nvidia-ml-py", "onnx", "onnxruntime"}
 NOT_USED_BY_THE_CHECK = {"pyarrow": "Parquet export", "streamlit": "dashboard",
                          "plotly": "dashboard, reports", "psycopg": "PostgreSQL stores",
-                         "openpyxl": "Excel report", "highspy": "planner MILP (capplan plan)"}
+                         "openpyxl": "Excel report", "httpx": "bench serve (not in the gpu suite)",
+                         "starlette": "reference-server", "uvicorn": "reference-server",
+                         "highspy": "planner MILP (capplan plan)"}
 
 
 def test_carried_wheels_cover_every_dependency_the_check_imports() -> None:

@@ -123,10 +123,10 @@ def test_cli_diff_prints_the_changes_and_json(revisions, capsys: pytest.CaptureF
 def test_a_settings_change_is_named_by_workload(revisions, tmp_path: Path) -> None:
     old = json.loads(revisions[0].read_text())
     new = json.loads(revisions[0].read_text())
-    new["plan_inputs"]["workloads"][0]["slo"]["p99_latency_ms"] = 9000.0
+    new["plan_inputs"]["workloads"][0]["slo"]["tpot_p99_ms"] = 40.0  # the example's TPOT SLO is 50 ms
     d = diff_results(PlanResult.model_validate(old), PlanResult.model_validate(new))
-    setting = "workloads[chat-assistant].slo.p99_latency_ms"
-    assert d.settings.values.tolist() == [[setting, "15000.0", "9000.0"]]
+    setting = "workloads[chat-assistant].slo.tpot_p99_ms"
+    assert d.settings.values.tolist() == [[setting, "50.0", "40.0"]]
     assert d.demand.empty and d.prices.empty and d.purchases.empty
 
 

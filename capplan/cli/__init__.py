@@ -10,7 +10,19 @@ import typer
 from typer._click.exceptions import ClickException  # typer vendors click; its errors live here
 
 from capplan import __version__
-from capplan.cli import bench, catalog, cost, dashboard, fleet, hw, plan, project, rerun
+from capplan.cli import (
+    bench,
+    bench_serve,
+    catalog,
+    cost,
+    dashboard,
+    fleet,
+    hw,
+    plan,
+    project,
+    rerun,
+    serve_ref,
+)
 from capplan.cli.common import err_console
 from capplan.errors import UserError
 from capplan.signals import stop_on_signals
@@ -44,11 +56,13 @@ app.command("hw")(hw.hw)
 app.command("dashboard")(dashboard.dashboard)
 app.add_typer(bench.app, name="bench")
 bench.app.command("rerun")(rerun.rerun)  # `capplan bench rerun RUN_ID`
+bench.app.command("serve")(bench_serve.serve)  # `capplan bench serve --endpoint URL --model M`
 app.add_typer(fleet.app, name="fleet")
 app.add_typer(catalog.app, name="catalog")
 app.command("project")(project.project)
 app.add_typer(cost.app, name="cost")
 app.add_typer(plan.app, name="plan")
+app.command("reference-server")(serve_ref.reference_server)
 
 
 @functools.cache

@@ -87,7 +87,9 @@ def plan(
     labels = (("recommended", "Recommended"), ("all_cloud", "All-cloud"), ("all_onprem", "All-on-prem"))
     for name, label in labels:
         a = alts[name]
-        t.add_row(f"{label} (net)", f"{usd(a.net_usd)}; {a.carbon_tonnes:,.1f} tCO2e")
+        unserved = (f"; leaves {a.unserved_workload_quarters} workload-quarter(s) UNSERVED"
+                    if a.unserved_workload_quarters else "")
+        t.add_row(f"{label} (net)", f"{usd(a.net_usd)}; {a.carbon_tonnes:,.1f} tCO2e{unserved}")
     t.add_row(
         "Break-even vs all-cloud",
         f"month {result.break_even_month}" if result.break_even_month else "not within horizon",
@@ -106,6 +108,10 @@ def plan(
     for b in result.purchases:
         buys.add_row(b.what, str(b.units), str(b.gpus), b.in_service, b.order_by, usd(b.upfront_usd))
     console.print(buys)
+    first = result.quarters[0]
+    for row in (r for r in result.sizing if r.sized_by == "TTFT/TPOT" and r.quarter == first):
+        console.print(f"- [bold]sizing {escape(row.workload)} on {escape(row.accelerator)} by TTFT/TPOT"
+                      f"[/bold]: {escape(row.source)}", highlight=False, soft_wrap=True)
     for r in result.reasons:
         console.print(f"- [bold]{escape(r.topic)}[/bold]: {escape(r.text)}", highlight=False, soft_wrap=True)
     if written:

@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "generate": "capplan.harness.kinds.generate:GenerateKind",
     "loadgen": "capplan.harness.kinds.loadgen:LoadGenKind",
     "ddp": "capplan.harness.kinds.ddp:DdpKind",
+    "serve": "capplan.harness.kinds.serve:ServeKind",
 }
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")

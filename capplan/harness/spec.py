@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from capplan.results.schema import Metric
 
 # What a kind measures, declared by the kind (never guessed from its name). ``micro`` kinds measure a
-# device property (FLOP/s, bandwidth, latency); the others measure a workload doing that task.
+# device property (FLOP/s, bandwidth, latency); ``serve`` kinds measure a serving endpoint over HTTP
+# (whatever hardware is behind it: no workload description, so no roofline calibration); the others
+# measure a workload doing that task on this host.
 WorkloadTask = Literal["infer", "train", "generate"]
-Task = Literal[WorkloadTask, "micro"]
-TASKS: tuple[str, ...] = (*get_args(WorkloadTask), "micro")
+Task = Literal[WorkloadTask, "micro", "serve"]
+TASKS: tuple[str, ...] = (*get_args(WorkloadTask), "micro", "serve")
 # How a kind runs: ``micro`` (one process, a device property), ``model`` (one process, a workload),
-# ``distributed`` (every rank under torchrun; the kind names its per-rank ``worker``).
-Role = Literal["micro", "model", "distributed"]
+# ``distributed`` (every rank under torchrun; the kind names its per-rank ``worker``), ``client`` (one
+# process sending requests to an endpoint elsewhere).
+Role = Literal["micro", "model", "distributed", "client"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 

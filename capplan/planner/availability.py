@@ -21,23 +21,24 @@ def spares_for_availability(needed: np.ndarray, replica_avail: float, target: fl
     Capped at MAX_SPARES; 0 where nothing is needed.
     """
     n = np.asarray(needed, dtype=np.int64)
-    return _spares_table(float(replica_avail), float(target), int(n.max(initial=0)))[np.maximum(n, 0)]
+    known = _KNOWN.setdefault((float(replica_avail), float(target)), {})
+    values, where = np.unique(n, return_inverse=True)
+    missing = np.array([v for v in values.tolist() if v not in known], dtype=np.int64)
+    if missing.size:
+        known.update(zip(missing.tolist(), _spares(missing, replica_avail, target).tolist(), strict=True))
+    return np.array([known[v] for v in values.tolist()], dtype=np.int64)[where].reshape(n.shape)
 
 
-_TABLES: dict[tuple[float, float], np.ndarray] = {}
+# (availability, target) -> needed replicas -> spares: a plan asks for the same values again and again
+_KNOWN: dict[tuple[float, float], dict[int, int]] = {}
 
 
-def _spares_table(replica_avail: float, target: float, largest: int) -> np.ndarray:
-    """Spares for 0..``largest`` needed replicas (a plan asks for the same few thousand values again and
-    again: computed once per availability and target)."""
-    table = _TABLES.get((replica_avail, target))
-    if table is None or table.size <= largest:
-        n = np.arange(max(largest + 1, 2 * (0 if table is None else table.size), 64), dtype=np.int64)[:, None]
-        for width in (8, MAX_SPARES + 1):  # a few spares nearly always suffice; widen only when they do not
-            k = np.arange(width, dtype=np.int64)[None, :]
-            ok = special.bdtr(k, n + k, 1.0 - replica_avail) >= target
-            if ok.any(axis=1).all():
-                break
-        first = np.where(ok.any(axis=1), ok.argmax(axis=1), MAX_SPARES)
-        table = _TABLES[(replica_avail, target)] = np.where(n[:, 0] > 0, first, 0)
-    return table
+def _spares(needed: np.ndarray, replica_avail: float, target: float) -> np.ndarray:
+    n = needed[:, None]
+    for width in (8, MAX_SPARES + 1):  # a few spares nearly always suffice; widen only when they do not
+        k = np.arange(width, dtype=np.int64)[None, :]
+        ok = special.bdtr(k, n + k, 1.0 - replica_avail) >= target
+        if ok.any(axis=1).all():
+            break
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), MAX_SPARES)
+    return np.where(n[:, 0] > 0, first, 0)

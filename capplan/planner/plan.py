@@ -140,6 +140,11 @@ class ModelRef(_Strict):
         default_factory=dict, description="accelerator -> GPU-hours per training run"
     )
     train_flops_per_run: float | None = Field(None, gt=0, description="total FLOPs of one training run")
+    serve_runs: dict[str, str] = Field(
+        default_factory=dict,
+        description="accelerator -> stored `capplan bench serve` runs measured on it (a sweep_id tag, or a "
+        "run-id or benchmark-name prefix); per-replica capacity is their goodput-max rate under the SLOs",
+    )
     source: str = Field(
         "plan file", min_length=1, description="where gpu_hours_per_run/train_flops_per_run come from"
     )
@@ -174,9 +179,27 @@ class Demand(_Strict):
 
 class SLO(_Strict):
     p99_latency_ms: float = Field(200.0, gt=0, description="99th percentile end-to-end latency target")
+    ttft_p99_ms: float | None = Field(
+        None, gt=0, description="LLM serving: 99th percentile time to first token (sizes by TTFT/TPOT)"
+    )
+    tpot_p99_ms: float | None = Field(
+        None, gt=0, description="LLM serving: 99th percentile time per output token after the first"
+    )
     availability_pct: float = Field(
         99.9, gt=0, lt=100, description="share of time the service meets capacity"
     )
+
+    @property
+    def llm(self) -> bool:
+        """Sized as LLM serving (by TTFT/TPOT) rather than by one end-to-end latency."""
+        return self.ttft_p99_ms is not None or self.tpot_p99_ms is not None
+
+
+class RequestShape(_Strict):
+    """Tokens of one LLM request."""
+
+    input_tokens: int = Field(ge=1, le=10_000_000, description="prompt tokens per request")
+    output_tokens: int = Field(ge=1, le=1_000_000, description="generated tokens per request")
 
 
 Jurisdiction = Annotated[str, BeforeValidator(not_yaml_boolean), AfterValidator(jurisdiction)]
@@ -198,6 +221,9 @@ class Workload(_Strict):
     )
     tokens_per_request: float | None = Field(
         None, gt=0, description="tokens per request, for token demand and $/1M tokens"
+    )
+    request_shape: RequestShape | None = Field(
+        None, description="LLM serving: prompt and output tokens per request (needed with TTFT/TPOT SLOs)"
     )
     memory_gib: float | None = Field(
         None, gt=0, description="weights + activations/KV cache of one replica or run"
@@ -245,6 +271,10 @@ class Workload(_Strict):
         )
         if needs_tokens and self.tokens_per_request is None:
             raise ValueError("tokens_per_request is required with token-based demand or tokens_per_s figures")
+        if self.slo.llm and self.type != "inference":
+            raise ValueError("slo.ttft_p99_ms/tpot_p99_ms apply to inference workloads")
+        if self.slo.llm and self.request_shape is None:
+            raise ValueError("TTFT/TPOT SLOs need request_shape: {input_tokens, output_tokens}")
         given = [r for r in RESIDENCY_RULES if getattr(self, r)]
         if self.sensitivity == "region" and not given:
             raise ValueError(

@@ -39,6 +39,7 @@ class SizingRow(_Row):
     gpu_hours: float
     detail: str
     source: str
+    sized_by: str = "p99 latency"  # TTFT/TPOT (LLM serving), p99 latency (queueing), GPU-hours (training)
 
 
 class TimelineRow(_Row):

@@ -81,7 +81,18 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
         unit = "runs/quarter" if w.type == "training" else "requests/s (average)"
         d = fit.details
         source = str(d["source"])
-        if w.type == "training":
+        sized_by = "TTFT/TPOT" if d.get("llm") else "GPU-hours" if w.type == "training" else "p99 latency"
+        if d.get("llm"):
+            details = [
+                f"{demand * w.burstiness:.3g} req/s at peak / "
+                f"{d['replica_throughput_per_s']:.3g} req/s per replica within TTFT/TPOT SLOs "
+                f"({d['capacity_source']}) -> {int(replicas)} replicas + "
+                f"{int(spares)} spare(s) x {d['devices_per_replica']} device(s)"
+                for demand, replicas, spares in zip(
+                    fit.demand.tolist(), d["replicas_peak"].tolist(), d["spares_peak"].tolist(), strict=True
+                )
+            ]
+        elif w.type == "training":
             details = [
                 f"{d['gpu_hours_per_run']:.0f} GPU-h/run; >= {d['devices_for_deadline']} for deadline, "
                 f">= {d['devices_for_memory']} for memory"
@@ -123,6 +134,7 @@ def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
                     gpu_hours=float(hours),
                     detail=detail,
                     source=source,
+                    sized_by=sized_by,
                 )
             )
     return rows

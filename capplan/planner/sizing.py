@@ -151,6 +151,13 @@ def size_plan(plan: Plan, catalog: Catalog, accelerators: list[Accelerator], sto
                 if found is not None:
                     out.fits[(w.name, acc.name)] = _size_training(w, acc, plan, demand, *found)
                 continue
+            if w.slo.llm:
+                found = _size_llm(w, acc, plan, catalog, store, demand)
+                if isinstance(found, str):
+                    out.excluded.append(found)
+                else:
+                    out.fits[(w.name, acc.name)] = found
+                continue
             perf = _replica_perf(w, acc, catalog, store)
             if isinstance(perf, str):
                 out.excluded.append(perf)
@@ -269,3 +276,29 @@ def _size_training(
             "source": source,
         },
     )
+
+
+def _size_llm(w: Workload, acc: Accelerator, plan: Plan, catalog: Catalog, store: Any,
+              demand: np.ndarray) -> Fit | str:
+    """LLM serving: replicas = demand / per-replica capacity within the TTFT/TPOT SLOs (capplan.planner.llm),
+    plus N+k spares for availability; average and peak (demand x burstiness)."""
+    from capplan.planner.llm import llm_capacity
+
+    pa = plan.assumptions.planning
+    cap = llm_capacity(w, acc, catalog, store, memory_devices(w.memory_gib, acc, pa.memory_usable_fraction))
+    if isinstance(cap, str):
+        return cap
+    avail = replica_availability(cap.devices, pa.device_mtbf_h, pa.device_mttr_h)
+    target = w.slo.availability_pct / 100.0
+    rep_avg = np.ceil(demand / cap.rate_rps - 1e-9)
+    rep_peak = np.ceil(demand * w.burstiness / cap.rate_rps - 1e-9)
+    k_avg = spares_for_availability(rep_avg, avail, target)
+    k_peak = spares_for_availability(rep_peak, avail, target)
+    dev_avg, dev_peak = (rep_avg + k_avg) * cap.devices, (rep_peak + k_peak) * cap.devices
+    peak_share = w.peak_hours_per_day / 24.0 if w.burstiness > 1 else 0.0
+    burst = (dev_peak - dev_avg) * HOURS_PER_QUARTER * peak_share
+    return Fit(workload=w.name, accelerator=acc.name, owned_peak=dev_peak, owned_avg=dev_avg,
+               gpu_hours=dev_avg * HOURS_PER_QUARTER + burst, burst_gpu_hours=burst, demand=demand,
+               details={"llm": True, "replica_throughput_per_s": cap.rate_rps,
+                        "devices_per_replica": cap.devices, "replicas_peak": rep_peak, "spares_peak": k_peak,
+                        "replica_availability": avail, "source": cap.source, **cap.details})

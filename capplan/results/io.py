@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from capplan.errors import UserError
-from capplan.results.importers import mlperf, optimum
+from capplan.results.importers import mlperf, optimum, serving
 from capplan.results.schema import SCHEMA_VERSION, RunRecord
 from capplan.results.store import dumps_records
 
@@ -153,6 +153,10 @@ IMPORTERS: dict[str, Importer] = {
     "capplan-parquet": (_is_parquet, _load_parquet),
     "mlperf-summary-log": (mlperf.is_summary_log, mlperf.load_summary_log),
     "mlperf-results-csv": (mlperf.is_results_csv, mlperf.load_results_csv),
+    # before optimum-benchmark: a guidellm report also has top-level "config" and "backend" keys
+    "vllm-bench-serve-json": (serving.is_vllm_bench, serving.load_vllm_bench),
+    "guidellm-report-json": (serving.is_guidellm_report, serving.load_guidellm_report),
+    "aiperf-profile-export-json": (serving.is_aiperf_export, serving.load_aiperf_export),
     "optimum-benchmark-json": (optimum.is_optimum_report, optimum.load_optimum_report),
 }
 

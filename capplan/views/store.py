@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from capplan.results.schema import RunRecord
 from capplan.results.store import RunFilter, Store, default_store_url
 
-__all__ = ["RunRecord", "Store", "change_token", "host_runs", "open_store", "run", "store_url"]
+__all__ = ["RunRecord", "Store", "change_token", "host_runs", "kind_runs", "open_store", "run", "store_url"]
 
 
 def store_url() -> str:
@@ -37,3 +37,9 @@ def host_runs(store: Store, host: str, kinds: Iterable[str], limit_per_kind: int
         for kind in sorted(kinds)
         for r in store.query(RunFilter(kind=kind, host_fingerprint=host, status="ok", limit=limit_per_kind))
     ]
+
+
+def kind_runs(store: Store, kinds: Iterable[str], limit_per_kind: int = 2000) -> list[RunRecord]:
+    """The newest ``limit_per_kind`` ok runs of each of ``kinds``, any host."""
+    flt = [RunFilter(kind=kind, status="ok", limit=limit_per_kind) for kind in sorted(kinds)]
+    return [r for f in flt for r in store.query(f)]
