@@ -101,7 +101,6 @@ def _highs(p: MilpProblem, scale: float, time_limit_s: float) -> highspy.Highs:
     h.setOptionValue("output_flag", False)
     h.setOptionValue("time_limit", max(time_limit_s, 1e-9))
     h.setOptionValue("threads", 1)
-    h.setOptionValue("presolve", "off")  # the LP is re-solved warm many times; branch-and-bound turns it on
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = p.cost.size, p.a.shape[0]
     lp.col_cost_ = p.cost / scale
@@ -336,7 +335,6 @@ def _branch_and_bound(b: _Block, time_s: float, mip_rel_gap: float) -> None:
     kinds = np.full(ints.size, highspy.HighsVarType.kInteger)
     h.changeColsIntegrality(ints.size, ints.astype(np.int32), kinds)
     h.setOptionValue("mip_rel_gap", mip_rel_gap)
-    h.setOptionValue("presolve", "choose")
     h.setOptionValue("time_limit", h.getRunTime() + max(time_s, 1e-3))  # cumulative over the instance's runs
     incumbent = highspy.HighsSolution()
     incumbent.col_value = list(b.x)  # type: ignore[arg-type]

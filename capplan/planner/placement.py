@@ -505,14 +505,14 @@ class _Builder:
         self.row_hi.append(hi)
         return len(self.row_lo) - 1
 
-    def cut(self, hi: float, terms: list[tuple[int, float]]) -> None:
-        """A valid inequality sum(val x[col]) <= hi, added to the LP only once it is violated."""
-        row = len(self.cut_hi)
-        self.cut_hi.append(hi)
-        for col, val in terms:
-            self.cut_rows.append(row)
-            self.cut_cols.append(col)
-            self.cut_vals.append(val)
+    def cuts(self, hi: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        """Valid inequalities sum(val x[col]) <= hi (``rows`` index ``hi``), added to the LP only once
+        violated."""
+        first = len(self.cut_hi)
+        self.cut_hi.extend(np.asarray(hi, dtype=float).tolist())
+        self.cut_rows.extend((first + np.asarray(rows)).tolist())
+        self.cut_cols.extend(np.asarray(cols).tolist())
+        self.cut_vals.extend(np.asarray(vals, dtype=float).tolist())
 
     def coef(self, row: int, col: int, val: float) -> None:
         self.rows.append(row)
@@ -786,14 +786,27 @@ def _capacity_cuts(
     big = k > 1
     t = np.where(big, (k - 1) * g / np.where(big, d, 1.0), 0.0)
     mir = np.nonzero(big & (1.0 - t >= 0.1))[0]  # nearly a multiple of G: the cut adds little, scales badly
-    for i in mir.tolist():
-        n = int(unit_col[p[i], q[i]])
-        b.cut(t[i] / (1.0 - t[i]) - (k[i] - 1), [(int(col[i]), 1.0 / (1.0 - t[i])), (n, -1.0)])
-    small: dict[tuple[int, int, int], list[int]] = {}
-    for i in np.nonzero(~big)[0].tolist():
-        small.setdefault((int(wi[i]), int(p[i]), int(q[i])), []).append(int(col[i]))
-    for (_, pp, qq), cols in small.items():
-        b.cut(0.0, [(c, 1.0) for c in cols] + [(int(unit_col[pp, qq]), -1.0)])
+    tm, one = t[mir], np.arange(mir.size)
+    b.cuts(
+        tm / (1.0 - tm) - (k[mir] - 1),
+        np.concatenate([one, one]),
+        np.concatenate([col[mir], unit_col[p[mir], q[mir]]]),
+        np.concatenate([1.0 / (1.0 - tm), -np.ones(mir.size)]),
+    )
+    # one cut per (workload, pool, quarter), in order of first appearance: sum(y) - N <= 0
+    small = np.nonzero(~big)[0]
+    key = (wi[small] * len(pools) + p[small]) * nq + q[small]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    head = small[first[order]]  # an entry of each cut, cuts in order
+    b.cuts(
+        np.zeros(order.size),
+        np.concatenate([rank[inverse], np.arange(order.size)]),
+        np.concatenate([col[small], unit_col[p[head], q[head]]]),
+        np.concatenate([np.ones(small.size), -np.ones(order.size)]),
+    )
 
 
 def _demand_weights(plan: Plan, sizing: Sizing) -> np.ndarray:
