@@ -112,10 +112,13 @@ class Catalog:
         for acc in accelerators:
             for name in acc.names():
                 self._index.setdefault(normalise_name(name), acc)
+        self._found: dict[str, Accelerator | None] = {}  # name as asked -> answer (planner hot path)
 
     def find_accelerator(self, name: str) -> Accelerator | None:
         """The accelerator called ``name`` (or one of its aliases), or None."""
-        return self._index.get(normalise_name(name))
+        if name not in self._found:
+            self._found[name] = self._index.get(normalise_name(name))
+        return self._found[name]
 
     def accelerator(self, name: str) -> Accelerator:
         """The accelerator called ``name``; UserError listing close matches when unknown."""

@@ -20,7 +20,21 @@ def spares_for_availability(needed: np.ndarray, replica_avail: float, target: fl
 
     Capped at MAX_SPARES; 0 where nothing is needed.
     """
-    n = np.asarray(needed, dtype=np.int64)[:, None]
+    n = np.asarray(needed, dtype=np.int64)
+    known = _KNOWN.setdefault((float(replica_avail), float(target)), {})
+    values, where = np.unique(n, return_inverse=True)
+    missing = np.array([v for v in values.tolist() if v not in known], dtype=np.int64)
+    if missing.size:
+        known.update(zip(missing.tolist(), _spares(missing, replica_avail, target).tolist(), strict=True))
+    return np.array([known[v] for v in values.tolist()], dtype=np.int64)[where].reshape(n.shape)
+
+
+# (availability, target) -> needed replicas -> spares: a plan asks for the same values again and again
+_KNOWN: dict[tuple[float, float], dict[int, int]] = {}
+
+
+def _spares(needed: np.ndarray, replica_avail: float, target: float) -> np.ndarray:
+    n = needed[:, None]
     for width in (8, MAX_SPARES + 1):  # a few spares nearly always suffice; widen only when they do not
         k = np.arange(width, dtype=np.int64)[None, :]
         ok = special.bdtr(k, n + k, 1.0 - replica_avail) >= target

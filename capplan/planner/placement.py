@@ -12,12 +12,16 @@ kind (stand-alone cost) are kept. Every cash and carbon coefficient comes from c
 carbon price adds price x tCO2e to the objective (not to the cash).
 Valid cuts tighten the LP relaxation: a share y of a pool-quarter needing d GPUs of units of G GPUs, with
 no capacity already there, needs N >= (k - 1) + (y - t) / (1 - t) units (k = ceil(d / G),
-t = (k - 1) G / d; the mixed-integer rounding of d y <= G N).
+t = (k - 1) G / d; the mixed-integer rounding of d y <= G N). They are handed to the solver as lazy
+rows: only those the LP solution violates join the LP. Purchases carry their start quarter, the order in
+which the solver's relax-and-fix heuristic fixes them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -70,6 +74,9 @@ class Pool:
     region: str | None
     source: str
 
+    def __post_init__(self) -> None:
+        self.owned_now = bool(self.existing_gpus.any())  # any capacity already owned or committed
+
 
 @dataclass
 class Option:
@@ -107,6 +114,22 @@ class Solution:
     status: str
     gap: float = 0.0
     solve_s: float = 0.0
+
+    @functools.cached_property
+    def used(self) -> dict[int, dict[int, list[int]]]:
+        """Per workload: option index -> quarters in which it serves more than 5 % of the demand."""
+        out: dict[int, dict[int, list[int]]] = {}
+        for (oi, q, wi), v in self.share.items():
+            if v > 0.05:
+                out.setdefault(wi, {}).setdefault(oi, []).append(q)
+        return out
+
+    @functools.cached_property
+    def options_by_workload(self) -> dict[int, list[Option]]:
+        out: dict[int, list[Option]] = {}
+        for o in self.options:
+            out.setdefault(o.workload, []).append(o)
+        return out
 
     @property
     def upfront(self) -> np.ndarray:
@@ -301,17 +324,14 @@ def _rent(plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray) -> t
     return cash, carbon
 
 
-def _rent_total(
-    plan: Plan, c: CloudOption, billed: np.ndarray, busy: np.ndarray, carbon_price: float
-) -> float:
-    """Stand-alone cost of renting over the horizon, the carbon price included (for ranking)."""
-    kg = float(
-        c.carbon.kg(
-            np.array([billed.sum() * engine.spot_overhead_factor(c.price, plan.assumptions.cloud)]),
-            np.array([busy.sum()]),
-        ).sum()
-    )
-    usd = engine.rented_usd(c.price, plan.assumptions.cloud, float(billed.sum()))
+def _rent_total(plan: Plan, c: CloudOption, billed_sum: float, busy_sum: float, carbon_price: float) -> float:
+    """Stand-alone cost of renting ``billed_sum`` GPU-hours over the horizon (``busy_sum`` of them
+    working), the carbon price included (for ranking)."""
+    usd = engine.rented_usd(c.price, plan.assumptions.cloud, billed_sum)
+    if not carbon_price:
+        return usd
+    overhead = engine.spot_overhead_factor(c.price, plan.assumptions.cloud)
+    kg = float(c.carbon.kg(np.array([billed_sum * overhead]), np.array([busy_sum])).sum())
     return usd + engine.carbon_cost_usd(kg, carbon_price)
 
 
@@ -332,17 +352,20 @@ def workload_options(
     # the monthly flows only for the few the pruning below can keep, and for the cheapest burst.
     ranked: list[tuple[float, CloudOption, Fit]] = []
     bursts: list[tuple[float, CloudOption, Fit]] = []
+    hours: dict[str, tuple[float, float, float]] = {}  # accelerator -> billed, busy, burst GPU-hours
+    for acc, fit in fits.items():
+        billed, busy = rented_gpu_hours(plan, w, fit)
+        hours[acc] = (float(billed.sum()), float(busy.sum()), float(fit.burst_gpu_hours.sum()))
     for c in cands.cloud if cloud_ok else []:
         fit = fits.get(c.accelerator.name)
         if c.reserved or fit is None or not cands.residency.allowed(wi, c.label):
             continue
         if c.price.pricing_model == "spot" and not w.spot_ok:
             continue
-        billed, busy = rented_gpu_hours(plan, w, fit)
-        ranked.append((_rent_total(plan, c, billed, busy, price), c, fit))
+        billed_sum, busy_sum, burst_sum = hours[c.accelerator.name]
+        ranked.append((_rent_total(plan, c, billed_sum, busy_sum, price), c, fit))
         if c.price.pricing_model == "on_demand" and fit.burst_gpu_hours.any():
-            b = fit.burst_gpu_hours
-            bursts.append((_rent_total(plan, c, b, b, price), c, fit))
+            bursts.append((_rent_total(plan, c, burst_sum, burst_sum, price), c, fit))
     ranked.sort(key=lambda r: r[0])
     rentals: list[Option] = []
     for _, c, fit in ranked[: plan.solver.max_options_per_kind]:
@@ -372,19 +395,38 @@ def workload_options(
         _, c, fit = min(bursts, key=lambda r: r[0])
         burst, burst_via = _rent(plan, c, fit.burst_gpu_hours, fit.burst_gpu_hours), c.label
     owned: list[Option] = []
+    # Per venue (cloud pools pay the workload's data costs): extra cash and carbon of each variant and
+    # their totals, computed once; per accelerator: devices in each variant and their totals.
+    extras = {cloud: data if cloud else np.zeros_like(data) for cloud in (False, True)}
+    by_variant: dict[tuple[bool, str], tuple[np.ndarray, np.ndarray, float]] = {}
+    for cloud, extra in extras.items():
+        by_variant[(cloud, "peak")] = (extra, nothing, float(extra.sum() + cp(nothing.sum())))
+        if burst is not None:
+            cash = extra + burst[0]
+            by_variant[(cloud, "avg+burst")] = (cash, burst[1], float(cash.sum() + cp(burst[1].sum())))
+    devices_of = {
+        acc: (
+            (fit.owned_peak, float(fit.owned_peak.sum())),
+            (fit.owned_avg, float(fit.owned_avg.sum())),
+            bool((fit.owned_peak > fit.owned_avg).any()),
+        )
+        for acc, fit in fits.items()
+    }
     for pi, p in enumerate(pools):
-        fit = fits.get(p.accelerator)
-        allowed = (cloud_ok if p.cloud else onprem_ok) and cands.residency.allowed(wi, p.label)
-        if fit is None or not allowed:
+        if p.accelerator not in fits:
             continue
-        extra = data if p.cloud else np.zeros_like(data)
+        allowed = (cloud_ok if p.cloud else onprem_ok) and cands.residency.allowed(wi, p.label)
+        if not allowed:
+            continue
         kind = "reserved" if p.cloud else "onprem"
-        variants = [("peak", fit.owned_peak, extra, nothing, None)]
-        if burst is not None and (fit.owned_peak > fit.owned_avg).any():
-            variants.append(("avg+burst", fit.owned_avg, extra + burst[0], burst[1], burst_via))
-        for variant, devices, cash, carbon, via in variants:
-            marginal = 0.0 if p.existing_gpus.any() and not p.cloud else p.gpu_quarter_usd
-            cost = float(cash.sum() + cp(carbon.sum()) + devices.sum() * marginal)
+        peak, avg, bursty = devices_of[p.accelerator]
+        variants = [("peak", peak, None)]
+        if burst is not None and bursty:
+            variants.append(("avg+burst", avg, burst_via))
+        marginal = 0.0 if p.owned_now and not p.cloud else p.gpu_quarter_usd
+        for variant, (devices, devices_sum), via in variants:
+            cash, carbon, fixed = by_variant[(p.cloud, variant)]
+            cost = float(fixed + devices_sum * marginal)
             owned.append(
                 Option(
                     wi,
@@ -412,7 +454,7 @@ def workload_options(
     for group in groups.values():
         group.sort(key=lambda o: o.standalone_usd)
         chosen = group[:keep]
-        chosen += [o for o in group if o.pool is not None and pools[o.pool].existing_gpus.any()]
+        chosen += [o for o in group if o.pool is not None and pools[o.pool].owned_now]
         if group[0].pool is not None:
             chosen.append(min(group, key=lambda o: (pools[o.pool].first_start, o.standalone_usd)))  # type: ignore[index]
         out += list({id(o): o for o in chosen}.values())
@@ -428,6 +470,8 @@ class _Builder:
     lb: list[float] = field(default_factory=list)
     ub: list[float] = field(default_factory=list)
     integer: list[bool] = field(default_factory=list)
+    penalty: list[bool] = field(default_factory=list)  # unserved demand, budget or carbon-cap overrun
+    stage: list[int] = field(default_factory=list)  # purchases: start quarter (relax-and-fix order); else -1
     rows: list[int] = field(default_factory=list)
     cols: list[int] = field(default_factory=list)
     vals: list[float] = field(default_factory=list)
@@ -440,17 +484,35 @@ class _Builder:
     co2_cols: list[int] = field(default_factory=list)
     co2_vals: list[float] = field(default_factory=list)
 
-    def var(self, cost: float, lo: float, hi: float, integer: bool = False) -> int:
+    cut_rows: list[int] = field(default_factory=list)
+    cut_cols: list[int] = field(default_factory=list)
+    cut_vals: list[float] = field(default_factory=list)
+    cut_hi: list[float] = field(default_factory=list)
+
+    def var(
+        self, cost: float, lo: float, hi: float, integer: bool = False, penalty: bool = False, stage: int = -1
+    ) -> int:
         self.cost.append(cost)
         self.lb.append(lo)
         self.ub.append(hi)
         self.integer.append(integer)
+        self.penalty.append(penalty)
+        self.stage.append(stage)
         return len(self.cost) - 1
 
     def row(self, lo: float, hi: float) -> int:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
         return len(self.row_lo) - 1
+
+    def cuts(self, hi: np.ndarray, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        """Valid inequalities sum(val x[col]) <= hi (``rows`` index ``hi``), added to the LP only once
+        violated."""
+        first = len(self.cut_hi)
+        self.cut_hi.extend(np.asarray(hi, dtype=float).tolist())
+        self.cut_rows.extend((first + np.asarray(rows)).tolist())
+        self.cut_cols.extend(np.asarray(cols).tolist())
+        self.cut_vals.extend(np.asarray(vals, dtype=float).tolist())
 
     def coef(self, row: int, col: int, val: float) -> None:
         self.rows.append(row)
@@ -467,19 +529,6 @@ class _Builder:
             r.extend(nz.tolist())
             c.extend([col] * nz.size)
             v.extend(flat[nz].tolist())
-
-    def spend_in(self, col: int, q: int, cash: np.ndarray, carbon: np.ndarray) -> None:
-        """Record a variable whose cash and carbon all fall in quarter ``q``."""
-        for k in range(3):
-            if cash[k]:
-                self.cash_rows.append(3 * q + k)
-                self.cash_cols.append(col)
-                self.cash_vals.append(float(cash[k]))
-        for k in range(2):
-            if carbon[k]:
-                self.co2_rows.append(2 * q + k)
-                self.co2_cols.append(col)
-                self.co2_vals.append(float(carbon[k]))
 
     def cash_matrix(self) -> sparse.csr_array:
         return sparse.csr_array(
@@ -529,14 +578,6 @@ def solve_placement(plan: Plan, cands: Candidates, sizing: Sizing, mode: Mode = 
     return PlacementModel.build(plan, cands, sizing).solve(mode)
 
 
-def _reachable(o: Option, q: int, pools: list[Pool]) -> bool:
-    """Whether an option can carry load in quarter q at all (rented, already owned, or buyable by then)."""
-    if o.pool is None:
-        return True
-    pool = pools[o.pool]
-    return bool(pool.existing_gpus[q] > 0) or pool.first_start <= q
-
-
 def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Option], mode: Mode) -> Solution:
     nq = plan.horizon_quarters
     b = _Builder(nq)
@@ -549,36 +590,9 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
     cap_row = {(p, q): b.row(-np.inf, float(pools[p].existing_gpus[q])) for p in used for q in range(nq)}
     weights = _demand_weights(plan, sizing)
     share_row = b.row(-np.inf, 0.0) if mode == "recommended" and plan.max_cloud_share is not None else None
-    s = plan.max_cloud_share or 0.0
-    y_index: dict[int, tuple[int, int, int]] = {}
-    u_index: dict[int, tuple[int, int]] = {}
-    forced: dict[tuple[int, int], float] = {}
-    pool_load: list[tuple[int, int, int, int, float]] = []  # (column, workload, pool, quarter, devices)
-    by_workload: dict[int, list[tuple[int, Option]]] = {}
-    for oi, o in enumerate(options):
-        by_workload.setdefault(o.workload, []).append((oi, o))
-    for wi in range(len(plan.workloads)):
-        mine = by_workload.get(wi, [])
-        for q in (q for q in range(nq) if weights[wi, q] > 0):
-            reach = [(oi, o) for oi, o in mine if _reachable(o, q, pools)]
-            if not reach:
-                forced[(wi, q)] = 1.0  # nothing can serve it then: unserved, and no penalty to optimise
-                continue
-            cover = b.row(1.0, 1.0)
-            dearest = max(_serve_cost_bound(o, q, pools) for _, o in reach)
-            for oi, o in reach:
-                col = b.var(float(o.cash[q].sum() + cp(o.carbon[q].sum())), 0.0, 1.0)
-                y_index[col] = (oi, q, wi)
-                b.coef(cover, col, 1.0)
-                b.spend_in(col, q, o.cash[q], o.carbon[q])
-                if o.pool is not None and o.devices[q] > 0:
-                    b.coef(cap_row[(o.pool, q)], col, float(o.devices[q]))
-                    pool_load.append((col, wi, o.pool, q, float(o.devices[q])))
-                if share_row is not None:
-                    b.coef(share_row, col, weights[wi, q] * ((1.0 - s) if o.cloud else -s))
-            col = b.var(UNSERVED_PENALTY_X * dearest + 1e3, 0.0, 1.0)
-            u_index[col] = (wi, q)
-            b.coef(cover, col, 1.0)
+    y_index, u_index, forced, pool_load = _demand_columns(
+        b, plan, pools, options, weights, cap_row, share_row, lambda kg: engine.carbon_cost_usd(kg, price)
+    )
     buy_index: dict[int, tuple[int, int]] = {}
     units: dict[tuple[int, int], int] = {}  # (pool, quarter) -> column of the units in service then
     for p in used:
@@ -586,7 +600,7 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
         window: dict[int, list[int]] = {}
         for st in range(pool.first_start, nq):
             unit_cost = pool.unit_cash[st].sum() - pool.residual_usd[st] + cp(pool.unit_carbon[st].sum())
-            col = b.var(float(unit_cost), 0.0, np.inf, integer=True)
+            col = b.var(float(unit_cost), 0.0, np.inf, integer=True, stage=st)
             buy_index[col] = (p, st)
             b.spend(col, pool.unit_cash[st], pool.unit_carbon[st])
             for q in range(st, min(st + pool.term_quarters, nq)):
@@ -628,6 +642,124 @@ def _solve_mode(plan: Plan, sizing: Sizing, pools: list[Pool], options: list[Opt
     )
 
 
+def _demand_columns(
+    b: _Builder,
+    plan: Plan,
+    pools: list[Pool],
+    options: list[Option],
+    weights: np.ndarray,
+    cap_row: dict[tuple[int, int], int],
+    share_row: int | None,
+    cp: Callable[[np.ndarray], np.ndarray],
+) -> tuple[
+    dict[int, tuple[int, int, int]],
+    dict[int, tuple[int, int]],
+    dict[tuple[int, int], float],
+    list[tuple[int, int, int, int, float]],
+]:
+    """Per workload-quarter with demand: one share column per option that can serve it then and one
+    unserved column, all in one cover row (shares + unserved = 1); shares load their pool's capacity row
+    and the cloud-share row. Workload-quarters nothing can serve are unserved up front (``forced``).
+
+    Returns (share columns -> (option, quarter, workload), unserved columns -> (workload, quarter), forced,
+    pool loads (column, workload, pool, quarter, devices)). Built with numpy, in the order of a loop over
+    workloads, quarters and options."""
+    nq = plan.horizon_quarters
+    if not options:
+        return {}, {}, {(wi, q): 1.0 for wi, q in zip(*np.nonzero(weights > 0), strict=True)}, []
+    qs = np.arange(nq)
+    workload = np.array([o.workload for o in options])
+    pool = np.array([-1 if o.pool is None else o.pool for o in options])
+    cloud = np.array([o.cloud for o in options])
+    cash = np.stack([o.cash for o in options])  # (O, Q, 3)
+    carbon = np.stack([o.carbon for o in options])  # (O, Q, 2)
+    devices = np.stack([o.devices for o in options]).astype(float)  # (O, Q)
+    first = np.array([pools[p].first_start if p >= 0 else 0 for p in pool])
+    owned = np.stack([pools[p].existing_gpus > 0 if p >= 0 else np.ones(nq, bool) for p in pool])
+    reach = owned | (qs[None, :] >= first[:, None])  # rented, already owned, or buyable by then
+    cash_q = cash.sum(axis=2)  # (O, Q)
+    cost = cash_q + cp(carbon.sum(axis=2))
+    # upper bound on serving the workload-quarter with the option: its own costs plus whole new units
+    bound = cash_q.copy()
+    for oi in np.nonzero(pool >= 0)[0]:
+        p = pools[pool[oi]]
+        start = np.minimum(np.maximum(qs, p.first_start), len(p.unit_cash) - 1)
+        bound[oi] += np.ceil(devices[oi] / p.gpus_per_unit) * p.unit_cash[start].sum(axis=(1, 2))
+    oi_, q_ = np.nonzero(reach & (weights[workload] > 0))
+    w_ = workload[oi_]
+    order = np.lexsort((oi_, q_, w_))
+    oi_, q_, w_ = oi_[order], q_[order], w_[order]
+    has = np.zeros(weights.shape, dtype=bool)
+    has[w_, q_] = True
+    forced = {(int(wi), int(q)): 1.0 for wi, q in zip(*np.nonzero((weights > 0) & ~has), strict=True)}
+    key = w_ * nq + q_
+    starts = np.r_[0, np.nonzero(np.diff(key))[0] + 1] if key.size else np.zeros(0, dtype=int)
+    groups = starts.size
+    group = np.cumsum(np.isin(np.arange(key.size), starts)) - 1  # group of each share column
+    col0, row0 = len(b.cost), len(b.row_lo)
+    y_col = col0 + np.arange(key.size) + group  # each earlier group added one unserved column
+    ends = np.r_[starts[1:], key.size]
+    u_col = col0 + ends + np.arange(groups)
+    dearest = np.maximum.reduceat(bound[oi_, q_], starts) if groups else np.zeros(0)
+    total = key.size + groups
+    col_cost = np.empty(total)
+    col_cost[y_col - col0] = cost[oi_, q_]
+    col_cost[u_col - col0] = UNSERVED_PENALTY_X * dearest + 1e3
+    penalty = np.zeros(total, dtype=bool)
+    penalty[u_col - col0] = True
+    b.cost.extend(col_cost.tolist())
+    b.lb.extend([0.0] * total)
+    b.ub.extend([1.0] * total)
+    b.integer.extend([False] * total)
+    b.penalty.extend(penalty.tolist())
+    b.stage.extend([-1] * total)
+    b.row_lo.extend([1.0] * groups)  # cover rows: shares + unserved = 1
+    b.row_hi.extend([1.0] * groups)
+    rows = [row0 + group, row0 + np.arange(groups)]
+    cols = [y_col, u_col]
+    vals = [np.ones(key.size), np.ones(groups)]
+    d = devices[oi_, q_]
+    loads = np.nonzero((pool[oi_] >= 0) & (d > 0))[0]
+    used = sorted(set(pool[pool >= 0].tolist()))
+    first_cap = min(cap_row.values()) if cap_row else 0
+    slot = np.full(len(pools), -1)
+    slot[used] = np.arange(len(used))
+    rows.append(first_cap + slot[pool[oi_[loads]]] * nq + q_[loads])  # cap_row[(p, q)], built p-major
+    cols.append(y_col[loads])
+    vals.append(d[loads])
+    if share_row is not None:
+        s = plan.max_cloud_share or 0.0
+        rows.append(np.full(key.size, share_row))
+        cols.append(y_col)
+        vals.append(weights[w_, q_] * np.where(cloud[oi_], 1.0 - s, -s))
+    b.rows.extend(np.concatenate(rows).tolist())
+    b.cols.extend(np.concatenate(cols).tolist())
+    b.vals.extend(np.concatenate(vals).tolist())
+    for spent, width, r, c, v in (
+        (cash[oi_, q_], 3, b.cash_rows, b.cash_cols, b.cash_vals),
+        (carbon[oi_, q_], 2, b.co2_rows, b.co2_cols, b.co2_vals),
+    ):
+        j, k = np.nonzero(spent)
+        r.extend((width * q_[j] + k).tolist())
+        c.extend(y_col[j].tolist())
+        v.extend(spent[j, k].tolist())
+    y_index = dict(zip(y_col.tolist(), zip(oi_.tolist(), q_.tolist(), w_.tolist(), strict=True), strict=True))
+    u_index = dict(
+        zip(u_col.tolist(), zip(w_[starts].tolist(), q_[starts].tolist(), strict=True), strict=True)
+    )
+    pool_load = list(
+        zip(
+            y_col[loads].tolist(),
+            w_[loads].tolist(),
+            pool[oi_[loads]].tolist(),
+            q_[loads].tolist(),
+            d[loads].tolist(),
+            strict=True,
+        )
+    )
+    return y_index, u_index, forced, pool_load
+
+
 def _capacity_cuts(
     b: _Builder,
     pools: list[Pool],
@@ -638,38 +770,43 @@ def _capacity_cuts(
 
     A workload's options needing at most one unit (d <= G) share one cut, sum(y) <= N: if the pool has no
     unit the workload cannot use it, and one unit is enough for a share of at most 1."""
-    small: dict[tuple[int, int, int], list[int]] = {}
-    for col, wi, p, q, d in pool_load:
-        pool = pools[p]
-        if pool.existing_gpus[q] > 0 or (p, q) not in units:
-            continue
-        g = float(pool.gpus_per_unit)
-        k = math.ceil(d / g - 1e-9)
-        if k <= 1:
-            small.setdefault((wi, p, q), []).append(col)
-            continue
-        t = (k - 1) * g / d
-        if 1.0 - t < 0.1:  # nearly a multiple of G: the cut adds little and scales badly
-            continue
-        r = b.row(-np.inf, t / (1.0 - t) - (k - 1))
-        b.coef(r, col, 1.0 / (1.0 - t))
-        b.coef(r, units[(p, q)], -1.0)
-    for (_, p, q), cols in small.items():
-        r = b.row(-np.inf, 0.0)
-        for col in cols:
-            b.coef(r, col, 1.0)
-        b.coef(r, units[(p, q)], -1.0)
-
-
-def _serve_cost_bound(o: Option, q: int, pools: list[Pool]) -> float:
-    """Upper bound on serving one workload-quarter with an option: its own costs plus whole new units for
-    it."""
-    if o.pool is None:
-        return float(o.cash[q].sum())
-    pool = pools[o.pool]
-    units = math.ceil(float(o.devices[q]) / pool.gpus_per_unit)
-    start = min(max(q, pool.first_start), len(pool.unit_cash) - 1)
-    return float(o.cash[q].sum()) + units * float(pool.unit_cash[start].sum())
+    if not pool_load:
+        return
+    col, wi, p, q = (np.array(v, dtype=np.int64) for v in list(zip(*pool_load, strict=True))[:4])
+    d = np.array([load[4] for load in pool_load])
+    nq = max(len(pl.existing_gpus) for pl in pools)
+    existing = np.stack([pl.existing_gpus for pl in pools])  # (pools, Q)
+    unit_col = np.full((len(pools), nq), -1, dtype=np.int64)
+    for (pp, qq), n in units.items():
+        unit_col[pp, qq] = n
+    keep = (existing[p, q] <= 0) & (unit_col[p, q] >= 0)
+    col, wi, p, q, d = col[keep], wi[keep], p[keep], q[keep], d[keep]
+    g = np.array([float(pl.gpus_per_unit) for pl in pools])[p]
+    k = np.ceil(d / g - 1e-9)
+    big = k > 1
+    t = np.where(big, (k - 1) * g / np.where(big, d, 1.0), 0.0)
+    mir = np.nonzero(big & (1.0 - t >= 0.1))[0]  # nearly a multiple of G: the cut adds little, scales badly
+    tm, one = t[mir], np.arange(mir.size)
+    b.cuts(
+        tm / (1.0 - tm) - (k[mir] - 1),
+        np.concatenate([one, one]),
+        np.concatenate([col[mir], unit_col[p[mir], q[mir]]]),
+        np.concatenate([1.0 / (1.0 - tm), -np.ones(mir.size)]),
+    )
+    # one cut per (workload, pool, quarter), in order of first appearance: sum(y) - N <= 0
+    small = np.nonzero(~big)[0]
+    key = (wi[small] * len(pools) + p[small]) * nq + q[small]
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    head = small[first[order]]  # an entry of each cut, cuts in order
+    b.cuts(
+        np.zeros(order.size),
+        np.concatenate([rank[inverse], np.arange(order.size)]),
+        np.concatenate([col[small], unit_col[p[head], q[head]]]),
+        np.concatenate([np.ones(small.size), -np.ones(order.size)]),
+    )
 
 
 def _demand_weights(plan: Plan, sizing: Sizing) -> np.ndarray:
@@ -705,7 +842,7 @@ def _budget_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, int]:
     over: dict[int, int] = {}
     for year in range(math.ceil(nq / 4)):
         quarters = range(4 * year, min(4 * year + 4, nq))
-        slack = b.var(OVER_BUDGET_PENALTY_PER_USD, 0.0, np.inf)
+        slack = b.var(OVER_BUDGET_PENALTY_PER_USD, 0.0, np.inf, penalty=True)
         over[slack] = year
         for cats, frac in groups:
             rows = [q * 3 + c for q in quarters for c in cats]
@@ -728,7 +865,7 @@ def _carbon_cap_rows(plan: Plan, b: _Builder, fixed: np.ndarray) -> dict[int, in
     over: dict[int, int] = {}
     for year in range(math.ceil(nq / 4)):
         quarters = range(4 * year, min(4 * year + 4, nq))
-        slack = b.var(OVER_CAP_PENALTY_PER_KG, 0.0, np.inf)
+        slack = b.var(OVER_CAP_PENALTY_PER_KG, 0.0, np.inf, penalty=True)
         over[slack] = year
         emitted = carbon[[q * 2 + k for q in quarters for k in range(2)]].sum(axis=0)
         r = b.row(-np.inf, cap * 1000.0 * len(quarters) / 4.0 - float(fixed[list(quarters)].sum()))
@@ -748,6 +885,10 @@ def _solve(plan: Plan, b: _Builder) -> tuple[np.ndarray, milp.MilpResult | None]
         lb=np.asarray(b.lb),
         ub=np.asarray(b.ub),
         integer=np.asarray(b.integer, dtype=bool),
+        penalty=np.asarray(b.penalty, dtype=bool),
+        stage=np.asarray(b.stage, dtype=int),
+        cuts=sparse.csr_array((b.cut_vals, (b.cut_rows, b.cut_cols)), shape=(len(b.cut_hi), n)),
+        cut_hi=np.asarray(b.cut_hi, dtype=float),
         a=sparse.csr_array((b.vals, (b.rows, b.cols)), shape=(len(b.row_lo), n)),
         row_lo=np.asarray(b.row_lo),
         row_hi=np.asarray(b.row_hi),

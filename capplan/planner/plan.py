@@ -7,6 +7,7 @@ and what is allowed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -482,16 +483,23 @@ class Plan(_Strict):
 
     def quarter_start(self, q: int) -> dt.date:
         """First day of plan quarter ``q`` (0-based)."""
-        months = self.start.month - 1 + 3 * q
-        return dt.date(self.start.year + months // 12, months % 12 + 1, min(self.start.day, 28))
+        return _quarter_start(self.start, q)
 
     def quarter_label(self, q: int) -> str:
-        d = self.quarter_start(q)
-        return (
-            f"{d.year}-Q{(d.month - 1) // 3 + 1}"
-            if d.day == 1 and d.month in (1, 4, 7, 10)
-            else f"Q{q + 1} ({d})"
-        )
+        return _quarter_label(self.start, q)
+
+
+def _quarter_start(start: dt.date, q: int) -> dt.date:
+    months = start.month - 1 + 3 * q
+    return dt.date(start.year + months // 12, months % 12 + 1, min(start.day, 28))
+
+
+@functools.lru_cache(maxsize=4096)  # result tables label every row: one label per (start, quarter)
+def _quarter_label(start: dt.date, q: int) -> str:
+    """'2026-Q1' for a calendar quarter, else 'Q3 (2026-02-15)' (plan quarters from an odd start)."""
+    d = _quarter_start(start, q)
+    calendar = d.day == 1 and d.month in (1, 4, 7, 10)
+    return f"{d.year}-Q{(d.month - 1) // 3 + 1}" if calendar else f"Q{q + 1} ({d})"
 
 
 def _path(loc: tuple[Any, ...]) -> str:

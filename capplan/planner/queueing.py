@@ -96,31 +96,37 @@ def servers_for_quantile(
     0 where there is no traffic; -1 where no number of servers can (the service time alone misses the SLO).
     """
     lam, s, cv, slo = np.broadcast_arrays(_arr(arrival_per_s), _arr(mean_service_s), _arr(cv), _arr(slo_s))
+    shape = lam.shape
+    lam, s, cv, slo = (np.ravel(v) for v in (lam, s, cv, slo))
     target = 1.0 - q
     feasible = (_service_tail(slo, s, cv) <= target) & (lam > 0)
 
-    def meets(c: np.ndarray) -> np.ndarray:
-        return response_tail(slo, c, lam, s, cv) <= target
+    def meets(c: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Whether c servers meet the SLO, for the queues ``idx`` only (each queue is independent)."""
+        return response_tail(slo[idx], c, lam[idx], s[idx], cv[idx]) <= target
 
-    a = lam * s
-    lo = np.floor(a) + 1.0
-    ok_lo = meets(lo)
-    hi = lo + np.ceil(3.0 * np.sqrt(a)) + 2.0
+    lo = np.floor(lam * s) + 1.0
+    hi = lo + np.ceil(3.0 * np.sqrt(lam * s)) + 2.0
+    ok_lo = np.zeros(lam.shape, dtype=bool)
+    todo = np.nonzero(feasible)[0]
+    ok_lo[todo] = meets(lo[todo], todo)
+    todo = todo[~ok_lo[todo]]  # need more than the stability minimum: bracket, then bisect
+    grow = todo
     for _ in range(64):
-        grow = feasible & ~ok_lo & ~meets(hi)
-        if not grow.any():
+        if grow.size == 0:
             break
-        hi = np.where(grow, lo + 2.0 * (hi - lo), hi)
-    active = feasible & ~ok_lo
-    while (active & (hi - lo > 1)).any():
-        mid = np.floor((lo + hi) / 2.0)
-        m = meets(mid)
-        step = active & (hi - lo > 1)
-        hi = np.where(step & m, mid, hi)
-        lo = np.where(step & ~m, mid, lo)
+        grow = grow[~meets(hi[grow], grow)]
+        hi[grow] = lo[grow] + 2.0 * (hi[grow] - lo[grow])
+    active = todo[hi[todo] - lo[todo] > 1]
+    while active.size:
+        mid = np.floor((lo[active] + hi[active]) / 2.0)
+        m = meets(mid, active)
+        hi[active[m]] = mid[m]
+        lo[active[~m]] = mid[~m]
+        active = active[hi[active] - lo[active] > 1]
     out = np.where(ok_lo, lo, hi)
     out = np.where(feasible, out, -1.0)
-    return np.where(lam <= 0, 0.0, out).astype(int)
+    return np.where(lam <= 0, 0.0, out).astype(int).reshape(shape)
 
 
 def response_quantile_s(q: float, c: int, arrival_per_s: float, mean_service_s: float, cv: float) -> float:

@@ -21,11 +21,14 @@ def _quarters(sol: Solution, qs: list[int]) -> str:
 
 def _used(sol: Solution, wi: int) -> dict[int, list[int]]:
     """Option index -> quarters in which it serves more than 5 % of workload ``wi``'s demand."""
-    used: dict[int, list[int]] = defaultdict(list)
-    for (oi, q, wj), v in sol.share.items():
-        if wj == wi and v > 0.05:
-            used[oi].append(q)
-    return used
+    return sol.used.get(wi, {})
+
+
+def _by_workload(rows: list[ResidencyRow]) -> dict[str, list[ResidencyRow]]:
+    out: dict[str, list[ResidencyRow]] = {}
+    for r in rows:
+        out.setdefault(r.workload, []).append(r)
+    return out
 
 
 def residency_rows(plan: Plan, cands: Candidates, sizing: Sizing) -> list[ResidencyRow]:
@@ -83,6 +86,7 @@ def _excluded(rows: list[ResidencyRow], workload: str) -> list[str]:
 def constraint_rows(sol: Solution, residency: Residency, rows: list[ResidencyRow]) -> list[ConstraintRow]:
     """One row per sensitive workload: its rules, where it is placed and why, what was excluded and why."""
     out = []
+    rows_of = _by_workload(rows)
     for wi in residency.sensitive():
         rules = residency.rules[wi]
         out.append(ConstraintRow(
@@ -90,7 +94,8 @@ def constraint_rows(sol: Solution, residency: Residency, rows: list[ResidencyRow
             sensitivity=rules.sensitivity,
             rules=rules.describe(),
             placed="; ".join(_placed(sol, wi, residency)) or "not placed",
-            excluded="; ".join(_excluded(rows, rules.workload)) or "nothing excluded",
+            excluded="; ".join(_excluded(rows_of.get(rules.workload, []), rules.workload))
+            or "nothing excluded",
         ))
     return out
 
@@ -98,6 +103,11 @@ def constraint_rows(sol: Solution, residency: Residency, rows: list[ResidencyRow
 def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRow]) -> list[ReasonRow]:
     plan = sol.plan
     out = []
+    rows_of = _by_workload(rows)
+    unserved: dict[int, list[int]] = {}
+    for (wj, q), v in sol.unserved.items():
+        if v > 0.01:
+            unserved.setdefault(wj, []).append(q)
     for wi, w in enumerate(plan.workloads):
         used = _used(sol, wi)
         parts = []
@@ -109,7 +119,7 @@ def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRo
                 "rent": "pay-per-use",
             }[o.variant]
             parts.append(f"{o.label} in {_quarters(sol, qs)} ({how})")
-        mine = sorted((o for o in sol.options if o.workload == wi), key=lambda o: o.standalone_usd)
+        mine = sorted(sol.options_by_workload.get(wi, []), key=lambda o: o.standalone_usd)
         compared = "; ".join(f"{o.label} [{o.variant}] {usd(o.standalone_usd)}" for o in mine[:4])
         text = f"{w.name}: " + ("; then ".join(parts) if parts else "not placed") + "."
         if compared:
@@ -119,7 +129,7 @@ def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRo
             rules = residency.rules[wi]
             placed = "; ".join(_placed(sol, wi, residency))
             text += f" Residency ({rules.describe()}):" + (f" allowed: {placed}." if placed else "")
-            excluded = _excluded(rows, w.name)
+            excluded = _excluded(rows_of.get(w.name, []), w.name)
             if excluded:
                 text += f" Excluded: {'; '.join(excluded)}."
         elif w.placement == "on_prem":
@@ -132,7 +142,7 @@ def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRo
                 f"({pool.lead_time_weeks:g}-week lead time from {plan.start}), so other capacity bridges the "
                 f"gap."
             )
-        missing = sorted(q for (wj, q), v in sol.unserved.items() if wj == wi and v > 0.01)
+        missing = sorted(unserved.get(wi, []))
         if missing:
             text += (f" UNSERVED in {_quarters(sol, missing)}: no allowed option could be used "
                      "(see excluded options and budget).")
@@ -143,13 +153,12 @@ def workload_reasons(sol: Solution, residency: Residency, rows: list[ResidencyRo
 def purchase_reasons(sol: Solution) -> list[ReasonRow]:
     plan = sol.plan
     out = []
+    placed: dict[tuple[int | None, int], list[float]] = {}  # (pool, quarter) -> GPUs of each share there
+    for (oi, q, _), v in sol.share.items():
+        placed.setdefault((sol.options[oi].pool, q), []).append(v * float(sol.options[oi].devices[q]))
     for (p, st), n in sorted(sol.buys.items(), key=lambda kv: kv[0][1]):
         pool = sol.pools[p]
-        need = sum(
-            v * float(sol.options[oi].devices[q])
-            for (oi, q, _), v in sol.share.items()
-            if sol.options[oi].pool == p and q == st
-        )
+        need = sum(placed.get((p, st), []))
         what = "servers" if not pool.cloud else f"{pool.kind} commitments"
         cost = (
             usd(n * pool.upfront_usd) + " upfront"

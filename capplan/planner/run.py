@@ -84,43 +84,67 @@ def _without_carbon_policy(plan: Plan, model: PlacementModel) -> Solution | None
 
 def _sizing_rows(plan: Plan, sizing: Sizing) -> list[SizingRow]:
     rows = []
+    workloads = {w.name: w for w in plan.workloads}
+    labels = [plan.quarter_label(q) for q in range(plan.horizon_quarters)]
     for (wname, acc), fit in sizing.fits.items():
-        w = next(x for x in plan.workloads if x.name == wname)
+        w = workloads[wname]
         unit = "runs/quarter" if w.type == "training" else "requests/s (average)"
         d = fit.details
-        for q in range(plan.horizon_quarters):
-            if d.get("llm"):
-                detail = (
-                    f"{fit.demand[q] * w.burstiness:.3g} req/s at peak / "
-                    f"{d['replica_throughput_per_s']:.3g} req/s per replica within TTFT/TPOT SLOs "
-                    f"({d['capacity_source']}) -> {int(d['replicas_peak'][q])} replicas + "
-                    f"{int(d['spares_peak'][q])} spare(s) x {d['devices_per_replica']} device(s)"
+        source = str(d["source"])
+        sized_by = "TTFT/TPOT" if d.get("llm") else "GPU-hours" if w.type == "training" else "p99 latency"
+        if d.get("llm"):
+            details = [
+                f"{demand * w.burstiness:.3g} req/s at peak / "
+                f"{d['replica_throughput_per_s']:.3g} req/s per replica within TTFT/TPOT SLOs "
+                f"({d['capacity_source']}) -> {int(replicas)} replicas + "
+                f"{int(spares)} spare(s) x {d['devices_per_replica']} device(s)"
+                for demand, replicas, spares in zip(
+                    fit.demand.tolist(), d["replicas_peak"].tolist(), d["spares_peak"].tolist(), strict=True
                 )
-            elif w.type == "training":
-                detail = (f"{d['gpu_hours_per_run']:.0f} GPU-h/run; "
-                          f">= {d['devices_for_deadline']} for deadline, "
-                          f">= {d['devices_for_memory']} for memory")
-            else:
-                detail = (
-                    f"{int(d['servers_peak'][q])} M/G/c slots at peak ({d['slots_per_replica']}/replica, "
-                    f"{d['service_time_ms']:.1f} ms service) -> {int(d['replicas_peak'][q])} replicas + "
-                    f"{int(d['spares_peak'][q])} spare(s) "
-                    f"x {d['devices_per_replica']} device(s)"
+            ]
+        elif w.type == "training":
+            details = [
+                f"{d['gpu_hours_per_run']:.0f} GPU-h/run; >= {d['devices_for_deadline']} for deadline, "
+                f">= {d['devices_for_memory']} for memory"
+            ] * len(labels)
+        else:
+            per_replica = (
+                f"/replica, {d['service_time_ms']:.1f} ms service) -> ",
+                f" spare(s) x {d['devices_per_replica']} device(s)",
+            )
+            details = [
+                f"{int(slots)} M/G/c slots at peak ({d['slots_per_replica']}{per_replica[0]}{int(replicas)} "
+                f"replicas + {int(spares)}{per_replica[1]}"
+                for slots, replicas, spares in zip(
+                    d["servers_peak"].tolist(),
+                    d["replicas_peak"].tolist(),
+                    d["spares_peak"].tolist(),
+                    strict=True,
                 )
+            ]
+        columns = zip(
+            labels,
+            fit.demand.tolist(),
+            fit.owned_avg.tolist(),
+            fit.owned_peak.tolist(),
+            fit.gpu_hours.tolist(),
+            details,
+            strict=True,
+        )
+        for quarter, demand, avg, peak, hours, detail in columns:
             rows.append(
                 SizingRow(
                     workload=wname,
                     accelerator=acc,
-                    quarter=plan.quarter_label(q),
-                    demand=float(fit.demand[q]),
+                    quarter=quarter,
+                    demand=float(demand),
                     demand_unit=unit,
-                    devices_avg=float(fit.owned_avg[q]),
-                    devices_peak=float(fit.owned_peak[q]),
-                    gpu_hours=float(fit.gpu_hours[q]),
+                    devices_avg=float(avg),
+                    devices_peak=float(peak),
+                    gpu_hours=float(hours),
                     detail=detail,
-                    source=str(d["source"]),
-                    sized_by="TTFT/TPOT" if d.get("llm")
-                    else "GPU-hours" if w.type == "training" else "p99 latency",
+                    source=source,
+                    sized_by=sized_by,
                 )
             )
     return rows

@@ -40,9 +40,15 @@ class Fit:
 class Sizing:
     fits: dict[tuple[str, str], Fit] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
+    _keys: tuple[int, dict[str, list[tuple[str, str]]]] = field(default=(-1, {}), repr=False, compare=False)
 
     def for_workload(self, name: str) -> list[Fit]:
-        return [f for (w, _), f in self.fits.items() if w == name]
+        if self._keys[0] != len(self.fits):  # keys by workload, rebuilt when fits were added or removed
+            index: dict[str, list[tuple[str, str]]] = {}
+            for key in self.fits:
+                index.setdefault(key[0], []).append(key)
+            self._keys = (len(self.fits), index)
+        return [self.fits[k] for k in self._keys[1].get(name, []) if k in self.fits]
 
 
 def memory_devices(memory_gib: float | None, acc: Accelerator, usable: float) -> int:
@@ -157,7 +163,9 @@ def size_plan(plan: Plan, catalog: Catalog, accelerators: list[Accelerator], sto
                 out.excluded.append(perf)
             elif perf is not None:
                 jobs.append((w, acc, perf, demand))
-        if not any(k[0] == w.name for k in out.fits) and not any(j[0] is w for j in jobs):
+        if not any((w.name, acc.name) in out.fits for acc in accelerators) and not any(
+            j[0] is w for j in jobs[-len(accelerators):]
+        ):
             out.excluded.append(
                 f"{w.name}: no figures for any candidate accelerator (give model.per_device / "
                 f"gpu_hours_per_run)"
