@@ -167,7 +167,10 @@ def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     solves = sum(alt.solver_seconds for alt in result.alternatives)
-    print(f"  the 3 solves took {solves:.2f} s of the last run's {times[-1]:.2f} s")
+    print(
+        f"  the 3 solves took {solves:.2f} s between them in the last run's {times[-1]:.2f} s (they run "
+        f"side by side, up to {min(3, os.cpu_count() or 1)} at once, while the sizing tables are built)"
+    )
     for alt in result.alternatives:
         print(
             f"  {alt.alternative:12s} gap {100 * alt.solver_gap:.2f} % (proven), "

@@ -18,10 +18,10 @@ failure before any integer plan exists raises ``SolverError``.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -75,19 +75,26 @@ FINISH_TRY_X = 4.0  # first try rounding the open purchases up once that could c
 ROUNDING_GRACE_S = 30.0  # a time-out mid-dive still gets one warm re-solve with purchases rounded up
 
 
-@functools.cache
+_BANNER_LOCK = threading.Lock()  # placement solves run in threads; only one may swap file descriptor 1
+_BANNER_SWALLOWED = threading.Event()
+
+
 def _banner_swallowed() -> None:
     """HiGHS prints a banner on stdout (file descriptor 1) when a process makes its first instance; make
     that one with stdout pointed at /dev/null, so `capplan plan --json` output stays JSON."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w", encoding="utf-8") as null:
-            os.dup2(null.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    with _BANNER_LOCK:
+        if _BANNER_SWALLOWED.is_set():
+            return
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w", encoding="utf-8") as null:
+                os.dup2(null.fileno(), 1)
+                highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SWALLOWED.set()
 
 
 def _scale(p: MilpProblem) -> float:
