@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard bench-vllm-cpu gpu-wheels gpu-check clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard bench-loadgen bench-vllm-cpu gpu-wheels gpu-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ clean:
 bench-planner: setup
 	$(BIN)/python benchmarks/planner_bench.py --size bench --repeats 3
 	$(BIN)/python benchmarks/planner_bench.py --size large --repeats 1
+
+bench-loadgen: setup
+	$(BIN)/python benchmarks/loadgen_theory.py --repeats 3
 
 bench-dashboard: setup
 	$(BIN)/python benchmarks/dashboard_bench.py --runs 100000 --repeats 5

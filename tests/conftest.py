@@ -108,6 +108,19 @@ def _leftovers() -> list[psutil.Process]:
     return alive
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the reliability figures this session counted (cases fuzzed, kills survived...), the ones the
+    README's reliability table quotes; they are also merged into test-artifacts/reliability.json."""
+    figures_module = sys.modules.get("test_reliability_figures")
+    figures = getattr(figures_module, "FIGURES", None)
+    if not figures:
+        return
+    fuzz_total = sum(v for k, v in figures.items() if k.startswith("fuzz."))
+    terminalreporter.write_line(f"reliability figures (this session): fuzz cases {fuzz_total}")
+    for key, value in sorted(figures.items()):
+        terminalreporter.write_line(f"  {key} = {value}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a process the tests started (streamlit, postgres, ray, uvicorn, benchmark
     children...) is still alive once every fixture has been torn down; then kill it."""

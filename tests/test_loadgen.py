@@ -1,15 +1,12 @@
-"""MLPerf LoadGen adapter, log parsing and the Server max-QPS search (against queueing theory)."""
+"""MLPerf LoadGen adapter, log parsing and the Server max-QPS search (its agreement with queueing theory is
+timed, so it is a benchmark: benchmarks/loadgen_theory.py)."""
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from scipy import optimize
 
 from capplan.harness.kinds.loadgen import LoadGenKind, _check_service
 from capplan.harness.loadgen.logs import LoadGenResult, parse_logs, summary_reasons
@@ -127,49 +124,6 @@ def test_search_brackets_then_bisects() -> None:
     assert 37.0 * 0.98 <= found.max_qps <= 37.0 and found.upper_failed_qps > 37.0
     assert calls[:3] == [10, 20, 40] and len(found.trials) == len(calls)
     assert search_max_qps(lambda q: _result(False), start_qps=10, max_runs=4).max_qps == 0.0
-
-
-def _mmc_sojourn_quantile(lam: float, mu: float, c: int, q: float) -> float:
-    """q-quantile of the time in system of an M/M/c queue (Erlang C waiting + exponential service)."""
-    a = lam / mu
-    top = a**c / math.factorial(c) * c / (c - a)
-    wait_prob = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)  # Erlang C
-    theta = c * mu - lam  # rate of the (exponential) wait, given that a request waits
-
-    def tail(t: float) -> float:  # P(W + S > t)
-        conv = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
-        return (1 - wait_prob) * math.exp(-mu * t) + wait_prob * conv - (1 - q)
-
-    return optimize.brentq(tail, 0, 100 / min(mu, theta))
-
-
-def test_max_qps_search_agrees_with_mmc_queueing_theory() -> None:
-    """A SUT with c=2 servers and exponential service (mean 4 ms) under LoadGen's Poisson arrivals is an
-    M/M/2 queue; the highest rate whose p99 stays within 40 ms follows from Erlang C. The search's
-    answer must agree within 25% (short runs of ~600 queries estimate p99 from the top ~6 samples)."""
-    servers, mean_s, bound_s = 2, 0.004, 0.040
-    rng = np.random.default_rng(0)
-    lock = threading.Lock()
-    service: list[float] = []
-
-    def process(indices) -> None:
-        with lock:
-            d = rng.exponential(mean_s)
-        t0 = time.perf_counter()
-        time.sleep(d)
-        service.append(time.perf_counter() - t0)
-
-    def run_at(qps: float) -> LoadGenResult:
-        settings = ScenarioSettings(scenario="Server", target_qps=qps, latency_bound_ms=bound_s * 1e3,
-                                    min_duration_ms=1500, min_query_count=300, max_duration_ms=4000)
-        return run_loadgen(process, settings, total_samples=64, workers=servers).result
-
-    found = search_max_qps(run_at, start_qps=250, criterion="latency", rel_tol=0.05, max_runs=8)
-    mu = 1 / float(np.mean(service))  # measured: sleep overshoots by tens of microseconds
-    theory = optimize.brentq(lambda lam: _mmc_sojourn_quantile(lam, mu, servers, 0.99) - bound_s, 1e-3,
-                             servers * mu * (1 - 1e-9))
-    assert found.best is not None and found.best.latency_percentiles_ms["99"] <= bound_s * 1e3
-    assert found.max_qps == pytest.approx(theory, rel=0.25)
 
 
 def test_loadgen_kind_end_to_end_and_errors() -> None:
