@@ -16,6 +16,7 @@ import psutil
 import pytest
 import yaml
 from harness_cli_helper import cli
+from proctools import as_foreground_job
 
 from capplan.results.schema import Status
 from capplan.results.store import Store
@@ -113,8 +114,8 @@ def test_interrupt_keeps_finished_records_and_ends_the_running_benchmark(
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
     }
-    proc = subprocess.Popen([CAPPLAN, "bench", "run", "--suite", str(suite), "--store", str(db)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    argv = as_foreground_job([CAPPLAN, "bench", "run", "--suite", str(suite), "--store", str(db)])
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while not pid_file.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
