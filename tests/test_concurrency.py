@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from test_reliability_figures import FIGURES
+
 from capplan.results.schema import Metric, RunRecord
 from capplan.results.store import RunFilter, Store
 
@@ -47,3 +49,5 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store_url: str) -> None:
     assert len(store.metric_rows()) == WRITERS * RECORDS_PER_WRITER
     for w in range(WRITERS):
         assert store.count(RunFilter(host_fingerprint=f"host{w}")) == RECORDS_PER_WRITER
+    backend = store_url.split(":", 1)[0].split("+", 1)[0]
+    FIGURES[f"concurrency.{backend}_records_stored_of_{WRITERS * RECORDS_PER_WRITER}"] = len(ids)
