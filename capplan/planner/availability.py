@@ -22,11 +22,12 @@ def spares_for_availability(needed: np.ndarray, replica_avail: float, target: fl
     """
     n = np.asarray(needed, dtype=np.int64)
     known = _KNOWN.setdefault((float(replica_avail), float(target)), {})
-    values, where = np.unique(n, return_inverse=True)
-    missing = np.array([v for v in values.tolist() if v not in known], dtype=np.int64)
-    if missing.size:
-        known.update(zip(missing.tolist(), _spares(missing, replica_avail, target).tolist(), strict=True))
-    return np.array([known[v] for v in values.tolist()], dtype=np.int64)[where].reshape(n.shape)
+    flat = n.ravel().tolist()  # a plan calls this per fleet with a few quarters: plain lookups beat np.unique
+    missing = sorted({v for v in flat if v not in known})
+    if missing:
+        found = _spares(np.array(missing, dtype=np.int64), replica_avail, target)
+        known.update(zip(missing, found.tolist(), strict=True))
+    return np.array([known[v] for v in flat], dtype=np.int64).reshape(n.shape)
 
 
 # (availability, target) -> needed replicas -> spares: a plan asks for the same values again and again
