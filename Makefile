@@ -40,7 +40,7 @@ clean:
 
 bench-planner: setup
 	$(BIN)/python benchmarks/planner_bench.py --size bench --repeats 3
-	$(BIN)/python benchmarks/planner_bench.py --size large --repeats 1
+	$(BIN)/python benchmarks/planner_bench.py --size large --repeats 3
 
 bench-loadgen: setup
 	$(BIN)/python benchmarks/loadgen_theory.py --repeats 3
