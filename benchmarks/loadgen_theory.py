@@ -12,7 +12,6 @@ Short trials (~600 queries) estimate the p99 from their top few samples, so expe
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import threading
@@ -26,23 +25,9 @@ from capplan.harness.loadgen.logs import LoadGenResult
 from capplan.harness.loadgen.search import search_max_qps
 from capplan.harness.loadgen.settings import ScenarioSettings
 from capplan.harness.loadgen.sut import run_loadgen
+from capplan.planner.queueing import response_quantile_s
 
 SERVERS, MEAN_SERVICE_S, BOUND_S = 2, 0.004, 0.040
-
-
-def mmc_sojourn_quantile_s(arrival_per_s: float, service_per_s: float, servers: int, q: float) -> float:
-    """q-quantile of the time in system of an M/M/c queue (Erlang C wait + exponential service)."""
-    a = arrival_per_s / service_per_s
-    top = a**servers / math.factorial(servers) * servers / (servers - a)
-    wait_prob = top / (sum(a**k / math.factorial(k) for k in range(servers)) + top)
-    theta = servers * service_per_s - arrival_per_s  # rate of the exponential wait, given a wait
-
-    def tail(t: float) -> float:  # P(W + S > t) - (1 - q)
-        mu = service_per_s
-        conv = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
-        return (1 - wait_prob) * math.exp(-mu * t) + wait_prob * conv - (1 - q)
-
-    return optimize.brentq(tail, 0, 100 / min(service_per_s, theta))
 
 
 def one_search(seed: int) -> tuple[float, float]:
@@ -65,8 +50,11 @@ def one_search(seed: int) -> tuple[float, float]:
 
     found = search_max_qps(run_at, start_qps=250, criterion="latency", rel_tol=0.05, max_runs=8)
     mu = 1 / float(np.mean(service_s))  # measured: sleep overshoots by tens of microseconds
-    theory = optimize.brentq(lambda lam: mmc_sojourn_quantile_s(lam, mu, SERVERS, 0.99) - BOUND_S, 1e-3,
-                             SERVERS * mu * (1 - 1e-9))
+    # M/M/c: capplan's queueing tail is exact for exponential service (cv = 1)
+    def p99_over_bound_s(lam: float) -> float:
+        return response_quantile_s(0.99, SERVERS, lam, 1 / mu, 1.0) - BOUND_S
+
+    theory = optimize.brentq(p99_over_bound_s, 1e-3, SERVERS * mu * (1 - 1e-9))
     return found.max_qps, theory
 
 

@@ -115,8 +115,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     figures = getattr(figures_module, "FIGURES", None)
     if not figures:
         return
-    fuzz_total = sum(v for k, v in figures.items() if k.startswith("fuzz."))
-    terminalreporter.write_line(f"reliability figures (this session): fuzz cases {fuzz_total}")
+    terminalreporter.write_line(
+        f"reliability figures (this session): fuzz cases {figures_module.fuzz_cases(figures)}"
+    )
     for key, value in sorted(figures.items()):
         terminalreporter.write_line(f"  {key} = {value}")
 

@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,11 @@ FIGURES_PATH = Path(__file__).resolve().parents[1] / "test-artifacts" / "reliabi
 FIGURES: Counter[str] = Counter()  # "fuzz.import.cli" -> cases run in this session
 
 
+def fuzz_cases(figures: Mapping[str, int]) -> int:
+    """Fuzz cases among ``figures`` (keys "fuzz.<parser>.<entry point>")."""
+    return sum(v for k, v in figures.items() if k.startswith("fuzz."))
+
+
 def write_figures() -> None:
     """Merge this session's figures into the JSON file (keys not run this time are kept)."""
     if not FIGURES:
@@ -33,8 +39,8 @@ def write_figures() -> None:
     except (OSError, ValueError):
         doc = {}
     figures = {**doc.get("figures", {}), **FIGURES}
-    fuzz_total = sum(v for k, v in figures.items() if k.startswith("fuzz."))
-    doc = {"updated_utc": datetime.now(UTC).isoformat(timespec="seconds"), "fuzz_cases_total": fuzz_total,
+    doc = {"updated_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+           "fuzz_cases_total": fuzz_cases(figures),
            "figures": dict(sorted(figures.items()))}
     FIGURES_PATH.write_text(json.dumps(doc, indent=1) + "\n")
 
