@@ -6,7 +6,7 @@ STAMP   = $(VENV)/.installed-stamp
 STORE  ?=
 STORE_FLAG = $(if $(STORE),--store $(STORE),)
 
-.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-planner bench-dashboard bench-loadgen bench-vllm-cpu gpu-wheels gpu-check clean
+.PHONY: setup sysdeps run test lint suites bench-selfcheck bench-placement bench-planner bench-dashboard bench-loadgen bench-vllm-cpu gpu-wheels gpu-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ test: setup sysdeps
 
 bench-selfcheck: setup
 	$(BIN)/python benchmarks/selfcheck.py
+
+bench-placement: setup
+	$(BIN)/python benchmarks/placement_trace.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts gpu-wheels gpu-check-summary.md

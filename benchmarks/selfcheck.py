@@ -32,7 +32,13 @@ import torch
 
 from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, OthersCpu
 from capplan.harness.kinds.membw import LLC_MULTIPLE, cpu_llc_bytes
-from capplan.harness.runner import PlannedBenchmark, RunEnvironment, run_benchmarks, torch_threads
+from capplan.harness.runner import (
+    PlannedBenchmark,
+    RunEnvironment,
+    placement_summary,
+    run_benchmarks,
+    torch_threads,
+)
 from capplan.harness.spec import BenchmarkSpec, Budget
 from capplan.harness.suite import load_suite
 from capplan.harness.timing import CONTENTION_WINDOW_S, PerfCounterTimer, measure
@@ -188,9 +194,11 @@ def quick_runs(workdir: Path, env: RunEnvironment, runs: int) -> list[list[RunRe
         events = run_benchmarks(tagged, store, suite="quick", env=env)
         records = [e.record for e in events if e.record is not None]
         contended = sum(1 for r in records if r.telemetry.get("contended"))
+        settle_s, kept_apart = placement_summary(records)
         statuses = {s: sum(r.status.value == s for r in records) for s in {r.status.value for r in records}}
         print(f"  quick run {i + 1}/{runs}: {time.perf_counter() - t0:.1f} s wall, statuses {statuses}, "
-              f"{contended} of {len(records)} started on a contended host", flush=True)
+              f"{contended} of {len(records)} started on a contended host; vCPU placement: {settle_s:.1f} s "
+              f"waited for the reference, {kept_apart} kept rounds taken apart", flush=True)
         passes.append(records)
     return passes
 

@@ -78,6 +78,10 @@ def test_every_failure_mode_is_recorded_and_the_suite_continues(tmp_path: Path) 
     assert ok.config["kind"] == f"{FIX}:OkKind" and ok.config["torch_threads"] >= 1
     assert ok.host_fingerprint and ok.inventory["cpu"]["logical_cores"] >= 1 and ok.software["python"]
     assert "contended" in ok.telemetry and ok.telemetry["max_rss_mb"] > 0
+    # each child starts from the session's best hand-off so far and reports its own back
+    refs = [stored[n].telemetry["placement_ref_us"] for n in ("after-raise", "after-timeout", "after-oom")]
+    assert all(r is not None and r > 0 for r in refs) and refs == sorted(refs, reverse=True)
+    assert ok.telemetry["placement_settle_s"] >= 0 and ok.telemetry["placement_reached"] in (0.0, 1.0)
 
 
 def test_resume_reruns_only_what_is_missing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from capplan.hardware import placement
 from capplan.harness.kinds.loadgen import LoadGenKind, _check_service
 from capplan.harness.loadgen.logs import LoadGenResult, parse_logs, summary_reasons
 from capplan.harness.loadgen.search import search_max_qps
@@ -141,6 +142,10 @@ def test_loadgen_kind_end_to_end_and_errors() -> None:
         result.config["calibrated_service_ms"]
     )
     assert len(result.samples["sut_latency_ms"]) == result.config["loadgen_query_count"]
+    # a run that ended with the vCPUs apart was repeated (at most RERUNS times); the last one is kept
+    assert 0 <= result.config["placement_reruns"] <= placement.RERUNS
+    if not result.config["placement_reference"]:
+        assert result.config["placement_reruns"] == placement.RERUNS and result.metrics[0].noisy
     bad = spec.model_copy(update={"params": {"model": "mlp", "scenario": "Offline", "search_max_qps": True}})
     with pytest.raises(ValueError, match="needs scenario Server"):
         kind.run(bad, kind.Params.model_validate(bad.params), RunContext(spec=bad))

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from capplan.harness.kinds.collective import bus_factor, free_port, run_collective, size_label
+from capplan.hardware import placement
+from capplan.harness.kinds.collective import CollectiveKind, bus_factor, free_port, run_collective, size_label
 from capplan.harness.kinds.copy import CopyKind, CopyParams
 from capplan.harness.kinds.dispatch import DispatchKind, DispatchParams
 from capplan.harness.kinds.gemm import GemmKind, GemmParams
@@ -139,3 +140,26 @@ def test_gpu_micro_kinds(device: str) -> None:
     assert m.config["arrays_ge_4x_llc"] and m.metrics[0].value > 0
     d = run(DispatchKind(), spec("dispatch", device=device), DispatchParams(ops=["add"]))
     assert d.metrics[0].value > 0
+
+
+def test_collective_repeats_a_run_that_ended_with_the_vcpus_apart_on_a_fresh_rendezvous(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(placement, "RERUN_SETTLE_S", 0.05)
+    spec = BenchmarkSpec(name="ar", kind="collective", params={
+        "ops": ["all_reduce"], "sizes_bytes": [4096], "world_size": 2, "warmup_iters": 1, "iters": 5})
+    kind = CollectiveKind()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        placement.reset(1e-3)  # no real hand-off is that fast: every run ends "apart"
+        result = kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec))
+        assert result.config["placement_reruns"] == placement.RERUNS
+        assert not result.config["placement_reference"]
+        busbw = result.metrics[0]
+        assert busbw.stats["shifted_kept"] == busbw.stats["n"] == 5  # counted, so the child flags it noisy
+        placement.reset()
+        again = kind.run(spec, kind.Params.model_validate(spec.params), RunContext(spec=spec))
+        assert 0 <= again.config["placement_reruns"] <= placement.RERUNS
+    finally:
+        placement.reset()
+        torch.set_num_threads(threads)

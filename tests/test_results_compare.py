@@ -123,6 +123,8 @@ def test_repeat_runs_interleaved_passes_and_sessions_compare(tmp_path: Path,
         doc = json.loads(out)
         assert code == 0 and doc["repeat"] == 3 and doc["status_counts"] == {"ok": 6} and doc["wall_s"] > 0
         assert [r["benchmark"] for r in doc["runs"]] == ["one", "two"] * 3  # interleaved passes
+        # the fixture kind is not timed by measure(): nothing kept from another vCPU placement
+        assert doc["placement_wait_s"] >= 0 and doc["runs_kept_apart"] == 0
         sessions[value] = doc["session"]
     code, out, _ = cli(capsys, "bench", "compare", "--a", f"session={sessions[1.0]}", "--b",
                        f"session={sessions[1.1]}", "--store", str(db), "--json")

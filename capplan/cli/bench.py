@@ -225,7 +225,7 @@ def run(
     """Run a benchmark suite; each benchmark runs in its own subprocess and is stored as it ends."""
     import re
 
-    from capplan.harness.runner import CONTENDED_BUSY_PCT
+    from capplan.harness.runner import CONTENDED_BUSY_PCT, placement_summary
     from capplan.harness.suite import load_suite
 
     if device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", device):
@@ -248,10 +248,11 @@ def run(
     records = [e.record for e in events if e.record is not None]
     counts = Counter(r["status"] for r in rows)
     contended = sum(1 for r in records if r.telemetry.get("contended"))
+    waited_s, kept_apart = placement_summary(records)
     if as_json:
         print_json({"suite": plan.name, "store": st.display_url, "session": session, "repeat": repeat,
                     "wall_s": round(wall_s, 1), "status_counts": dict(counts), "contended_starts": contended,
-                    "runs": rows})
+                    "placement_wait_s": round(waited_s, 1), "runs_kept_apart": kept_apart, "runs": rows})
         return
     passes = f" x {repeat} interleaved passes" if repeat > 1 else ""
     print_run_rows(f"suite {plan.name}: {len(rows)} benchmark runs{passes} -> {st.display_url} "
@@ -261,7 +262,8 @@ def run(
         f"suite {plan.name}: {len(rows)} benchmark runs in {minutes} min {seconds} s: "
         + ", ".join(f"{n} {status}" for status, n in counts.most_common())
         + f"; {contended} of {len(records)} started on a contended host (other processes > "
-        f"{CONTENDED_BUSY_PCT:g} % CPU)",
+        f"{CONTENDED_BUSY_PCT:g} % CPU); {waited_s:.1f} s waited for the reference vCPU placement, "
+        f"{kept_apart} kept rounds taken apart",
         markup=False, highlight=False,
     )
 

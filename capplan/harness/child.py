@@ -20,6 +20,7 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from capplan.hardware import placement
 from capplan.harness.device import cuda_index, process_peak_memory_bytes
 from capplan.harness.metrics import flag_noise
 from capplan.harness.reaper import kill_tagged, tag_environment
@@ -32,6 +33,10 @@ _OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memor
 # address-space cap (RLIMIT_AS) makes CUDA fail to start. On a CUDA device the memory cap is on the
 # resident set instead: a watchdog thread reads VmRSS this often and kills the process group above it.
 RSS_CHECK_S = 0.05
+# Before a benchmark starts, wait this long at most for the reference vCPU placement
+# (capplan.hardware.placement); a session's first benchmark takes several spaced probes to find it.
+SETTLE_AT_START_S = 2.0
+FIRST_REFERENCE_PROBES = 10
 
 
 def child_main(
@@ -41,6 +46,7 @@ def child_main(
     threads: int,
     runner_pid: int,
     cookie: str,
+    placement_ref_us: float | None = None,
 ) -> None:
     """Entry point of the benchmark subprocess."""
     os.setpgid(0, 0)  # own process group: the parent kills it (and any ranks it spawns) at once
@@ -51,6 +57,7 @@ def child_main(
     output_conn.close()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     spec = BenchmarkSpec.model_validate_json(spec_json)
+    placement.note(placement_ref_us)  # the session's best hand-off so far (capplan.hardware.placement)
     reply = run_spec(spec, threads)
     result_conn.send_bytes(json.dumps(reply).encode())
     result_conn.close()
@@ -189,6 +196,8 @@ def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
         cap_memory(spec)
         _seed_and_threads(spec.seed, threads)
         check_requirements(spec)
+        settled_s, placed = placement.settle(
+            SETTLE_AT_START_S, min_probes=1 if placement.reference_us() else FIRST_REFERENCE_PROBES)
         kind = resolve_kind(spec.kind)
         params = kind.Params.model_validate(spec.params)
         result = kind.run(spec, params, RunContext(spec=spec))
@@ -212,5 +221,8 @@ def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
         "child": {
             "max_rss_mb": usage.ru_maxrss * 1024 / 1e6,
             "peak_device_mem_mb": _device_peak_mb(spec.device),
+            "placement_ref_us": placement.reference_us(),
+            "placement_settle_s": settled_s,
+            "placement_reached": float(placed),
         },
     }

@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from capplan.errors import UserError
+from capplan.hardware import placement
 from capplan.hardware.inventory import cuda_uuids
 from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, host_busy_pct, sample_telemetry
 from capplan.harness.device import cuda_index
@@ -147,7 +148,7 @@ def run_isolated(spec: BenchmarkSpec, threads: int, gpu_uuids: Sequence[str] = (
     cookie = new_cookie()
     proc = ctx.Process(
         target=child_main,
-        args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid(), cookie),
+        args=(spec.model_dump_json(), res_w, out_w, threads, os.getpid(), cookie, placement.reference_us()),
         name=f"bench-{spec.name}",
     )
     proc.start()
@@ -187,6 +188,7 @@ def run_isolated(spec: BenchmarkSpec, threads: int, gpu_uuids: Sequence[str] = (
         outcome = Outcome(
             Status(reply["status"]), reply.get("error"), reply.get("result"), reply.get("child", {})
         )
+        placement.note(outcome.child.get("placement_ref_us"))
     outcome.telemetry = dict(telemetry)
     outcome.output_tail = tail
     return outcome
@@ -303,6 +305,14 @@ def build_record(
         tags=spec.tags,
         seed=spec.seed,
     )
+
+
+def placement_summary(records: Sequence[RunRecord]) -> tuple[float, int]:
+    """(seconds the runs waited for the reference vCPU placement, runs with rounds kept from another
+    placement) over ``records`` (capplan.hardware.placement)."""
+    waited_s = sum(r.telemetry.get("placement_settle_s") or 0.0 for r in records)
+    kept = sum(1 for r in records if any(m.stats.get("shifted_kept", 0) for m in r.metrics))
+    return waited_s, kept
 
 
 @dataclass

@@ -9,6 +9,13 @@ A window above CONTENDED_OTHERS_PCT is dropped and measured again, within CONTEN
 budget's max_time_s. If too few uncontended samples remain at the end, the contended ones are kept
 instead. Both counts travel with the samples (``Samples.contended_dropped`` / ``contended_kept``) into
 the metric's statistics, and kept contended rounds make the metric ``noisy``.
+
+Placement. After each window the hand-off probe (capplan.hardware.placement) says whether the host has
+moved the vCPUs apart from the session's reference placement. Such a window is dropped, the harness
+idles until the reference placement is back, and measures again, within PLACEMENT_EXTRA_TIME of
+max_time_s more; at the end every window is judged again against the session's final reference. Too
+few rounds in the reference placement: the others are kept, counted (``shifted_kept``) and make the
+metric ``noisy``. ``$CAPPLAN_PLACEMENT_GATE=0`` measures whatever placement the host gives.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from capplan.hardware import placement
 from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, OthersCpu
 from capplan.harness.spec import Budget
 from capplan.results.stats import Samples, rel_ci_halfwidth
@@ -37,6 +45,9 @@ CHECK_FRACTION = 0.1
 CONTENTION_WINDOW_S = 0.2
 # Dropped (contended) windows are re-measured for at most this fraction of max_time_s more.
 CONTENDED_EXTRA_TIME = 0.5
+# Windows taken with the vCPUs moved apart (capplan.hardware.placement) are re-measured, after waiting
+# for the reference placement, within this fraction of max_time_s more.
+PLACEMENT_EXTRA_TIME = 1.0
 
 
 class Timer(Protocol):
@@ -135,46 +146,72 @@ def measure(
     is below target_rel_ci, or max_iters samples / max_time_s are reached. Calls faster than
     MIN_ROUND_S are batched so a round lasts >= MIN_ROUND_S and a sample is the round's mean per call
     (a throughput figure); ``per_call`` times every call on its own, as latency percentiles need.
-    Windows of rounds taken while other processes used the CPU are dropped and re-measured (module
-    docs; ``drop_contended=False`` keeps every round). ``sync`` is called before every clock read
-    (e.g. ``torch.cuda.synchronize``); ``timer`` replaces the wall clock (e.g. ``CudaEventTimer``).
+    Windows of rounds taken while other processes used the CPU, or while the host had moved the vCPUs
+    apart, are dropped and re-measured (module docs; ``drop_contended=False`` keeps every round).
+    ``sync`` is called before every clock read (e.g. ``torch.cuda.synchronize``); ``timer`` replaces the
+    wall clock (e.g. ``CudaEventTimer``).
     """
     timer = timer or PerfCounterTimer(sync)
     warm = _warm_up(fn, budget, timer)
     calls = 1 if per_call else calls_per_round(statistics.median(warm[-WARMUP_WINDOW:]))
-    samples: list[float] = []
+    clean: list[tuple[list[float], float | None]] = []  # uncontended windows with their placement probe
     window: list[float] = []
     contended: list[float] = []
-    dropped_s = 0.0
+    shifted: list[float] = []
+    dropped_s = shifted_s = 0.0
+    n_clean = 0
     load = OthersCpu()
+    gate = drop_contended
 
-    def close_window() -> None:
-        nonlocal window, dropped_s
-        if drop_contended and load.others_pct() > CONTENDED_OTHERS_PCT:
+    def close_window(judge_load: bool = True, wait: bool = True) -> None:
+        nonlocal window, dropped_s, shifted_s, n_clean
+        busy = judge_load and drop_contended and load.others_pct() > CONTENDED_OTHERS_PCT
+        probe = placement.handoff_us() if gate else None
+        placement.note(probe)
+        if busy:
             contended.extend(window)
             dropped_s += load.elapsed_s()
+        elif placement.is_shifted(probe):
+            shifted.extend(window)
+            shifted_s += load.elapsed_s()
+            if wait:  # idle until the vCPUs are back in the reference placement, within the extra time left
+                left_s = PLACEMENT_EXTRA_TIME * budget.max_time_s - shifted_s
+                shifted_s += placement.settle(max(0.0, left_s))[0]
         else:
-            samples.extend(window)
+            clean.append((window, probe))
+            n_clean += len(window)
         window = []
         load.reset()
 
+    def clean_samples() -> list[float]:
+        return [s for w, _ in clean for s in w]
+
     started = time.perf_counter()
     next_check = budget.min_iters
-    while len(samples) + len(window) < budget.max_iters:
+    while n_clean + len(window) < budget.max_iters:
         window.append(_time_round(fn, timer, calls))
         elapsed = time.perf_counter() - started
         if load.elapsed_s() >= CONTENTION_WINDOW_S:
             close_window()
-        if elapsed >= budget.max_time_s + min(dropped_s, CONTENDED_EXTRA_TIME * budget.max_time_s):
+        extra_s = (min(dropped_s, CONTENDED_EXTRA_TIME * budget.max_time_s)
+                   + min(shifted_s, PLACEMENT_EXTRA_TIME * budget.max_time_s))
+        if elapsed >= budget.max_time_s + extra_s:
             break
-        if len(samples) >= next_check and elapsed >= budget.min_time_s:
-            if rel_ci_halfwidth(samples) <= budget.target_rel_ci:
+        if n_clean >= next_check and elapsed >= budget.min_time_s:
+            if rel_ci_halfwidth(clean_samples()) <= budget.target_rel_ci:
                 break
-            next_check = len(samples) + max(1, int(CHECK_FRACTION * len(samples)))
-    if window and load.elapsed_s() >= CONTENTION_WINDOW_S / 4:
-        close_window()
-    samples += window  # a last window shorter than a quarter window is too coarse to judge: kept
-    kept = 0
+            next_check = n_clean + max(1, int(CHECK_FRACTION * n_clean))
+    if window:  # a last window shorter than a quarter window is too coarse to judge for host load
+        close_window(judge_load=load.elapsed_s() >= CONTENTION_WINDOW_S / 4, wait=False)
+    # Judge every window against the session's final reference: one probed before a faster placement
+    # was first seen may have been taken while the vCPUs were apart.
+    samples: list[float] = []
+    for w, probe in clean:
+        (shifted if placement.is_shifted(probe) else samples).extend(w)
+    kept_shifted = kept = 0
+    if len(samples) < budget.min_iters and shifted:  # too few rounds in the reference placement
+        kept_shifted = min(len(shifted), budget.max_iters)
+        samples = (shifted + samples)[: budget.max_iters]
     if len(samples) < budget.min_iters and contended:  # too few clean rounds: keep the contended ones
         kept = min(len(contended), budget.max_iters)
         samples = (contended + samples)[: budget.max_iters]
@@ -184,4 +221,6 @@ def measure(
         calls_per_sample=calls,
         contended_dropped=len(contended) - kept,
         contended_kept=kept,
+        shifted_dropped=len(shifted) - kept_shifted,
+        shifted_kept=kept_shifted,
     )

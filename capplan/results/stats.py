@@ -11,8 +11,8 @@ reported only for per-call samples: a sample that averages several calls (a batc
 tail of single calls.
 
 Noise. A metric is ``noisy`` when its headline's relative 95 % CI half-width (the median's, for a
-median headline) exceeds the measurement budget's ``target_rel_ci``, or when contended rounds had to
-be kept (see capplan.harness.timing).
+median headline) exceeds the measurement budget's ``target_rel_ci``, or when contended rounds, or rounds
+taken while the host had moved the vCPUs apart, had to be kept (see capplan.harness.timing).
 """
 
 from __future__ import annotations
@@ -36,11 +36,14 @@ TAILS: dict[str, float] = {"p90": 0.90, "p99": 0.99, "p999": 0.999}
 
 class Samples(list[float]):
     """Raw values plus how they were taken: calls averaged per sample (1 = per-call timings) and the
-    rounds dropped (re-measured) or kept because other processes used the CPU during them."""
+    rounds dropped (re-measured) or kept because other processes used the CPU during them (contended)
+    or the host had moved the vCPUs apart (shifted, capplan.hardware.placement)."""
 
     def __init__(self, values: Iterable[float] = (), *, calls_per_sample: int = 1, contended_dropped: int = 0,
-                 contended_kept: int = 0) -> None:
+                 contended_kept: int = 0, shifted_dropped: int = 0, shifted_kept: int = 0) -> None:
         super().__init__(values)
+        self.shifted_dropped = shifted_dropped
+        self.shifted_kept = shifted_kept
         self.calls_per_sample = calls_per_sample
         self.contended_dropped = contended_dropped
         self.contended_kept = contended_kept
@@ -48,7 +51,8 @@ class Samples(list[float]):
     def like(self, values: Iterable[float]) -> Samples:
         """New values taken the same way (e.g. after a unit conversion)."""
         return Samples(values, calls_per_sample=self.calls_per_sample,
-                       contended_dropped=self.contended_dropped, contended_kept=self.contended_kept)
+                       contended_dropped=self.contended_dropped, contended_kept=self.contended_kept,
+                       shifted_dropped=self.shifted_dropped, shifted_kept=self.shifted_kept)
 
 
 class NotEnoughSamples(ValueError):
@@ -116,7 +120,7 @@ def summarize(samples: Sequence[float], *, per_call: bool | None = None) -> dict
     Tukey's fences); ci95_rel (median CI half-width / median) and p50_ci_low/high when defined; p90,
     p99, p999 with their pXX_ci_low/high when n supports them (see the module docs) and the samples
     are per call (``per_call``; default: a ``Samples`` says, anything else counts as per call);
-    calls_per_sample, contended_dropped and contended_kept for a ``Samples``.
+    calls_per_sample, contended_dropped/kept and shifted_dropped/kept for a ``Samples``.
     """
     x = np.sort(np.asarray(samples, dtype=float))
     if len(x) == 0:
@@ -153,7 +157,9 @@ def summarize(samples: Sequence[float], *, per_call: bool | None = None) -> dict
     if isinstance(samples, Samples):
         out.update(calls_per_sample=float(samples.calls_per_sample),
                    contended_dropped=float(samples.contended_dropped),
-                   contended_kept=float(samples.contended_kept))
+                   contended_kept=float(samples.contended_kept),
+                   shifted_dropped=float(samples.shifted_dropped),
+                   shifted_kept=float(samples.shifted_kept))
     return out
 
 
@@ -188,8 +194,10 @@ def headline_rel_ci(stats: dict[str, float], headline: str) -> float:
 
 def is_noisy(stats: dict[str, float], target_rel_ci: float = DEFAULT_TARGET_REL_CI) -> bool:
     """The noise rule (module docs): the headline's relative CI is wider than ``target_rel_ci``
-    (``headline_ci95_rel`` absent means unbounded), or contended rounds were kept."""
-    return not stats.get("headline_ci95_rel", math.inf) <= target_rel_ci or stats.get("contended_kept", 0) > 0
+    (``headline_ci95_rel`` absent means unbounded), or contended rounds, or rounds taken with the vCPUs
+    moved apart (capplan.hardware.placement), were kept."""
+    wide = not stats.get("headline_ci95_rel", math.inf) <= target_rel_ci
+    return wide or stats.get("contended_kept", 0) > 0 or stats.get("shifted_kept", 0) > 0
 
 
 def scaled(samples: Sequence[float], *, scale: float = 1.0, invert: bool = False) -> list[float]:

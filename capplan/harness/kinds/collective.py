@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from capplan.hardware import placement
 from capplan.harness.device import device_sync
 from capplan.harness.metrics import add_metric
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
@@ -204,9 +205,13 @@ class CollectiveKind:
                 "timeout_s": spec.timeout_s,
             }
             # fork is cheap and safe on CPU (no threads started yet); CUDA cannot be forked into.
-            tmp.start_processes(_rank_main, args=(job,), nprocs=params.world_size, join=True,
-                                start_method="spawn" if cuda else "fork")
-            samples = json.loads(Path(job["out"]).read_text())
+            def ranks() -> dict[str, Any]:
+                job["port"] = free_port()  # a fresh rendezvous port for each (re)run
+                tmp.start_processes(_rank_main, args=(job,), nprocs=params.world_size, join=True,
+                                    start_method="spawn" if cuda else "fork")
+                return json.loads(Path(job["out"]).read_text())
+
+            samples, reruns, placed = (ranks(), 0, True) if cuda else placement.run_in_reference(ranks)
         result = KindResult(
             metrics=[],
             config={
@@ -214,6 +219,8 @@ class CollectiveKind:
                 "world_size": params.world_size,
                 "threads_per_rank": job["threads"],
                 "timing": "slowest rank per iteration",
+                "placement_reruns": reruns,
+                "placement_reference": placed,
             },
         )
         for op in params.ops:
@@ -231,4 +238,6 @@ class CollectiveKind:
                 )
                 result.metrics.append(metric_from_samples(f"{op}_algbw_gbps_{label}", seconds, "GB/s",
                                                           scale=nbytes / 1e9, invert=True))
+        if not placed:
+            placement.mark_shifted(result.metrics)
         return result

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from capplan.hardware import placement
 from capplan.hardware.telemetry import CONTENDED_OTHERS_PCT, OthersCpu
 from capplan.harness.backends import BACKENDS
 from capplan.harness.kinds.model_common import load_backend, setup_model, verify_backend
@@ -137,16 +138,19 @@ class LoadGenKind:
             else:
                 ctx.log(f"{spec.name}: LoadGen {settings.scenario}")
                 load = OthersCpu()
-                run = run_loadgen(
+                run, reruns, placed = placement.run_in_reference(lambda: run_loadgen(
                     process,
                     settings,
                     total_samples=params.sample_count,
                     workers=params.workers,
                     max_batch=params.max_batch,
-                )
+                ))
                 _check_service(run, settings, result, load.others_pct())
                 add_loadgen_result(result, run.result, run)
                 add_metric(result, "sut_latency_ms", run.latencies_s, "ms", scale=1e3, higher_is_better=False)
+                result.config.update(placement_reruns=reruns, placement_reference=placed)
+                if not placed:
+                    placement.mark_shifted(result.metrics)
         finally:
             backend.teardown()
         return result

@@ -256,7 +256,7 @@ def add_train_metrics(
         achieved, Metric(name="peak_mem_mb", value=peak_mb[best], unit="MB", higher_is_better=False)
     ]
     if peak_tflops:
-        keys = ("n", "headline_ci95_rel", "contended_kept")
+        keys = ("n", "headline_ci95_rel", "contended_kept", "shifted_kept")
         spread = {k: achieved.stats[k] for k in keys if k in achieved.stats}
         result.metrics.append(Metric(  # achieved / peak: the same relative CI, so the same noise flag
             name="mfu_pct", value=100 * achieved.value / peak_tflops, unit="%", noisy=achieved.noisy,
