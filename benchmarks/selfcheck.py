@@ -198,7 +198,7 @@ def quick_runs(workdir: Path, env: RunEnvironment, runs: int) -> list[list[RunRe
         statuses = {s: sum(r.status.value == s for r in records) for s in {r.status.value for r in records}}
         print(f"  quick run {i + 1}/{runs}: {time.perf_counter() - t0:.1f} s wall, statuses {statuses}, "
               f"{contended} of {len(records)} started on a contended host; vCPU placement: {settle_s:.1f} s "
-              f"waited for the reference, {kept_apart} kept rounds taken apart", flush=True)
+              f"waited for the reference, {kept_apart} of {len(records)} kept rounds taken apart", flush=True)
         passes.append(records)
     return passes
 

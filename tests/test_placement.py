@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
 from capplan.hardware import placement
-from capplan.harness.spec import Budget
+from capplan.harness import runner
+from capplan.harness.kinds.dispatch import DispatchParams
+from capplan.harness.runner import PlannedBenchmark, placement_summary, run_benchmarks
+from capplan.harness.spec import BenchmarkSpec, Budget
 from capplan.harness.timing import PLACEMENT_EXTRA_TIME, measure
+from capplan.results.schema import Status
 from capplan.results.stats import is_noisy, summarize
+from capplan.results.store import Store
 
 UNREACHABLE_US = 1e-3  # 1 ns a hand-off: every real probe is "apart" from it
 ALWAYS_US = 1e6  # 1 s a hand-off: no real probe is
@@ -122,3 +128,20 @@ def test_whole_run_kinds_run_again_while_apart_and_say_so() -> None:
     runs.clear()
     placement.reset(ALWAYS_US)
     assert placement.run_in_reference(lambda: runs.append(1) or len(runs)) == (1, 0, True)
+
+
+def test_runner_runs_a_benchmark_again_that_kept_rounds_from_another_placement(tmp_path: Path) -> None:
+    """The parent's session reference reaches the child: one no host can reach makes every round
+    "apart", so the benchmark is run once more from the start and the record says so."""
+    store = Store(str(tmp_path / "runs.db"))
+    spec = BenchmarkSpec(name="add", kind="dispatch", params={"ops": ["add"]},
+                         budget=Budget(warmup_max_s=0.02, min_iters=5, min_time_s=0.0, max_time_s=0.1))
+    planned = [PlannedBenchmark(spec, DispatchParams.model_validate(spec.params).model_dump())]
+    placement.reset(UNREACHABLE_US)
+    (event,) = run_benchmarks(planned, store, suite=None)
+    record = event.record
+    assert record is not None and record.status is Status.ok
+    assert record.telemetry["placement_retries"] == runner.PLACEMENT_RETRIES == 1
+    assert record.telemetry["placement_reached"] == 0.0  # it waited its 2 s at the start, in vain
+    assert record.metrics[0].stats["shifted_kept"] > 0 and record.metrics[0].noisy
+    assert placement_summary([record])[1] == 1 and len(store.query()) == 1  # one record per benchmark

@@ -263,7 +263,7 @@ def run(
         + ", ".join(f"{n} {status}" for status, n in counts.most_common())
         + f"; {contended} of {len(records)} started on a contended host (other processes > "
         f"{CONTENDED_BUSY_PCT:g} % CPU); {waited_s:.1f} s waited for the reference vCPU placement, "
-        f"{kept_apart} kept rounds taken apart",
+        f"{kept_apart} of {len(records)} kept rounds taken apart",
         markup=False, highlight=False,
     )
 

@@ -1,10 +1,12 @@
 """Where the hypervisor has put our vCPUs, read by a thread hand-off probe.
 
-On a small cloud VM the host may run the vCPUs on cores that share a last-level cache, or move one
-of them to another die/CCD for seconds at a time. Nothing inside the guest reports it (steal time stays
-0), yet it changes what every multi-threaded benchmark measures: on the development VM (2 vCPUs, AMD
-Zen 4) thread hand-off costs 6.4 µs in one placement and 8.5 µs in the other, a 128x128 GEMM takes 26
-vs 34 µs, and the STREAM triad moves 25 % the other way (two dies have more memory bandwidth).
+On a small cloud VM the host moves the vCPUs between two placements for seconds at a time: most
+likely cores on one die sharing a last-level cache, and cores on two dies (the faster triad apart fits
+that: two dies have more memory bandwidth). Nothing inside the guest reports it (steal time stays 0),
+yet it changes what every multi-threaded benchmark measures. `make bench-placement` on the
+development VM (2 vCPUs, AMD Zen 4, 2026-11-30, 120 s): thread hand-off 6.66 µs in the reference
+placement vs 8.83 µs apart (apart in 48 % of cycles, for up to 28.7 s at a time), a 128x128 GEMM 25.9
+vs 33.3 µs, and the STREAM triad 31.8 vs 39.9 GB/s.
 
 The probe is the median per-call time of PROBE_CALLS calls of a parallel element-wise op on an
 L2-resident tensor, split over the intra-op threads: almost pure fork/join hand-off between cores.
@@ -26,8 +28,8 @@ T = TypeVar("T")
 
 PROBE_ELEMENTS = 65536  # float32: 256 KiB, in L2, above torch's parallel grain (32 768) so both threads work
 PROBE_CALLS = 100  # ~0.7 ms at 6-8 µs a call
-# The two placements on the development VM differ by 1.33x (6.4 vs 8.5 µs); 1.15 splits them with
-# room for the probe's own jitter (its 100-call median varies ~2 %).
+# The two placements on the development VM differ by 1.33x (6.66 vs 8.83 µs); 1.15 splits them with
+# room for the probe's own jitter (a few %).
 SHIFTED_RATIO = 1.15
 SETTLE_SLEEP_S = 0.05  # idle time between probes while waiting for the reference placement
 RERUNS = 2  # whole-run kinds: runs repeated at most this often when they end with the vCPUs apart

@@ -52,6 +52,11 @@ EXIT_GRACE_S = 10.0  # after replying, a child gets this long to exit before it 
 # The host busier than this before a benchmark (no benchmark of ours runs then) marks it contended.
 CONTENDED_BUSY_PCT = CONTENDED_OTHERS_PCT
 LOAD_WINDOW_S = 0.2  # how long host load is sampled before each benchmark
+# A benchmark that had to keep rounds taken with the vCPUs apart (the host kept them apart longer than
+# its waits) is run again from the start this often at most, if its run lasted at most
+# PLACEMENT_RETRY_MAX_S (quick-suite scale; a longer one is kept, counted and flagged noisy).
+PLACEMENT_RETRIES = 1
+PLACEMENT_RETRY_MAX_S = 15.0
 
 
 def torch_threads() -> int:
@@ -307,6 +312,13 @@ def build_record(
     )
 
 
+def _kept_apart(outcome: Outcome) -> bool:
+    """Whether an ok outcome's metrics kept rounds taken with the vCPUs apart (capplan.hardware.placement)."""
+    if outcome.status is not Status.ok or not outcome.result:
+        return False
+    return any((m.get("stats") or {}).get("shifted_kept", 0) for m in outcome.result.get("metrics", []))
+
+
 def placement_summary(records: Sequence[RunRecord]) -> tuple[float, int]:
     """(seconds the runs waited for the reference vCPU placement, runs with rounds kept from another
     placement) over ``records`` (capplan.hardware.placement)."""
@@ -356,7 +368,15 @@ def run_benchmarks(
             notify(RunEvent(spec))
             busy_pct = host_busy_pct(LOAD_WINDOW_S)
             started = datetime.now(UTC)
+            t0 = time.monotonic()
             outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
+            retries = 0
+            short = time.monotonic() - t0 <= PLACEMENT_RETRY_MAX_S
+            while short and _kept_apart(outcome) and retries < PLACEMENT_RETRIES:  # measured again
+                retries += 1
+                started = datetime.now(UTC)
+                outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
+            outcome.telemetry["placement_retries"] = float(retries)
             outcome.telemetry["host_busy_pct_before"] = busy_pct
             outcome.telemetry["contended"] = float(busy_pct > CONTENDED_BUSY_PCT)
             record = build_record(spec, config, outcome, env, suite=suite, started=started)
