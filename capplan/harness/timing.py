@@ -161,7 +161,7 @@ def measure(
     dropped_s = shifted_s = 0.0
     n_clean = 0
     load = OthersCpu()
-    gate = drop_contended
+    gate = drop_contended and not isinstance(timer, CudaEventTimer)  # GPU time: host placement is moot
 
     def close_window(judge_load: bool = True, wait: bool = True) -> None:
         nonlocal window, dropped_s, shifted_s, n_clean
