@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -43,6 +44,15 @@ def _phases(apart: list[bool], cycle_s: float) -> dict[bool, list[float]]:
     return out
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(steal, total) jiffies of all CPUs since boot (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=120.0)
@@ -62,6 +72,7 @@ def main() -> None:
     for fn in (gemm, triad):
         _median_call_s(fn, 0.2)
     rows: list[tuple[float, float, float]] = []
+    steal0, total0 = _cpu_ticks()
     started = time.perf_counter()
     while time.perf_counter() - started < args.seconds:
         probe = placement.handoff_us()
@@ -70,12 +81,15 @@ def main() -> None:
         placement.note(probe)
         rows.append((probe, _median_call_s(gemm, args.block_s), _median_call_s(triad, args.block_s)))
     cycle_s = (time.perf_counter() - started) / len(rows)
+    steal1, total1 = _cpu_ticks()
+    steal_pct = 100 * (steal1 - steal0) / max(total1 - total0, 1)
     ref = placement.reference_us()
     apart = [placement.is_shifted(p, ref) for p, _, _ in rows]
     phases = _phases(apart, cycle_s)
     print(f"vCPU placement over {args.seconds:g} s ({len(rows)} cycles of {cycle_s:.2f} s) on "
           f"{torch.get_num_threads()} threads: reference hand-off {ref:.2f} µs; apart (> "
-          f"{placement.SHIFTED_RATIO:g}x) in {100 * sum(apart) / len(rows):.0f} % of cycles")
+          f"{placement.SHIFTED_RATIO:g}x) in {100 * sum(apart) / len(rows):.0f} % of cycles; steal time "
+          f"{steal_pct:.2f} % of CPU time (what the guest is told)")
     for is_apart, label in ((False, "reference"), (True, "apart")):
         sel = [r for r, s in zip(rows, apart, strict=True) if s == is_apart]
         lengths = phases[is_apart]

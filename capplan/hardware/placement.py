@@ -2,11 +2,11 @@
 
 On a small cloud VM the host moves the vCPUs between two placements for seconds at a time: most
 likely cores on one die sharing a last-level cache, and cores on two dies (the faster triad apart fits
-that: two dies have more memory bandwidth). Nothing inside the guest reports it (steal time stays 0),
-yet it changes what every multi-threaded benchmark measures. `make bench-placement` on the
-development VM (2 vCPUs, AMD Zen 4, 2026-11-30, 120 s): thread hand-off 6.66 µs in the reference
-placement vs 8.83 µs apart (apart in 48 % of cycles, for up to 28.7 s at a time), a 128x128 GEMM 25.9
-vs 33.3 µs, and the STREAM triad 31.8 vs 39.9 GB/s.
+that: two dies have more memory bandwidth). Nothing inside the guest reports it, yet it changes what
+every multi-threaded benchmark measures. `make bench-placement` on the development VM (2 vCPUs, AMD
+Zen 4, 2026-11-30 15:40, 120 s): thread hand-off 6.50 µs in the reference placement vs 8.70 µs apart,
+a 128x128 GEMM 25.8 vs 33.2 µs, the STREAM triad 33.4 vs 42.8 GB/s; apart in 20 % of cycles (48 % in
+a run at 14:49), for up to 21.6 s (28.7 s) at a time; steal time 0.02 %.
 
 The probe is the median per-call time of PROBE_CALLS calls of a parallel element-wise op on an
 L2-resident tensor, split over the intra-op threads: almost pure fork/join hand-off between cores.
@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 PROBE_ELEMENTS = 65536  # float32: 256 KiB, in L2, above torch's parallel grain (32 768) so both threads work
 PROBE_CALLS = 100  # ~0.7 ms at 6-8 µs a call
-# The two placements on the development VM differ by 1.33x (6.66 vs 8.83 µs); 1.15 splits them with
+# The two placements on the development VM differ by 1.34x (6.50 vs 8.70 µs); 1.15 splits them with
 # room for the probe's own jitter (a few %).
 SHIFTED_RATIO = 1.15
 SETTLE_SLEEP_S = 0.05  # idle time between probes while waiting for the reference placement
@@ -94,7 +94,8 @@ def settle(timeout_s: float, *, min_probes: int = 1) -> tuple[float, bool]:
     """Wait, idle, for the reference placement: (seconds waited, whether it was reached).
 
     Under steady load the host keeps the vCPUs where they are for seconds to tens of seconds; idle
-    vCPUs are placed anew within ~0.1-3 s (measured on the development VM). So: probe, and while the
+    vCPUs were placed anew after 0.05-3.4 s (5 waits in an ad-hoc trace on the development VM,
+    2026-11-30). So: probe, and while the
     probe shows the vCPUs apart, sleep SETTLE_SLEEP_S and probe again, for at most ``timeout_s``. At
     least ``min_probes`` probes are taken (spaced by the sleep), so that a session's first reference
     is the best of several placements rather than whatever the first probe met.
@@ -118,8 +119,9 @@ def _probe_after_run(max_s: float = AFTER_RUN_PROBE_S) -> float | None:
     """The fastest of back-to-back probes for up to ``max_s``, stopping at the first in the reference.
 
     Processes a run started are still being torn down when it returns (unmapping a forked torch process
-    keeps the other vCPU busy for ~0.1-0.2 s), and a probe meanwhile reads 10 µs where the reference is
-    6.4. Back-to-back probes keep the vCPUs busy, so the host does not re-place them while we look.
+    keeps the other vCPU busy for a while: 0.2 s of sleep cured it in an ad-hoc check), and a probe
+    meanwhile reads ~10 µs where the reference is ~6.4. Back-to-back probes keep the vCPUs busy, so the
+    host does not re-place them while we look.
     """
     best: float | None = None
     end = time.perf_counter() + max_s
