@@ -4,7 +4,7 @@ On a small cloud VM the host moves the vCPUs between two placements for seconds 
 likely cores on one die sharing a last-level cache, and cores on two dies (the faster triad apart fits
 that: two dies have more memory bandwidth). Nothing inside the guest reports it, yet it changes what
 every multi-threaded benchmark measures. `make bench-placement` on the development VM (2 vCPUs, AMD
-Zen 4, 2026-11-30 15:40, 120 s): thread hand-off 6.50 µs in the reference placement vs 8.70 µs apart,
+Zen 4, 2026-11-30 15:37, 120 s): thread hand-off 6.50 µs in the reference placement vs 8.70 µs apart,
 a 128x128 GEMM 25.8 vs 33.2 µs, the STREAM triad 33.4 vs 42.8 GB/s; apart in 20 % of cycles (48 % in
 a run at 14:49), for up to 21.6 s (28.7 s) at a time; steal time 0.02 %.
 
