@@ -183,3 +183,13 @@ def test_add_metric_keeps_values_in_the_metric_unit() -> None:
     add_metric(result, "latency_us", [1e-6, 2e-6, 3e-6], "µs", scale=1e6, higher_is_better=False)
     assert result.samples["latency_us"] == pytest.approx([1.0, 2.0, 3.0])
     assert result.metrics[0].value == pytest.approx(2.0) and result.metrics[0].peak_source is None
+
+
+def test_joined_samples_keep_both_takes_and_sum_their_dropped_and_kept_counts() -> None:
+    a = Samples([1.0, 2.0], contended_dropped=1, contended_kept=0, shifted_dropped=3, shifted_kept=2)
+    b = Samples([3.0], contended_dropped=0, contended_kept=4, shifted_dropped=1, shifted_kept=0)
+    both = a.joined(b)
+    assert list(both) == [1.0, 2.0, 3.0] and both.calls_per_sample == 1
+    counts = (both.contended_dropped, both.contended_kept, both.shifted_dropped, both.shifted_kept)
+    assert counts == (1, 4, 4, 2)
+    assert is_noisy(summarize(both) | {"headline_ci95_rel": 0.0}, target_rel_ci=1.0)  # kept rounds: noisy

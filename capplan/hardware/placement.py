@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -135,12 +135,21 @@ def _probe_after_run(max_s: float = AFTER_RUN_PROBE_S) -> float | None:
             return best
 
 
-def run_in_reference(run: Callable[[], T], *, reruns: int | None = None, settle_s: float | None = None
-                     ) -> tuple[T, int, bool]:
+def applies_to(device: str) -> bool:
+    """Whether the placement gate applies to benchmarks on ``device``: CPU ones only (GPU-timed work
+    does not move with where the host put the vCPUs)."""
+    return device == "cpu"
+
+
+def run_in_reference(run: Callable[[], T], *, device: str = "cpu", reruns: int | None = None,
+                     settle_s: float | None = None) -> tuple[T, int, bool]:
     """``run()`` for kinds that time a whole run at once (LoadGen, collectives): probed after it ends;
     while the probe shows the vCPUs apart and reruns are left, wait for the reference placement and
     run again. Returns (the last run's result, reruns used, whether it ended in the reference placement).
+    Off the CPU (``applies_to``) the run is taken once and not judged.
     """
+    if not applies_to(device):
+        return run(), 0, True
     reruns = RERUNS if reruns is None else reruns
     settle_s = RERUN_SETTLE_S if settle_s is None else settle_s
     used = 0
@@ -152,9 +161,3 @@ def run_in_reference(run: Callable[[], T], *, reruns: int | None = None, settle_
         settle(settle_s)
         used += 1
 
-
-def mark_shifted(metrics: Iterable[Any]) -> None:
-    """Count every sample of these metrics as kept from a run taken with the vCPUs apart (``noisy``)."""
-    for metric in metrics:
-        if "n" in metric.stats:
-            metric.stats["shifted_kept"] = metric.stats["n"]

@@ -198,7 +198,7 @@ def run_spec(spec: BenchmarkSpec, threads: int) -> dict[str, Any]:
         check_requirements(spec)
         settled_s, placed = placement.settle(
             SETTLE_AT_START_S, min_probes=1 if placement.reference_us() else FIRST_REFERENCE_PROBES
-        ) if cuda_index(spec.device) is None else (0.0, True)  # placement is a CPU-side matter
+        ) if placement.applies_to(spec.device) else (0.0, True)
         kind = resolve_kind(spec.kind)
         params = kind.Params.model_validate(spec.params)
         result = kind.run(spec, params, RunContext(spec=spec))

@@ -45,6 +45,17 @@ def append_metric(result: KindResult, make: Callable[[], Metric]) -> Metric | No
     return metric
 
 
+def record_placement(result: KindResult, reruns: int, placed: bool) -> None:
+    """Record how a whole-run kind's run met the vCPU placement (capplan.hardware.placement.run_in_reference);
+    one that ended apart counts every sample as kept from another placement, which flags it ``noisy``."""
+    result.config.update(placement_reruns=reruns, placement_reference=placed)
+    if not placed:
+        for metric in result.metrics:
+            if "n" in metric.stats:
+                metric.stats["shifted_kept"] = metric.stats["n"]
+                metric.noisy = True  # what flag_noise's rule says of kept rounds (capplan.results.stats)
+
+
 def flag_noise(result: KindResult, target_rel_ci: float) -> None:
     """Apply the noise rule (capplan.results.stats.is_noisy) with the benchmark's own budget target to
     every metric derived from samples (those with ``n`` in their stats)."""

@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
@@ -312,18 +312,22 @@ def build_record(
     )
 
 
-def _kept_apart(outcome: Outcome) -> bool:
-    """Whether an ok outcome's metrics kept rounds taken with the vCPUs apart (capplan.hardware.placement)."""
-    if outcome.status is not Status.ok or not outcome.result:
-        return False
-    return any((m.get("stats") or {}).get("shifted_kept", 0) for m in outcome.result.get("metrics", []))
+def _kept_apart(stats: Iterable[dict[str, float]]) -> bool:
+    """Whether any of these metric stats kept rounds taken with the vCPUs apart
+    (capplan.hardware.placement)."""
+    return any(s.get("shifted_kept", 0) for s in stats)
+
+
+def _outcome_kept_apart(outcome: Outcome) -> bool:
+    ok = outcome.status is Status.ok and outcome.result
+    return bool(ok) and _kept_apart((m.get("stats") or {}) for m in outcome.result.get("metrics", []))
 
 
 def placement_summary(records: Sequence[RunRecord]) -> tuple[float, int]:
     """(seconds the runs waited for the reference vCPU placement, runs with rounds kept from another
     placement) over ``records`` (capplan.hardware.placement)."""
     waited_s = sum(r.telemetry.get("placement_settle_s") or 0.0 for r in records)
-    kept = sum(1 for r in records if any(m.stats.get("shifted_kept", 0) for m in r.metrics))
+    kept = sum(1 for r in records if _kept_apart(m.stats for m in r.metrics))
     return waited_s, kept
 
 
@@ -368,14 +372,15 @@ def run_benchmarks(
             notify(RunEvent(spec))
             busy_pct = host_busy_pct(LOAD_WINDOW_S)
             started = datetime.now(UTC)
+            gpus = spec_gpu_uuids(spec, env, item.params)
             t0 = time.monotonic()
-            outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
+            outcome = run_isolated(spec, threads, gpus)
             retries = 0
             short = time.monotonic() - t0 <= PLACEMENT_RETRY_MAX_S
-            while short and _kept_apart(outcome) and retries < PLACEMENT_RETRIES:  # measured again
+            while short and _outcome_kept_apart(outcome) and retries < PLACEMENT_RETRIES:  # measured again
                 retries += 1
                 started = datetime.now(UTC)
-                outcome = run_isolated(spec, threads, spec_gpu_uuids(spec, env, item.params))
+                outcome = run_isolated(spec, threads, gpus)
             outcome.telemetry["placement_retries"] = float(retries)
             outcome.telemetry["host_busy_pct_before"] = busy_pct
             outcome.telemetry["contended"] = float(busy_pct > CONTENDED_BUSY_PCT)

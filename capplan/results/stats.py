@@ -42,17 +42,25 @@ class Samples(list[float]):
     def __init__(self, values: Iterable[float] = (), *, calls_per_sample: int = 1, contended_dropped: int = 0,
                  contended_kept: int = 0, shifted_dropped: int = 0, shifted_kept: int = 0) -> None:
         super().__init__(values)
-        self.shifted_dropped = shifted_dropped
-        self.shifted_kept = shifted_kept
         self.calls_per_sample = calls_per_sample
         self.contended_dropped = contended_dropped
         self.contended_kept = contended_kept
+        self.shifted_dropped = shifted_dropped
+        self.shifted_kept = shifted_kept
 
     def like(self, values: Iterable[float]) -> Samples:
         """New values taken the same way (e.g. after a unit conversion)."""
         return Samples(values, calls_per_sample=self.calls_per_sample,
                        contended_dropped=self.contended_dropped, contended_kept=self.contended_kept,
                        shifted_dropped=self.shifted_dropped, shifted_kept=self.shifted_kept)
+
+    def joined(self, more: Samples) -> Samples:
+        """These values then ``more``'s, taken the same way, with the dropped/kept counts of both."""
+        return Samples(self + more, calls_per_sample=self.calls_per_sample,
+                       contended_dropped=self.contended_dropped + more.contended_dropped,
+                       contended_kept=self.contended_kept + more.contended_kept,
+                       shifted_dropped=self.shifted_dropped + more.shifted_dropped,
+                       shifted_kept=self.shifted_kept + more.shifted_kept)
 
 
 class NotEnoughSamples(ValueError):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capplan.hardware import placement
 from capplan.harness.device import device_sync
-from capplan.harness.metrics import add_metric
+from capplan.harness.metrics import add_metric, record_placement
 from capplan.harness.spec import BenchmarkSkipped, BenchmarkSpec, KindResult, Role, RunContext, Task
 from capplan.results.stats import metric_from_samples
 
@@ -211,7 +211,7 @@ class CollectiveKind:
                                     start_method="spawn" if cuda else "fork")
                 return json.loads(Path(job["out"]).read_text())
 
-            samples, reruns, placed = (ranks(), 0, True) if cuda else placement.run_in_reference(ranks)
+            samples, reruns, placed = placement.run_in_reference(ranks, device=spec.device)
         result = KindResult(
             metrics=[],
             config={
@@ -219,8 +219,6 @@ class CollectiveKind:
                 "world_size": params.world_size,
                 "threads_per_rank": job["threads"],
                 "timing": "slowest rank per iteration",
-                "placement_reruns": reruns,
-                "placement_reference": placed,
             },
         )
         for op in params.ops:
@@ -238,6 +236,5 @@ class CollectiveKind:
                 )
                 result.metrics.append(metric_from_samples(f"{op}_algbw_gbps_{label}", seconds, "GB/s",
                                                           scale=nbytes / 1e9, invert=True))
-        if not placed:
-            placement.mark_shifted(result.metrics)
+        record_placement(result, reruns, placed)
         return result

@@ -140,10 +140,7 @@ def _top_up(first: Samples, call: Any, spec: BenchmarkSpec, params: InferParams,
     more = measure(call, sync=sync, per_call=True, budget=spec.budget.model_copy(update={
         "warmup_min_iters": 0, "warmup_max_s": 1e-3, "min_iters": missing, "max_iters": max(missing, 1),
         "min_time_s": 0.0, "max_time_s": params.p99_max_time_s, "target_rel_ci": 1e-9}))
-    return Samples(first + more, contended_dropped=first.contended_dropped + more.contended_dropped,
-                   contended_kept=first.contended_kept + more.contended_kept,
-                   shifted_dropped=first.shifted_dropped + more.shifted_dropped,
-                   shifted_kept=first.shifted_kept + more.shifted_kept)
+    return first.joined(more)
 
 
 def slo_verdict(batch: int, seconds: list[float], slo_p99_ms: float) -> tuple[str, str]:

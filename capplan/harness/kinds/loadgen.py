@@ -38,7 +38,7 @@ from capplan.harness.loadgen.logs import LoadGenResult
 from capplan.harness.loadgen.search import Criterion, search_max_qps
 from capplan.harness.loadgen.settings import ScenarioSettings
 from capplan.harness.loadgen.sut import LoadGenRun, run_loadgen
-from capplan.harness.metrics import NOT_REPORTED, add_metric
+from capplan.harness.metrics import NOT_REPORTED, add_metric, record_placement
 from capplan.harness.spec import (
     BenchmarkInfeasible,
     BenchmarkSpec,
@@ -142,15 +142,11 @@ class LoadGenKind:
                     return run_loadgen(process, settings, total_samples=params.sample_count,
                                        workers=params.workers, max_batch=params.max_batch)
 
-                # the host's vCPU placement moves CPU figures only (capplan.hardware.placement)
-                cpu = spec.device == "cpu"
-                run, reruns, placed = placement.run_in_reference(go) if cpu else (go(), 0, True)
+                run, reruns, placed = placement.run_in_reference(go, device=spec.device)
                 _check_service(run, settings, result, load.others_pct())
                 add_loadgen_result(result, run.result, run)
                 add_metric(result, "sut_latency_ms", run.latencies_s, "ms", scale=1e3, higher_is_better=False)
-                result.config.update(placement_reruns=reruns, placement_reference=placed)
-                if not placed:
-                    placement.mark_shifted(result.metrics)
+                record_placement(result, reruns, placed)
         finally:
             backend.teardown()
         return result
